@@ -1,0 +1,17 @@
+//! Browser drivers for seedmesh.
+//!
+//! Each driver is thin glue between a browser API and a machine in [`seedmesh_core`]: browser
+//! event handlers only queue events, and every decision is made in the core. Each JavaScript
+//! callback is owned by the Rust value that owns the browser object it listens to, and is
+//! released with it.
+//!
+//! - [`rtc`]: `RTCPeerConnection` and `RTCDataChannel`.
+//! - [`js`]: turning JavaScript exceptions into typed errors, in one place.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod js;
+pub mod rtc;
+
+pub use js::JsError;

@@ -1,0 +1,392 @@
+//! WebRTC through `web-sys`: an [`PeerConnection`] and its [`DataChannel`]s.
+//!
+//! Browser callbacks only push events into a queue that the owner drains with `next_event`.
+//! The callbacks are fields of the value that owns the browser object; dropping that value
+//! unsets the handlers, closes the browser object and frees the callbacks, so nothing leaks
+//! with churn.
+
+use futures::StreamExt;
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+use js_sys::{Array, Reflect, Uint8Array};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    Event, MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent, RtcDataChannelInit,
+    RtcDataChannelState, RtcDataChannelType, RtcIceCandidateInit, RtcIceServer, RtcPeerConnection,
+    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
+};
+
+use crate::js::{Context, JsError};
+
+/// One STUN or TURN server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IceServer {
+    /// `stun:host:port`, `turn:host:port?transport=udp` and the like.
+    pub urls: Vec<String>,
+    /// The TURN user name, if the server needs one.
+    pub username: Option<String>,
+    /// The TURN credential, if the server needs one.
+    pub credential: Option<String>,
+}
+
+/// How a [`PeerConnection`] finds a path to its peer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RtcConfig {
+    /// STUN and TURN servers; empty means host candidates only.
+    pub ice_servers: Vec<IceServer>,
+    /// Use TURN relays only (`iceTransportPolicy: "relay"`).
+    pub relay_only: bool,
+}
+
+/// A local ICE candidate to send to the peer, or a remote one to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IceCandidate {
+    /// The `candidate:` line.
+    pub candidate: String,
+    /// The media stream identification tag.
+    pub sdp_mid: Option<String>,
+    /// The index of the m-line the candidate belongs to.
+    pub sdp_m_line_index: Option<u16>,
+    /// The ICE username fragment.
+    pub username_fragment: Option<String>,
+}
+
+/// What happened on a [`PeerConnection`].
+#[derive(Debug)]
+pub enum PeerConnectionEvent {
+    /// A local candidate was gathered: send it to the peer.
+    IceCandidate(IceCandidate),
+    /// Candidate gathering finished.
+    IceGatheringComplete,
+    /// The peer opened a data channel.
+    DataChannel(DataChannel),
+    /// The connection's overall state changed.
+    StateChanged(RtcPeerConnectionState),
+}
+
+/// An `RTCPeerConnection` whose events arrive through [`PeerConnection::next_event`].
+pub struct PeerConnection {
+    inner: RtcPeerConnection,
+    events: UnboundedReceiver<PeerConnectionEvent>,
+    _on_ice_candidate: Closure<dyn FnMut(RtcPeerConnectionIceEvent)>,
+    _on_data_channel: Closure<dyn FnMut(RtcDataChannelEvent)>,
+    _on_state_change: Closure<dyn FnMut(Event)>,
+}
+
+impl core::fmt::Debug for PeerConnection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PeerConnection")
+            .field("state", &self.inner.connection_state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PeerConnection {
+    /// Creates a connection with the given ICE configuration.
+    pub fn new(config: &RtcConfig) -> Result<Self, JsError> {
+        let rtc_config = RtcConfiguration::new();
+        let servers = Array::new();
+        for server in &config.ice_servers {
+            let ice = RtcIceServer::new();
+            let urls: Array = server
+                .urls
+                .iter()
+                .map(|u| js_sys::JsString::from(u.as_str()))
+                .collect();
+            ice.set_urls(&urls);
+            if let Some(username) = &server.username {
+                ice.set_username(username);
+            }
+            if let Some(credential) = &server.credential {
+                ice.set_credential(credential);
+            }
+            servers.push(&ice);
+        }
+        rtc_config.set_ice_servers(&servers);
+        if config.relay_only {
+            rtc_config.set_ice_transport_policy(web_sys::RtcIceTransportPolicy::Relay);
+        }
+        let inner = RtcPeerConnection::new_with_configuration(&rtc_config)
+            .context("creating an RTCPeerConnection")?;
+
+        let (tx, events) = unbounded();
+        let on_ice_candidate = {
+            let tx = tx.clone();
+            Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(
+                move |event: RtcPeerConnectionIceEvent| {
+                    let next = match event.candidate() {
+                        Some(c) => PeerConnectionEvent::IceCandidate(IceCandidate {
+                            candidate: c.candidate(),
+                            sdp_mid: c.sdp_mid(),
+                            sdp_m_line_index: c.sdp_m_line_index(),
+                            // Not in web-sys's stable bindings: read the property directly.
+                            username_fragment: Reflect::get(&c, &"usernameFragment".into())
+                                .ok()
+                                .and_then(|u| u.as_string()),
+                        }),
+                        None => PeerConnectionEvent::IceGatheringComplete,
+                    };
+                    let _ = tx.unbounded_send(next);
+                },
+            )
+        };
+        inner.set_onicecandidate(Some(on_ice_candidate.as_ref().unchecked_ref()));
+
+        let on_data_channel = {
+            let tx = tx.clone();
+            Closure::<dyn FnMut(RtcDataChannelEvent)>::new(move |event: RtcDataChannelEvent| {
+                let _ = tx.unbounded_send(PeerConnectionEvent::DataChannel(DataChannel::wrap(
+                    event.channel(),
+                )));
+            })
+        };
+        inner.set_ondatachannel(Some(on_data_channel.as_ref().unchecked_ref()));
+
+        let on_state_change = {
+            let pc = inner.clone();
+            Closure::<dyn FnMut(Event)>::new(move |_: Event| {
+                let _ = tx.unbounded_send(PeerConnectionEvent::StateChanged(pc.connection_state()));
+            })
+        };
+        inner.set_onconnectionstatechange(Some(on_state_change.as_ref().unchecked_ref()));
+
+        Ok(Self {
+            inner,
+            events,
+            _on_ice_candidate: on_ice_candidate,
+            _on_data_channel: on_data_channel,
+            _on_state_change: on_state_change,
+        })
+    }
+
+    /// Opens a data channel labelled `label`; `ordered` channels deliver in order.
+    pub fn create_data_channel(&self, label: &str, ordered: bool) -> Result<DataChannel, JsError> {
+        let init = RtcDataChannelInit::new();
+        init.set_ordered(ordered);
+        let channel = self
+            .inner
+            .create_data_channel_with_data_channel_dict(label, &init);
+        Ok(DataChannel::wrap(channel))
+    }
+
+    /// Creates an offer, sets it as the local description and returns its SDP.
+    pub async fn create_offer(&self) -> Result<String, JsError> {
+        let offer = JsFuture::from(self.inner.create_offer())
+            .await
+            .context("creating an offer")?;
+        self.set_local(offer, RtcSdpType::Offer).await
+    }
+
+    /// Sets the peer's offer and returns the SDP of our answer, set as the local description.
+    pub async fn accept_offer(&self, offer_sdp: &str) -> Result<String, JsError> {
+        self.set_remote(RtcSdpType::Offer, offer_sdp).await?;
+        let answer = JsFuture::from(self.inner.create_answer())
+            .await
+            .context("creating an answer")?;
+        self.set_local(answer, RtcSdpType::Answer).await
+    }
+
+    /// Sets the peer's answer to our offer.
+    pub async fn accept_answer(&self, answer_sdp: &str) -> Result<(), JsError> {
+        self.set_remote(RtcSdpType::Answer, answer_sdp).await
+    }
+
+    /// Adds a candidate the peer gathered.
+    pub async fn add_ice_candidate(&self, candidate: &IceCandidate) -> Result<(), JsError> {
+        let init = RtcIceCandidateInit::new(&candidate.candidate);
+        init.set_sdp_mid(candidate.sdp_mid.as_deref());
+        init.set_sdp_m_line_index(candidate.sdp_m_line_index);
+        if let Some(ufrag) = &candidate.username_fragment {
+            // Not in web-sys's stable bindings; setting a field on a fresh dictionary cannot fail.
+            let _ = Reflect::set(&init, &"usernameFragment".into(), &ufrag.into());
+        }
+        let promise = self
+            .inner
+            .add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init));
+        JsFuture::from(promise)
+            .await
+            .context("adding an ICE candidate")?;
+        Ok(())
+    }
+
+    /// The next event, or `None` once the connection is dropped.
+    pub async fn next_event(&mut self) -> Option<PeerConnectionEvent> {
+        self.events.next().await
+    }
+
+    /// The connection's overall state.
+    pub fn state(&self) -> RtcPeerConnectionState {
+        self.inner.connection_state()
+    }
+
+    async fn set_local(
+        &self,
+        description: wasm_bindgen::JsValue,
+        kind: RtcSdpType,
+    ) -> Result<String, JsError> {
+        let sdp = Reflect::get(&description, &"sdp".into())
+            .ok()
+            .and_then(|sdp| sdp.as_string())
+            .ok_or_else(|| JsError {
+                context: "reading a session description",
+                message: "the description has no SDP".into(),
+            })?;
+        let init = RtcSessionDescriptionInit::new(kind);
+        init.set_sdp(&sdp);
+        JsFuture::from(self.inner.set_local_description(&init))
+            .await
+            .context("setting the local description")?;
+        Ok(sdp)
+    }
+
+    async fn set_remote(&self, kind: RtcSdpType, sdp: &str) -> Result<(), JsError> {
+        let init = RtcSessionDescriptionInit::new(kind);
+        init.set_sdp(sdp);
+        JsFuture::from(self.inner.set_remote_description(&init))
+            .await
+            .context("setting the remote description")?;
+        Ok(())
+    }
+}
+
+impl Drop for PeerConnection {
+    fn drop(&mut self) {
+        self.inner.set_onicecandidate(None);
+        self.inner.set_ondatachannel(None);
+        self.inner.set_onconnectionstatechange(None);
+        self.inner.close();
+    }
+}
+
+/// One message as it crossed the data channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A text frame.
+    Text(String),
+    /// A binary frame.
+    Binary(Vec<u8>),
+}
+
+/// What happened on a [`DataChannel`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelEvent {
+    /// The channel is open: messages can be sent.
+    Open,
+    /// A message arrived.
+    Message(Frame),
+    /// `bufferedAmount` fell to the low-water mark set with
+    /// [`DataChannel::set_low_water_mark`].
+    BufferedAmountLow,
+    /// The channel closed.
+    Closed,
+}
+
+/// An `RTCDataChannel` whose events arrive through [`DataChannel::next_event`].
+pub struct DataChannel {
+    inner: RtcDataChannel,
+    events: UnboundedReceiver<ChannelEvent>,
+    _on_open: Closure<dyn FnMut(Event)>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_buffered_amount_low: Closure<dyn FnMut(Event)>,
+    _on_close: Closure<dyn FnMut(Event)>,
+}
+
+impl core::fmt::Debug for DataChannel {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DataChannel")
+            .field("label", &self.inner.label())
+            .field("state", &self.inner.ready_state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DataChannel {
+    fn wrap(inner: RtcDataChannel) -> Self {
+        inner.set_binary_type(RtcDataChannelType::Arraybuffer);
+        let (tx, events) = unbounded();
+        let on_open = event_closure(&tx, |_| Some(ChannelEvent::Open));
+        let on_buffered_amount_low = event_closure(&tx, |_| Some(ChannelEvent::BufferedAmountLow));
+        let on_close = event_closure(&tx, |_| Some(ChannelEvent::Closed));
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let data = event.data();
+            let frame = if let Some(text) = data.as_string() {
+                Frame::Text(text)
+            } else if let Some(buffer) = data.dyn_ref::<js_sys::ArrayBuffer>() {
+                Frame::Binary(Uint8Array::new(buffer).to_vec())
+            } else {
+                // binaryType is "arraybuffer", so a Blob cannot arrive; anything else is ignored.
+                return;
+            };
+            let _ = tx.unbounded_send(ChannelEvent::Message(frame));
+        });
+        inner.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        inner.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        inner.set_onbufferedamountlow(Some(on_buffered_amount_low.as_ref().unchecked_ref()));
+        inner.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        Self {
+            inner,
+            events,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_buffered_amount_low: on_buffered_amount_low,
+            _on_close: on_close,
+        }
+    }
+
+    /// The channel's label (PeerJS uses the connection ID).
+    pub fn label(&self) -> String {
+        self.inner.label()
+    }
+
+    /// Whether the channel can send now.
+    pub fn is_open(&self) -> bool {
+        self.inner.ready_state() == RtcDataChannelState::Open
+    }
+
+    /// Sends one frame.
+    pub fn send(&self, frame: &Frame) -> Result<(), JsError> {
+        match frame {
+            Frame::Text(text) => self.inner.send_with_str(text),
+            Frame::Binary(bytes) => self.inner.send_with_u8_array(bytes),
+        }
+        .context("sending on a data channel")
+    }
+
+    /// Bytes queued in the browser and not yet sent.
+    pub fn buffered_amount(&self) -> u32 {
+        self.inner.buffered_amount()
+    }
+
+    /// Asks for [`ChannelEvent::BufferedAmountLow`] when the queue falls to `bytes`.
+    pub fn set_low_water_mark(&self, bytes: u32) {
+        self.inner.set_buffered_amount_low_threshold(bytes);
+    }
+
+    /// The next event, or `None` once the channel is dropped.
+    pub async fn next_event(&mut self) -> Option<ChannelEvent> {
+        self.events.next().await
+    }
+}
+
+impl Drop for DataChannel {
+    fn drop(&mut self) {
+        self.inner.set_onopen(None);
+        self.inner.set_onmessage(None);
+        self.inner.set_onbufferedamountlow(None);
+        self.inner.set_onclose(None);
+        self.inner.close();
+    }
+}
+
+fn event_closure(
+    tx: &UnboundedSender<ChannelEvent>,
+    map: impl Fn(Event) -> Option<ChannelEvent> + 'static,
+) -> Closure<dyn FnMut(Event)> {
+    let tx = tx.clone();
+    Closure::<dyn FnMut(Event)>::new(move |event: Event| {
+        if let Some(next) = map(event) {
+            let _ = tx.unbounded_send(next);
+        }
+    })
+}
