@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The browser suites, against a fresh local stack. Run through scripts/netns.sh.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+state=target/test-stack
+trap 'scripts/stack.sh stop "$state"' EXIT
+scripts/stack.sh start "$state"
+# shellcheck disable=SC1091
+source "$state/env"
+
+step "wasm-bindgen-test in headless Chromium"
+CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
+  cargo test --offline --target wasm32-unknown-unknown -p seedmesh-web
+
+step "end-to-end tests (Playwright)"
+node --test --test-concurrency=1 tests/e2e/

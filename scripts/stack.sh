@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The local stack: the real servers a seedmesh page needs, on loopback.
+#
+#   scripts/stack.sh start DIR [ZONE_FILE]   start them, wait until each answers, write DIR/env
+#   scripts/stack.sh stop DIR                stop everything started into DIR
+#
+# Parts: dnsdist serving ZONE_FILE (default tests/fixtures/dev.zone) over DNS-over-HTTPS with CORS,
+# and a PeerServer (npm `peer`). Each takes the port in its variable below if set, else a free one.
+# DIR/env then holds, for `source`:
+#   SEEDMESH_DOH_URL          http://127.0.0.1:PORT/dns-query
+#   SEEDMESH_DOH_PORT, SEEDMESH_DNS_PORT, SEEDMESH_PEERSERVER_PORT
+#   SEEDMESH_PEERSERVER_URL   ws://127.0.0.1:PORT/seedmesh
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+free_port() {
+  node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+}
+
+wait_for() { # wait_for WHAT LOG COMMAND...: retries COMMAND for up to 15 s
+  local what=$1 log=$2
+  shift 2
+  for _ in $(seq 150); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  echo "stack: $what did not become ready in 15 s; its log ($log):" >&2
+  tail -n 20 "$log" >&2 || true
+  return 1
+}
+
+start() {
+  local dir=$1 zone=${2:-$root/tests/fixtures/dev.zone}
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  stop "$dir" 2>/dev/null || true
+
+  export SEEDMESH_DOH_PORT=${SEEDMESH_DOH_PORT:-$(free_port)}
+  export SEEDMESH_DNS_PORT=${SEEDMESH_DNS_PORT:-$(free_port)}
+  export SEEDMESH_PEERSERVER_PORT=${SEEDMESH_PEERSERVER_PORT:-$(free_port)}
+  export SEEDMESH_DOH_URL="http://127.0.0.1:$SEEDMESH_DOH_PORT/dns-query"
+  export SEEDMESH_PEERSERVER_URL="ws://127.0.0.1:$SEEDMESH_PEERSERVER_PORT/seedmesh"
+
+  node "$root/node_modules/peer/dist/bin/peerjs.js" --port "$SEEDMESH_PEERSERVER_PORT" \
+    --path /seedmesh --key peerjs --allow_discovery --expire_timeout 5000 --alive_timeout 60000 \
+    >"$dir/peerserver.log" 2>&1 &
+  echo $! >"$dir/peerserver.pid"
+
+  node "$root/scripts/dnsdist-conf.mjs" "$zone" "$SEEDMESH_DOH_PORT" "$SEEDMESH_DNS_PORT" >"$dir/dnsdist.conf"
+  dnsdist --supervised --disable-syslog -C "$dir/dnsdist.conf" >"$dir/dnsdist.log" 2>&1 &
+  echo $! >"$dir/dnsdist.pid"
+
+  # A TXT query for the dev zone's seed name, base64url without padding.
+  local query=AAABAAABAAAAAAAACV9zZWVkbWVzaAhzZWVkbWVzaAR0ZXN0AAAQAAE
+  wait_for dnsdist "$dir/dnsdist.log" curl -sf -o /dev/null "$SEEDMESH_DOH_URL?dns=$query"
+  wait_for PeerServer "$dir/peerserver.log" curl -sf -o /dev/null "http://127.0.0.1:$SEEDMESH_PEERSERVER_PORT/seedmesh"
+
+  {
+    for var in SEEDMESH_DOH_URL SEEDMESH_DOH_PORT SEEDMESH_DNS_PORT SEEDMESH_PEERSERVER_PORT SEEDMESH_PEERSERVER_URL; do
+      printf 'export %s=%q\n' "$var" "${!var}"
+    done
+  } >"$dir/env"
+  echo "stack: DoH at $SEEDMESH_DOH_URL, PeerServer at $SEEDMESH_PEERSERVER_URL"
+}
+
+stop() {
+  local dir=$1 pid
+  for pidfile in "$dir"/*.pid; do
+    [ -e "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$pidfile"
+  done
+}
+
+case "${1:-}" in
+  start) start "${2:?usage: stack.sh start DIR [ZONE_FILE]}" "${3:-}" ;;
+  stop) stop "${2:?usage: stack.sh stop DIR}" ;;
+  *) echo "usage: stack.sh start DIR [ZONE_FILE] | stack.sh stop DIR" >&2; exit 2 ;;
+esac

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Every check and test of seedmesh: README's test command (`make test`); .ci/run calls it.
+#
+# 1. formatting and lints, native and wasm32
+# 2. native unit and property tests of the sans-IO core
+# 3. the release build of the page
+# 4. browser suites in headless Chromium, in a network namespace with loopback only, against the
+#    real local stack: wasm-bindgen-test for the web crate, then Playwright end-to-end tests
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+scripts/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "clippy, native"
+cargo clippy --quiet -p seedmesh-core --all-targets -- -D warnings
+step "clippy, wasm32"
+cargo clippy --quiet --target wasm32-unknown-unknown -p seedmesh-core --lib -- -D warnings
+# The core's own tests and property tests run natively only.
+cargo clippy --quiet --target wasm32-unknown-unknown --workspace --exclude seedmesh-core --all-targets -- -D warnings
+
+step "native tests"
+cargo test -p seedmesh-core
+
+step "release build"
+trunk build --release --offline
+
+step "building the browser tests"
+cargo test --target wasm32-unknown-unknown -p seedmesh-web --no-run
+
+step "browser suites, in a loopback-only network namespace"
+scripts/netns.sh scripts/browser-tests.sh

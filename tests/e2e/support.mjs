@@ -1,0 +1,105 @@
+// Shared parts of the end-to-end suites: a static server for dist/, and Chromium set up for
+// WebRTC on loopback.
+import { createServer } from "node:http";
+import { readFile, mkdir } from "node:fs/promises";
+import { extname, join, normalize, resolve } from "node:path";
+import { chromium } from "playwright-core";
+
+export const root = resolve(import.meta.dirname, "../..");
+export const screenshots = join(root, "target/e2e-screenshots");
+
+const types = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript",
+  ".mjs": "text/javascript",
+  ".wasm": "application/wasm",
+  ".css": "text/css",
+  ".svg": "image/svg+xml",
+  ".json": "application/json",
+};
+
+/**
+ * Serves `dir` under the URL path `prefix` ("/a/b/") on a free loopback port, as GitHub Pages
+ * would: unknown paths get 404.html with status 404. Cross-origin isolation headers make
+ * performance.now() precise. Resolves to { url, close }.
+ */
+export async function serveStatic(dir, prefix = "/") {
+  const server = createServer(async (req, res) => {
+    const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    const headers = {
+      "cross-origin-opener-policy": "same-origin",
+      "cross-origin-embedder-policy": "require-corp",
+    };
+    if (!path.startsWith(prefix)) {
+      res.writeHead(404, headers).end("outside the served prefix");
+      return;
+    }
+    let file = normalize(join(dir, path.slice(prefix.length)));
+    if (!file.startsWith(dir)) {
+      res.writeHead(403, headers).end();
+      return;
+    }
+    if (path.endsWith("/")) file = join(file, "index.html");
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { ...headers, "content-type": types[extname(file)] ?? "application/octet-stream" });
+      res.end(body);
+    } catch {
+      const body = await readFile(join(dir, "404.html")).catch(() => "not found");
+      res.writeHead(404, { ...headers, "content-type": types[".html"] }).end(body);
+    }
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  const url = `http://127.0.0.1:${server.address().port}${prefix}`;
+  return { url, close: () => new Promise((ok) => server.close(ok)) };
+}
+
+/** Debian's Chromium, headless, with what WebRTC between pages on loopback needs. */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-dev-shm-usage",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--allow-loopback-in-peer-connection",
+      "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+      // Host candidates as 127.0.0.1 rather than mDNS names nothing here resolves. The switch is
+      // last-wins, and this one comes after Playwright's own list.
+      "--disable-features=WebRtcHideLocalIpsWithMdns,Translate,OptimizationHints,MediaRouter",
+    ],
+  });
+}
+
+/** A new page in its own context, allowed what Chromium needs to gather loopback candidates. */
+export async function newPage(browser, viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport, permissions: ["microphone", "camera"] });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    // Failed loads are reported below with their URL; a 404 page's own status is no problem.
+    if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
+      problems.push(`console error: ${message.text()}`);
+    }
+  });
+  page.on("requestfailed", (request) => problems.push(`request failed: ${request.url()}`));
+  page.on("response", (response) => {
+    if (response.status() >= 400 && !response.request().isNavigationRequest()) {
+      problems.push(`HTTP ${response.status()}: ${response.url()}`);
+    }
+  });
+  return { page, context, problems };
+}
+
+/** Saves a full-page screenshot as target/e2e-screenshots/NAME.png and returns its path. */
+export async function screenshot(page, name) {
+  await mkdir(screenshots, { recursive: true });
+  const path = join(screenshots, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
