@@ -3,7 +3,7 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
-state=target/test-stack
+state=${SEEDMESH_STACK_DIR:-target/test-stack}
 trap 'scripts/stack.sh stop "$state"' EXIT
 scripts/stack.sh start "$state"
 # shellcheck disable=SC1091

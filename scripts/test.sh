@@ -15,14 +15,14 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "clippy, native"
-cargo clippy --quiet -p seedmesh-core --all-targets -- -D warnings
+cargo clippy --quiet -p seedmesh-core -p seedmesh-cli --all-targets -- -D warnings
 step "clippy, wasm32"
 cargo clippy --quiet --target wasm32-unknown-unknown -p seedmesh-core --lib -- -D warnings
 # The core's own tests and property tests run natively only.
-cargo clippy --quiet --target wasm32-unknown-unknown --workspace --exclude seedmesh-core --all-targets -- -D warnings
+cargo clippy --quiet --target wasm32-unknown-unknown --workspace --exclude seedmesh-core --exclude seedmesh-cli --all-targets -- -D warnings
 
 step "native tests"
-cargo test -p seedmesh-core
+cargo test -p seedmesh-core -p seedmesh-cli
 
 step "release build"
 trunk build --release --offline

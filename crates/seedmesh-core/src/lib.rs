@@ -8,12 +8,18 @@
 //! Modules, in the order data flows through a page:
 //!
 //! - [`time`]: the one time type every machine takes as input.
+//! - [`discovery`]: seed records from DNS TXT over DNS-over-HTTPS.
 //! - [`peer_id`]: PeerJS-compatible peer IDs and tokens.
+//! - [`signaling`]: the PeerServer client.
+//! - [`channel`]: what crosses a data channel.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod channel;
+pub mod discovery;
 pub mod peer_id;
+pub mod signaling;
 pub mod time;
 
 pub use peer_id::{PeerId, PeerIdError, Token};

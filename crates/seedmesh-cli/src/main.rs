@@ -1,0 +1,3 @@
+//! `seedmesh`: render, sign and check a domain's seed records.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Data-channel messages: PeerJS serializations and seedmesh framing.

@@ -1,0 +1,1 @@
+//! Signaling: the PeerServer protocol that PeerJS speaks, as a state machine.
