@@ -11,6 +11,7 @@
 //! - [`discovery`]: seed records from DNS TXT over DNS-over-HTTPS.
 //! - [`peer_id`]: PeerJS-compatible peer IDs and tokens.
 //! - [`signaling`]: the PeerServer client.
+//! - [`mesh`]: rendezvous, peer exchange and chat between pages.
 //! - [`channel`]: what crosses a data channel.
 
 #![forbid(unsafe_code)]
@@ -18,6 +19,7 @@
 
 pub mod channel;
 pub mod discovery;
+pub mod mesh;
 pub mod peer_id;
 pub mod signaling;
 pub mod time;

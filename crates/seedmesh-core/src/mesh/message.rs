@@ -1,0 +1,265 @@
+//! What seedmesh peers say to each other on a data channel, as JSON.
+//!
+//! Each message is one JSON object with a `type`. Everything read from a peer is checked against
+//! the limits below; a message that breaks them is refused with a [`MeshMessageError`] and
+//! changes nothing.
+
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::peer_id::PeerId;
+
+/// The version of this message set; sent in every [`MeshMessage::Hello`].
+pub const PROTOCOL_VERSION: u8 = 1;
+/// The longest chat text, in bytes of UTF-8.
+pub const MAX_CHAT_BYTES: usize = 8 * 1024;
+/// The longest display name, in characters.
+pub const MAX_NAME_CHARS: usize = 40;
+/// The most peer IDs one [`MeshMessage::Peers`] may carry.
+pub const MAX_PEERS_PER_MESSAGE: usize = 256;
+/// The longest message ID, in bytes.
+pub const MAX_MESSAGE_ID_LEN: usize = 160;
+/// The longest encoded message we read, in bytes.
+pub const MAX_ENCODED_LEN: usize = 64 * 1024;
+
+/// A message between two seedmesh peers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum MeshMessage {
+    /// Who the sender is. Sent when a link opens and repeated until the other side's hello
+    /// says it has seen ours.
+    Hello {
+        /// The sender's own peer ID (a link to a rendezvous slot only knows the slot's ID).
+        id: String,
+        /// The sender's display name.
+        name: String,
+        /// [`PROTOCOL_VERSION`] of the sender.
+        version: u8,
+        /// Whether the sender has already received our hello.
+        seen: bool,
+    },
+    /// Peers the sender is connected to, for the receiver to connect to as well.
+    Peers {
+        /// Their peer IDs.
+        ids: Vec<String>,
+    },
+    /// The sender's display name changed.
+    Name {
+        /// The new name.
+        name: String,
+    },
+    /// A chat message, to the whole room or to the receiver alone.
+    Chat {
+        /// A unique ID, used for acknowledgements and to drop duplicates.
+        id: String,
+        /// The text, shown as text and never as markup.
+        text: String,
+        /// When it was written, in milliseconds since the Unix epoch, by the sender's clock.
+        sent_at: u64,
+        /// Whether it is a direct message to the receiver rather than a room message.
+        direct: bool,
+    },
+    /// The receiver's chat message `id` arrived.
+    Ack {
+        /// The ID of the acknowledged chat message.
+        id: String,
+    },
+}
+
+/// Why a message from a peer was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MeshMessageError {
+    /// The message is larger than [`MAX_ENCODED_LEN`].
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// Not a JSON object of a known `type` with the fields that type needs.
+    Malformed(String),
+    /// A field breaks a limit or holds an unusable value; the text says which.
+    Invalid(&'static str),
+}
+
+impl fmt::Display for MeshMessageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLong { len } => write!(
+                f,
+                "a peer sent a message of {len} bytes; the limit is {MAX_ENCODED_LEN}"
+            ),
+            Self::Malformed(why) => write!(f, "a peer sent an unreadable message: {why}"),
+            Self::Invalid(why) => write!(f, "a peer sent an invalid message: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for MeshMessageError {}
+
+impl MeshMessage {
+    /// Reads a message from the bytes of one data-channel message.
+    pub fn decode(bytes: &[u8]) -> Result<Self, MeshMessageError> {
+        if bytes.len() > MAX_ENCODED_LEN {
+            return Err(MeshMessageError::TooLong { len: bytes.len() });
+        }
+        let message: MeshMessage = serde_json::from_slice(bytes)
+            .map_err(|e| MeshMessageError::Malformed(e.to_string()))?;
+        message.validate()?;
+        Ok(message)
+    }
+
+    /// The message as JSON.
+    #[must_use]
+    pub fn encode(&self) -> String {
+        // Serializing these plain structs cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    fn validate(&self) -> Result<(), MeshMessageError> {
+        use MeshMessageError::Invalid;
+        match self {
+            Self::Hello { id, name, .. } => {
+                PeerId::parse(id).map_err(|_| Invalid("the hello's peer ID is not a valid ID"))?;
+                check_name(name)
+            }
+            Self::Peers { ids } => {
+                if ids.len() > MAX_PEERS_PER_MESSAGE {
+                    return Err(Invalid("a peer list longer than 256 IDs"));
+                }
+                Ok(())
+            }
+            Self::Name { name } => check_name(name),
+            Self::Chat { id, text, .. } => {
+                check_message_id(id)?;
+                if text.len() > MAX_CHAT_BYTES {
+                    return Err(Invalid("a chat text over 8 KiB"));
+                }
+                Ok(())
+            }
+            Self::Ack { id } => check_message_id(id),
+        }
+    }
+}
+
+fn check_name(name: &str) -> Result<(), MeshMessageError> {
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(MeshMessageError::Invalid(
+            "a display name over 40 characters",
+        ));
+    }
+    Ok(())
+}
+
+fn check_message_id(id: &str) -> Result<(), MeshMessageError> {
+    if id.is_empty() || id.len() > MAX_MESSAGE_ID_LEN {
+        return Err(MeshMessageError::Invalid(
+            "a message ID that is empty or over 160 bytes",
+        ));
+    }
+    Ok(())
+}
+
+/// A display name made presentable: control characters removed, white space trimmed and
+/// folded, cut to [`MAX_NAME_CHARS`].
+#[must_use]
+pub fn clean_display_name(name: &str) -> String {
+    name.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(MAX_NAME_CHARS)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn round_trips_every_kind() {
+        let messages = [
+            MeshMessage::Hello {
+                id: "alice".into(),
+                name: "Alice".into(),
+                version: PROTOCOL_VERSION,
+                seen: false,
+            },
+            MeshMessage::Peers {
+                ids: vec!["bob".into(), "carol".into()],
+            },
+            MeshMessage::Name { name: "Al".into() },
+            MeshMessage::Chat {
+                id: "alice-1".into(),
+                text: "<b>hi</b>".into(),
+                sent_at: 1_700_000_000_000,
+                direct: false,
+            },
+            MeshMessage::Ack {
+                id: "alice-1".into(),
+            },
+        ];
+        for message in messages {
+            let encoded = message.encode();
+            assert_eq!(MeshMessage::decode(encoded.as_bytes()), Ok(message));
+        }
+    }
+
+    #[test]
+    fn the_wire_form_is_tagged_json() {
+        let ack = MeshMessage::Ack { id: "x".into() };
+        assert_eq!(ack.encode(), r#"{"type":"ack","id":"x"}"#);
+    }
+
+    #[test]
+    fn refuses_what_breaks_the_limits() {
+        let long_text = format!(
+            r#"{{"type":"chat","id":"a","text":"{}","sent_at":1,"direct":false}}"#,
+            "x".repeat(MAX_CHAT_BYTES + 1)
+        );
+        assert!(matches!(
+            MeshMessage::decode(long_text.as_bytes()),
+            Err(MeshMessageError::Invalid(_))
+        ));
+        let bad_id = r#"{"type":"hello","id":"not valid!","name":"x","version":1,"seen":false}"#;
+        assert!(matches!(
+            MeshMessage::decode(bad_id.as_bytes()),
+            Err(MeshMessageError::Invalid(_))
+        ));
+        assert!(matches!(
+            MeshMessage::decode(br#"{"type":"launch"}"#),
+            Err(MeshMessageError::Malformed(_))
+        ));
+        let huge = vec![b' '; MAX_ENCODED_LEN + 1];
+        assert_eq!(
+            MeshMessage::decode(&huge),
+            Err(MeshMessageError::TooLong {
+                len: MAX_ENCODED_LEN + 1
+            })
+        );
+    }
+
+    #[test]
+    fn display_names_are_cleaned() {
+        assert_eq!(
+            clean_display_name("  Ada \n\t Lovelace\u{7} "),
+            "Ada Lovelace"
+        );
+        assert_eq!(clean_display_name(&"é".repeat(50)).chars().count(), 40);
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = MeshMessage::decode(&bytes);
+        }
+
+        #[test]
+        fn chat_round_trips(text in ".{0,200}", sent_at in any::<u64>(), direct in any::<bool>()) {
+            let message = MeshMessage::Chat { id: "m-1".into(), text, sent_at, direct };
+            prop_assert_eq!(MeshMessage::decode(message.encode().as_bytes()), Ok(message));
+        }
+    }
+}

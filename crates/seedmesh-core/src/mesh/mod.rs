@@ -1,0 +1,1017 @@
+//! The mesh: finding peers through rendezvous slots, DNS bootstrap peers and peer exchange, and
+//! keeping one handshaken link per peer.
+//!
+//! [`Mesh`] decides whom to connect to and what to say; the driver opens signaling sockets and
+//! data connections as told, and reports back. Links are named by [`LinkId`]s the mesh hands out.
+//!
+//! **Rendezvous.** The seed records name a namespace `ns` and a number of slots. A page tries to
+//! register the IDs `ns-0`, `ns-1`, … on the PeerServer ([`MeshOutput::ClaimSlot`]). A taken ID
+//! means someone holds it: the page dials it. A free ID is now the page's: newcomers dial it.
+//! A page keeps at most one slot; the others it finds free it releases at once, so that every
+//! newcomer reaches every slot holder. Scans repeat every [`RESCAN_INTERVAL`], so pages meet
+//! again after slot holders leave.
+//!
+//! **Exchange.** On every new handshake a peer learns the others' peers and they learn of it;
+//! the smaller ID dials, the larger waits [`EXCHANGE_GRACE`] first, so the pair rarely dials
+//! twice. When both links open anyway, the peer with the smaller ID keeps the first handshaken
+//! one and closes the other.
+//!
+//! ```
+//! use seedmesh_core::mesh::{Mesh, MeshConfig, MeshOutput, SlotResult};
+//! use seedmesh_core::{Instant, PeerId};
+//!
+//! let me = PeerId::parse("alice").unwrap();
+//! let config = MeshConfig { namespace: Some("room".into()), slots: 2, ..MeshConfig::default() };
+//! let mut mesh = Mesh::new(me, "Alice", config).unwrap();
+//! let now = Instant::from_millis(0);
+//! mesh.start(now);
+//! // The driver registers `room-0` on the PeerServer ...
+//! assert!(matches!(mesh.poll_output(), Some(MeshOutput::ClaimSlot { slot: 0, .. })));
+//! // ... which says someone has it: the mesh lists them, dials them and tries the next slot.
+//! mesh.handle_slot_result(now, 0, SlotResult::Taken);
+//! assert!(matches!(mesh.poll_output(), Some(MeshOutput::PeerChanged(_))));
+//! assert!(matches!(mesh.poll_output(), Some(MeshOutput::Dial { .. })));
+//! assert!(matches!(mesh.poll_output(), Some(MeshOutput::ClaimSlot { slot: 1, .. })));
+//! // The driver sleeps until `mesh.poll_timeout()` and then calls `mesh.handle_timeout(now)`.
+//! ```
+
+pub mod message;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+
+use core::fmt;
+use core::time::Duration;
+
+pub use message::{MeshMessage, MeshMessageError, clean_display_name};
+
+use crate::peer_id::PeerId;
+use crate::time::Instant;
+
+/// How often a page with no peers scans the rendezvous slots again.
+pub const RESCAN_INTERVAL: Duration = Duration::from_secs(15);
+/// How often a page with some peers, but fewer than it may dial, scans them again. A page at
+/// its cap does not scan.
+pub const RESCAN_INTERVAL_CONNECTED: Duration = Duration::from_secs(60);
+/// How long before a rendezvous slot is dialed again.
+pub const SLOT_REDIAL: Duration = Duration::from_secs(60);
+/// How long the larger ID of a pair waits before dialing a peer it learned of by exchange.
+pub const EXCHANGE_GRACE: Duration = Duration::from_secs(3);
+/// How long before a DNS bootstrap peer that could not be reached is tried again.
+pub const BOOTSTRAP_RETRY: Duration = Duration::from_secs(30);
+/// How often a hello is repeated until the other side confirms it.
+pub const HELLO_RETRY: Duration = Duration::from_secs(1);
+/// How long a failed peer stays in the list, so people can read why.
+pub const FAILED_LINGER: Duration = Duration::from_secs(30);
+/// Links beyond the accept limit that may be opening at once; each evicts an older peer.
+const REFERRAL_ROOM: usize = 4;
+/// How many chat IDs are remembered to drop duplicates.
+const SEEN_CHATS: usize = 4096;
+
+/// How a mesh behaves; usually from the seed records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeshConfig {
+    /// The rendezvous namespace; `None` turns rendezvous off.
+    pub namespace: Option<String>,
+    /// How many rendezvous slots there are.
+    pub slots: u8,
+    /// Peers to dial at start, named in DNS.
+    pub bootstrap: Vec<PeerId>,
+    /// How many peers to dial at most. A page accepts up to twice as many; past that, each
+    /// newcomer it accepts replaces its longest-connected peer, which gets our peer list to find
+    /// others. So newcomers always find room and the network stays one.
+    pub max_peers: usize,
+}
+
+impl Default for MeshConfig {
+    fn default() -> Self {
+        Self {
+            namespace: None,
+            slots: 4,
+            bootstrap: Vec::new(),
+            max_peers: 32,
+        }
+    }
+}
+
+/// Why a [`MeshConfig`] cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MeshError {
+    /// The namespace does not make valid peer IDs (`<namespace>-<slot>`).
+    InvalidNamespace(String),
+    /// No slots, or more than 64.
+    InvalidSlotCount(u8),
+}
+
+impl fmt::Display for MeshError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidNamespace(ns) => write!(
+                f,
+                "the rendezvous namespace {ns:?} cannot form peer IDs: use letters, digits and single '-' or '_'"
+            ),
+            Self::InvalidSlotCount(n) => {
+                write!(f, "{n} rendezvous slots: use between 1 and 64")
+            }
+        }
+    }
+}
+
+impl std::error::Error for MeshError {}
+
+/// Why a chat message could not be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChatError {
+    /// The text is longer than [`message::MAX_CHAT_BYTES`].
+    TooLarge {
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// The text is empty or only white space.
+    Empty,
+    /// The addressee is not connected.
+    NotConnected(PeerId),
+}
+
+impl fmt::Display for ChatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLarge { len } => write!(
+                f,
+                "the message is {len} bytes; the limit is {} bytes — shorten it or send it as a file",
+                message::MAX_CHAT_BYTES
+            ),
+            Self::Empty => write!(f, "the message is empty"),
+            Self::NotConnected(peer) => {
+                write!(
+                    f,
+                    "{peer} is not connected; wait until it is, or send to the room"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for ChatError {}
+
+/// The driver's handle for one data connection, handed out by the mesh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LinkId(pub u64);
+
+/// How a peer was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FoundBy {
+    /// It is a bootstrap peer named in the seed records.
+    Dns,
+    /// It holds a rendezvous slot.
+    Rendezvous,
+    /// A connected peer told us of it.
+    Exchange,
+    /// It dialed us.
+    Incoming,
+}
+
+/// Where a connection to a peer stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerState {
+    /// Dialing, or open but not yet introduced.
+    Connecting,
+    /// Open and introduced: messages flow.
+    Connected,
+    /// The attempt failed; the reason is for people to read.
+    Failed(String),
+}
+
+/// A peer as the UI shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerView {
+    /// The peer's ID (a rendezvous slot's ID until the holder introduces itself).
+    pub id: PeerId,
+    /// The name it gave, if it introduced itself.
+    pub name: Option<String>,
+    /// Where the connection stands.
+    pub state: PeerState,
+    /// How it was found.
+    pub found_by: FoundBy,
+    /// The link that carries it, while there is one.
+    pub link: Option<LinkId>,
+}
+
+/// What a claim of a rendezvous slot came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlotResult {
+    /// The PeerServer registered the slot's ID for us.
+    Claimed,
+    /// Someone else holds it.
+    Taken,
+    /// The claim failed for another reason (the server is unreachable, say).
+    Failed(String),
+}
+
+/// A chat message that arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedChat {
+    /// Its unique ID.
+    pub id: String,
+    /// Who sent it.
+    pub from: PeerId,
+    /// The sender's display name when it arrived.
+    pub from_name: Option<String>,
+    /// The text.
+    pub text: String,
+    /// The sender's wall-clock time of writing, in ms since the Unix epoch.
+    pub sent_at: u64,
+    /// Sent to us alone rather than the room.
+    pub direct: bool,
+}
+
+/// A chat message on its way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingChat {
+    /// Its unique ID.
+    pub id: String,
+    /// How many peers it was sent to.
+    pub recipients: usize,
+}
+
+/// What the mesh wants done, or wants the UI to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeshOutput {
+    /// Register `id` on the PeerServer as rendezvous slot `slot`, then call
+    /// [`Mesh::handle_slot_result`].
+    ClaimSlot {
+        /// The slot number.
+        slot: u8,
+        /// The slot's peer ID.
+        id: PeerId,
+    },
+    /// Give up the registration of slot `id`.
+    ReleaseSlot {
+        /// The slot's peer ID.
+        id: PeerId,
+    },
+    /// Open a data connection to `remote`, known from now on as `link`.
+    Dial {
+        /// The handle to report the link's fate with.
+        link: LinkId,
+        /// The ID to dial on the PeerServer.
+        remote: PeerId,
+    },
+    /// Send `message` on `link`.
+    Send {
+        /// The link.
+        link: LinkId,
+        /// The message.
+        message: MeshMessage,
+    },
+    /// Close `link`.
+    Close {
+        /// The link.
+        link: LinkId,
+    },
+    /// A peer appeared or changed.
+    PeerChanged(PeerView),
+    /// A peer left the list.
+    PeerRemoved(PeerId),
+    /// A chat message arrived.
+    ChatReceived(ReceivedChat),
+    /// Another peer confirmed one of our chat messages.
+    Delivered {
+        /// The message's ID.
+        id: String,
+        /// How many peers have confirmed it so far.
+        delivered: usize,
+        /// How many it was sent to.
+        recipients: usize,
+    },
+}
+
+#[derive(Debug)]
+struct Link {
+    /// The ID dialed, or the ID that dialed us.
+    remote: PeerId,
+    /// The peer's own ID, once it introduced itself.
+    peer: Option<PeerId>,
+    found_by: FoundBy,
+    open: bool,
+    next_hello: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct PeerEntry {
+    view: PeerView,
+    failed_at: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rendezvous {
+    Off,
+    /// Waiting for the result of claiming `slot`.
+    AwaitingClaim {
+        slot: u8,
+    },
+    /// Between scans.
+    Resting {
+        until: Instant,
+    },
+}
+
+#[derive(Debug)]
+struct Delivery {
+    recipients: usize,
+    delivered: BTreeSet<PeerId>,
+}
+
+/// The mesh state machine; see the [module docs](self).
+#[derive(Debug)]
+pub struct Mesh {
+    me: PeerId,
+    name: String,
+    config: MeshConfig,
+    started: bool,
+    rendezvous: Rendezvous,
+    held_slot: Option<u8>,
+    links: BTreeMap<LinkId, Link>,
+    next_link: u64,
+    peers: BTreeMap<PeerId, PeerEntry>,
+    deferred_dials: BTreeMap<PeerId, (Instant, FoundBy)>,
+    /// When each rendezvous slot was last dialed.
+    slot_dialed_at: BTreeMap<PeerId, Instant>,
+    seen_chats: (HashSet<String>, VecDeque<String>),
+    deliveries: BTreeMap<String, Delivery>,
+    chat_counter: u64,
+    outputs: VecDeque<MeshOutput>,
+}
+
+impl Mesh {
+    /// A mesh for the peer `me`, known to others as `name`.
+    pub fn new(me: PeerId, name: &str, config: MeshConfig) -> Result<Self, MeshError> {
+        if let Some(ns) = &config.namespace {
+            if PeerId::parse(&format!("{ns}-0")).is_err() {
+                return Err(MeshError::InvalidNamespace(ns.clone()));
+            }
+            if config.slots == 0 || config.slots > 64 {
+                return Err(MeshError::InvalidSlotCount(config.slots));
+            }
+        }
+        Ok(Self {
+            me,
+            name: clean_display_name(name),
+            config,
+            started: false,
+            rendezvous: Rendezvous::Off,
+            held_slot: None,
+            links: BTreeMap::new(),
+            next_link: 0,
+            peers: BTreeMap::new(),
+            deferred_dials: BTreeMap::new(),
+            slot_dialed_at: BTreeMap::new(),
+            seen_chats: (HashSet::new(), VecDeque::new()),
+            deliveries: BTreeMap::new(),
+            chat_counter: 0,
+            outputs: VecDeque::new(),
+        })
+    }
+
+    /// Our own peer ID.
+    #[must_use]
+    pub fn me(&self) -> &PeerId {
+        &self.me
+    }
+
+    /// The slot ID we hold, if any.
+    #[must_use]
+    pub fn held_slot(&self) -> Option<PeerId> {
+        self.held_slot.and_then(|slot| self.slot_id(slot))
+    }
+
+    /// How many peers are connected and introduced.
+    #[must_use]
+    pub fn connected_count(&self) -> usize {
+        self.peers
+            .values()
+            .filter(|p| p.view.state == PeerState::Connected)
+            .count()
+    }
+
+    /// Starts rendezvous and dials the bootstrap peers; call once our own ID is registered.
+    pub fn start(&mut self, now: Instant) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        for peer in self.config.bootstrap.clone() {
+            if peer != self.me {
+                self.dial(now, peer, FoundBy::Dns);
+            }
+        }
+        if self.config.namespace.is_some() {
+            self.scan_from(now, 0);
+        }
+    }
+
+    /// Changes our display name and tells every connected peer.
+    pub fn set_name(&mut self, name: &str) {
+        self.name = clean_display_name(name);
+        let message = MeshMessage::Name {
+            name: self.name.clone(),
+        };
+        for link in self.introduced_links() {
+            self.send(link, message.clone());
+        }
+    }
+
+    /// Reports what claiming rendezvous slot `slot` came to.
+    pub fn handle_slot_result(&mut self, now: Instant, slot: u8, result: SlotResult) {
+        if self.rendezvous != (Rendezvous::AwaitingClaim { slot }) {
+            // A late answer for a claim we no longer wait for: give a stray slot back.
+            if result == SlotResult::Claimed && self.held_slot != Some(slot) {
+                self.release(slot);
+            }
+            return;
+        }
+        match result {
+            SlotResult::Claimed if self.held_slot.is_none() => self.held_slot = Some(slot),
+            SlotResult::Claimed => self.release(slot),
+            SlotResult::Taken => {
+                if let Some(id) = self.slot_id(slot) {
+                    let dialed_lately = self
+                        .slot_dialed_at
+                        .get(&id)
+                        .is_some_and(|at| *at + SLOT_REDIAL > now);
+                    if !self.has_link_to(&id) && !dialed_lately {
+                        self.slot_dialed_at.insert(id.clone(), now);
+                        self.dial(now, id, FoundBy::Rendezvous);
+                    }
+                }
+            }
+            SlotResult::Failed(_) => {
+                // The server may be down: rest and scan again later.
+                self.rest(now);
+                return;
+            }
+        }
+        self.scan_from(now, slot + 1);
+    }
+
+    /// Reports a link that someone opened to us from `remote`; returns its handle, or `None`
+    /// when even the links that replace older peers are all in use (the driver then refuses
+    /// the connection).
+    pub fn accept(&mut self, _now: Instant, remote: PeerId) -> Option<LinkId> {
+        let links = self.active_count();
+        let accept_limit = self.config.max_peers.saturating_mul(2);
+        if links >= accept_limit + REFERRAL_ROOM {
+            return None;
+        }
+        Some(self.new_link(remote, FoundBy::Incoming))
+    }
+
+    /// Reports that `link` is open.
+    pub fn handle_link_open(&mut self, now: Instant, link: LinkId) {
+        let Some(state) = self.links.get_mut(&link) else {
+            return;
+        };
+        state.open = true;
+        state.next_hello = Some(now + HELLO_RETRY);
+        self.send_hello(link, false);
+    }
+
+    /// Reports that dialing `link` failed, with a reason for people to read.
+    pub fn handle_link_failed(&mut self, now: Instant, link: LinkId, reason: &str) {
+        let Some(state) = self.links.remove(&link) else {
+            return;
+        };
+        let key = state.peer.clone().unwrap_or(state.remote.clone());
+        if self.switch_to_other_link(&key, link) {
+            return;
+        }
+        if let Some(entry) = self.peers.get_mut(&key)
+            && (entry.view.link == Some(link) || entry.view.link.is_none())
+        {
+            entry.view.state = PeerState::Failed(reason.to_owned());
+            entry.view.link = None;
+            entry.failed_at = Some(now);
+            self.outputs
+                .push_back(MeshOutput::PeerChanged(entry.view.clone()));
+        }
+        if state.found_by == FoundBy::Dns {
+            self.deferred_dials
+                .insert(state.remote, (now + BOOTSTRAP_RETRY, FoundBy::Dns));
+        }
+    }
+
+    /// Reports that `link` closed.
+    pub fn handle_link_closed(&mut self, now: Instant, link: LinkId) {
+        let Some(state) = self.links.remove(&link) else {
+            return;
+        };
+        let key = state.peer.clone().unwrap_or(state.remote.clone());
+        if self.switch_to_other_link(&key, link) {
+            return;
+        }
+        if self
+            .peers
+            .get(&key)
+            .is_some_and(|entry| entry.view.link == Some(link))
+        {
+            self.peers.remove(&key);
+            self.outputs.push_back(MeshOutput::PeerRemoved(key.clone()));
+        }
+        if state.found_by == FoundBy::Dns || self.config.bootstrap.contains(&key) {
+            self.deferred_dials
+                .insert(key, (now + BOOTSTRAP_RETRY, FoundBy::Dns));
+        }
+    }
+
+    /// Reports a message that arrived on `link`.
+    pub fn handle_message(&mut self, now: Instant, link: LinkId, message: MeshMessage) {
+        if !self.links.get(&link).is_some_and(|l| l.open) {
+            return;
+        }
+        match message {
+            MeshMessage::Hello { id, name, seen, .. } => {
+                if let Ok(id) = PeerId::parse(&id) {
+                    self.handle_hello(now, link, id, &name, seen);
+                }
+            }
+            MeshMessage::Peers { ids } => {
+                for id in ids.iter().filter_map(|id| PeerId::parse(id).ok()) {
+                    self.learn_of(now, id);
+                }
+            }
+            MeshMessage::Name { name } => {
+                if let Some(peer) = self.peer_of(link)
+                    && let Some(entry) = self.peers.get_mut(&peer)
+                {
+                    entry.view.name = Some(clean_display_name(&name));
+                    self.outputs
+                        .push_back(MeshOutput::PeerChanged(entry.view.clone()));
+                }
+            }
+            MeshMessage::Chat {
+                id,
+                text,
+                sent_at,
+                direct,
+            } => {
+                let Some(from) = self.peer_of(link) else {
+                    return;
+                };
+                self.send(link, MeshMessage::Ack { id: id.clone() });
+                if !self.remember_chat(&id) {
+                    return;
+                }
+                let from_name = self.peers.get(&from).and_then(|p| p.view.name.clone());
+                self.outputs
+                    .push_back(MeshOutput::ChatReceived(ReceivedChat {
+                        id,
+                        from,
+                        from_name,
+                        text,
+                        sent_at,
+                        direct,
+                    }));
+            }
+            MeshMessage::Ack { id } => {
+                let Some(from) = self.peer_of(link) else {
+                    return;
+                };
+                if let Some(delivery) = self.deliveries.get_mut(&id)
+                    && delivery.delivered.insert(from)
+                {
+                    self.outputs.push_back(MeshOutput::Delivered {
+                        id,
+                        delivered: delivery.delivered.len(),
+                        recipients: delivery.recipients,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Sends `text` to the room, or to `to` alone; `wall_clock` is the time of writing in ms
+    /// since the Unix epoch, shown to the receivers.
+    pub fn send_chat(
+        &mut self,
+        wall_clock: u64,
+        text: &str,
+        to: Option<&PeerId>,
+    ) -> Result<OutgoingChat, ChatError> {
+        if text.len() > message::MAX_CHAT_BYTES {
+            return Err(ChatError::TooLarge { len: text.len() });
+        }
+        if text.trim().is_empty() {
+            return Err(ChatError::Empty);
+        }
+        let links: Vec<LinkId> = match to {
+            Some(peer) => {
+                let link = self
+                    .peers
+                    .get(peer)
+                    .filter(|p| p.view.state == PeerState::Connected)
+                    .and_then(|p| p.view.link)
+                    .ok_or_else(|| ChatError::NotConnected(peer.clone()))?;
+                vec![link]
+            }
+            None => self.introduced_links(),
+        };
+        self.chat_counter += 1;
+        let id = format!("{}-{wall_clock}-{}", self.me, self.chat_counter);
+        self.remember_chat(&id);
+        let message = MeshMessage::Chat {
+            id: id.clone(),
+            text: text.to_owned(),
+            sent_at: wall_clock,
+            direct: to.is_some(),
+        };
+        for &link in &links {
+            self.send(link, message.clone());
+        }
+        self.deliveries.insert(
+            id.clone(),
+            Delivery {
+                recipients: links.len(),
+                delivered: BTreeSet::new(),
+            },
+        );
+        Ok(OutgoingChat {
+            id,
+            recipients: links.len(),
+        })
+    }
+
+    /// Acts on what is due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Rendezvous::Resting { until } = self.rendezvous
+            && until <= now
+        {
+            if self.active_count() < self.config.max_peers {
+                self.scan_from(now, 0);
+            } else {
+                self.rest(now);
+            }
+        }
+        let due: Vec<(PeerId, FoundBy)> = self
+            .deferred_dials
+            .iter()
+            .filter(|(_, (at, _))| *at <= now)
+            .map(|(peer, (_, found_by))| (peer.clone(), *found_by))
+            .collect();
+        for (peer, found_by) in due {
+            self.deferred_dials.remove(&peer);
+            let connected_or_dialing = self.peers.get(&peer).is_some_and(|p| p.view.link.is_some());
+            if !connected_or_dialing {
+                self.dial(now, peer, found_by);
+            }
+        }
+        let hellos: Vec<LinkId> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.next_hello.is_some_and(|at| at <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for link in hellos {
+            if let Some(state) = self.links.get_mut(&link) {
+                state.next_hello = Some(now + HELLO_RETRY);
+                let seen = state.peer.is_some();
+                self.send_hello(link, seen);
+            }
+        }
+        let expired: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.failed_at.is_some_and(|at| at + FAILED_LINGER <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for peer in expired {
+            self.peers.remove(&peer);
+            self.outputs.push_back(MeshOutput::PeerRemoved(peer));
+        }
+    }
+
+    /// When [`Mesh::handle_timeout`] should next be called.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let rendezvous = match self.rendezvous {
+            Rendezvous::Resting { until } => Some(until),
+            _ => None,
+        };
+        let dials = self.deferred_dials.values().map(|(at, _)| *at);
+        let hellos = self.links.values().filter_map(|l| l.next_hello);
+        let lingering = self
+            .peers
+            .values()
+            .filter_map(|p| p.failed_at.map(|at| at + FAILED_LINGER));
+        rendezvous
+            .into_iter()
+            .chain(dials)
+            .chain(hellos)
+            .chain(lingering)
+            .min()
+    }
+
+    /// The next thing to do or show.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<MeshOutput> {
+        self.outputs.pop_front()
+    }
+
+    // -----------------------------------------------------------------------------------------
+
+    fn slot_id(&self, slot: u8) -> Option<PeerId> {
+        let ns = self.config.namespace.as_ref()?;
+        PeerId::parse(&format!("{ns}-{slot}")).ok()
+    }
+
+    fn scan_from(&mut self, now: Instant, mut slot: u8) {
+        while slot < self.config.slots {
+            let skip = self.held_slot == Some(slot)
+                || self
+                    .slot_id(slot)
+                    .is_some_and(|id| self.has_link_to(&id) || self.peers.contains_key(&id));
+            if !skip && let Some(id) = self.slot_id(slot) {
+                self.rendezvous = Rendezvous::AwaitingClaim { slot };
+                self.outputs.push_back(MeshOutput::ClaimSlot { slot, id });
+                return;
+            }
+            slot += 1;
+        }
+        self.rest(now);
+    }
+
+    fn rest(&mut self, now: Instant) {
+        let interval = if self.connected_count() == 0 {
+            RESCAN_INTERVAL
+        } else {
+            RESCAN_INTERVAL_CONNECTED
+        };
+        self.rendezvous = Rendezvous::Resting {
+            until: now + interval,
+        };
+    }
+
+    fn release(&mut self, slot: u8) {
+        if let Some(id) = self.slot_id(slot) {
+            self.outputs.push_back(MeshOutput::ReleaseSlot { id });
+        }
+    }
+
+    fn has_link_to(&self, remote: &PeerId) -> bool {
+        self.links
+            .values()
+            .any(|l| &l.remote == remote || l.peer.as_ref() == Some(remote))
+    }
+
+    fn active_count(&self) -> usize {
+        self.links.len()
+    }
+
+    fn new_link(&mut self, remote: PeerId, found_by: FoundBy) -> LinkId {
+        let link = LinkId(self.next_link);
+        self.next_link += 1;
+        self.links.insert(
+            link,
+            Link {
+                remote,
+                peer: None,
+                found_by,
+                open: false,
+                next_hello: None,
+            },
+        );
+        link
+    }
+
+    fn dial(&mut self, _now: Instant, remote: PeerId, found_by: FoundBy) {
+        if remote == self.me || self.has_link_to(&remote) {
+            return;
+        }
+        if self.active_count() >= self.config.max_peers {
+            return;
+        }
+        let link = self.new_link(remote.clone(), found_by);
+        let view = PeerView {
+            id: remote.clone(),
+            name: None,
+            state: PeerState::Connecting,
+            found_by,
+            link: Some(link),
+        };
+        self.peers.insert(
+            remote.clone(),
+            PeerEntry {
+                view: view.clone(),
+                failed_at: None,
+            },
+        );
+        self.outputs.push_back(MeshOutput::PeerChanged(view));
+        self.outputs.push_back(MeshOutput::Dial { link, remote });
+    }
+
+    fn learn_of(&mut self, now: Instant, peer: PeerId) {
+        if peer == self.me || self.has_link_to(&peer) || self.deferred_dials.contains_key(&peer) {
+            return;
+        }
+        if self.me < peer {
+            self.dial(now, peer, FoundBy::Exchange);
+        } else {
+            self.deferred_dials
+                .insert(peer, (now + EXCHANGE_GRACE, FoundBy::Exchange));
+        }
+    }
+
+    fn send(&mut self, link: LinkId, message: MeshMessage) {
+        self.outputs.push_back(MeshOutput::Send { link, message });
+    }
+
+    fn send_hello(&mut self, link: LinkId, seen: bool) {
+        let hello = MeshMessage::Hello {
+            id: self.me.to_string(),
+            name: self.name.clone(),
+            version: message::PROTOCOL_VERSION,
+            seen,
+        };
+        self.send(link, hello);
+    }
+
+    fn handle_hello(&mut self, now: Instant, link: LinkId, peer: PeerId, name: &str, seen: bool) {
+        if peer == self.me {
+            // We reached ourselves through a slot: drop it.
+            self.links.remove(&link);
+            self.outputs.push_back(MeshOutput::Close { link });
+            if let Some(slot_entry) = self.slot_entry_of(link) {
+                self.peers.remove(&slot_entry);
+                self.outputs.push_back(MeshOutput::PeerRemoved(slot_entry));
+            }
+            return;
+        }
+        let Some(state) = self.links.get_mut(&link) else {
+            return;
+        };
+        if seen {
+            state.next_hello = None;
+        }
+        let first_hello = state.peer.is_none();
+        let remote = state.remote.clone();
+        let found_by = state.found_by;
+        state.peer = Some(peer.clone());
+        if !seen {
+            // Tell them we have theirs, so they stop repeating.
+            self.send_hello(link, true);
+        }
+        if !first_hello {
+            return;
+        }
+
+        // A link to a slot was listed under the slot's ID until now.
+        if remote != peer
+            && let Some(entry) = self.peers.remove(&remote)
+        {
+            if entry.view.link == Some(link) {
+                self.outputs
+                    .push_back(MeshOutput::PeerRemoved(remote.clone()));
+            } else {
+                self.peers.insert(remote, entry);
+            }
+        }
+        self.deferred_dials.remove(&peer);
+        let existing = self
+            .peers
+            .get(&peer)
+            .and_then(|p| p.view.link.filter(|l| *l != link))
+            .filter(|other| self.links.get(other).is_some_and(|l| l.peer.is_some()));
+        if let Some(_kept) = existing {
+            // Two links to one peer: the smaller ID keeps the first introduced and closes this.
+            if self.me < peer {
+                self.links.remove(&link);
+                self.outputs.push_back(MeshOutput::Close { link });
+            }
+            return;
+        }
+        let name = clean_display_name(name);
+        let view = PeerView {
+            id: peer.clone(),
+            name: Some(name),
+            state: PeerState::Connected,
+            found_by: self
+                .peers
+                .get(&peer)
+                .map(|p| p.view.found_by)
+                .unwrap_or(found_by),
+            link: Some(link),
+        };
+        self.peers.insert(
+            peer.clone(),
+            PeerEntry {
+                view: view.clone(),
+                failed_at: None,
+            },
+        );
+        self.outputs.push_back(MeshOutput::PeerChanged(view));
+        // Exchange: they learn our peers, our peers learn of them.
+        let others: Vec<(LinkId, PeerId)> = self
+            .peers
+            .values()
+            .filter(|p| p.view.state == PeerState::Connected && p.view.id != peer)
+            .filter_map(|p| p.view.link.map(|l| (l, p.view.id.clone())))
+            .collect();
+        if !others.is_empty() {
+            let ids = others.iter().map(|(_, id)| id.to_string()).collect();
+            self.send(link, MeshMessage::Peers { ids });
+            for (other, _) in others {
+                self.send(
+                    other,
+                    MeshMessage::Peers {
+                        ids: vec![peer.to_string()],
+                    },
+                );
+            }
+        }
+        if self.introduced_links().len() > self.config.max_peers.saturating_mul(2) {
+            self.evict_oldest(now, &peer);
+        }
+    }
+
+    /// Makes room for `newcomer`: the longest-connected other peer gets our peer list and its
+    /// link is closed.
+    fn evict_oldest(&mut self, _now: Instant, newcomer: &PeerId) {
+        let oldest = self
+            .peers
+            .values()
+            .filter(|p| p.view.state == PeerState::Connected && &p.view.id != newcomer)
+            .filter_map(|p| p.view.link.map(|l| (l, p.view.id.clone())))
+            .min_by_key(|(link, _)| *link);
+        let Some((link, evicted)) = oldest else {
+            return;
+        };
+        let ids = self
+            .peers
+            .values()
+            .filter(|p| p.view.state == PeerState::Connected && p.view.id != evicted)
+            .take(message::MAX_PEERS_PER_MESSAGE)
+            .map(|p| p.view.id.to_string())
+            .collect();
+        self.send(link, MeshMessage::Peers { ids });
+        self.links.remove(&link);
+        self.peers.remove(&evicted);
+        self.outputs.push_back(MeshOutput::Close { link });
+        self.outputs.push_back(MeshOutput::PeerRemoved(evicted));
+    }
+
+    fn slot_entry_of(&self, link: LinkId) -> Option<PeerId> {
+        self.peers
+            .iter()
+            .find(|(_, p)| p.view.link == Some(link))
+            .map(|(id, _)| id.clone())
+    }
+
+    /// If `peer` has another introduced link besides `closing`, moves its entry there.
+    fn switch_to_other_link(&mut self, peer: &PeerId, closing: LinkId) -> bool {
+        let other = self
+            .links
+            .iter()
+            .find(|(id, l)| **id != closing && l.peer.as_ref() == Some(peer))
+            .map(|(id, _)| *id);
+        match (other, self.peers.get_mut(peer)) {
+            (Some(other), Some(entry)) if entry.view.link == Some(closing) => {
+                entry.view.link = Some(other);
+                self.outputs
+                    .push_back(MeshOutput::PeerChanged(entry.view.clone()));
+                true
+            }
+            (Some(_), Some(_)) => true,
+            _ => false,
+        }
+    }
+
+    fn peer_of(&self, link: LinkId) -> Option<PeerId> {
+        self.links.get(&link).and_then(|l| l.peer.clone())
+    }
+
+    fn introduced_links(&self) -> Vec<LinkId> {
+        self.peers
+            .values()
+            .filter(|p| p.view.state == PeerState::Connected)
+            .filter_map(|p| p.view.link)
+            .collect()
+    }
+
+    /// Remembers a chat ID; false if it was already known.
+    fn remember_chat(&mut self, id: &str) -> bool {
+        let (set, order) = &mut self.seen_chats;
+        if !set.insert(id.to_owned()) {
+            return false;
+        }
+        order.push_back(id.to_owned());
+        if order.len() > SEEN_CHATS
+            && let Some(old) = order.pop_front()
+        {
+            set.remove(&old);
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,434 @@
+//! The mesh driven over a simulated PeerServer and network with a virtual clock: many pages
+//! joining, leaving and talking, natively and in milliseconds.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+
+use super::*;
+
+const LATENCY: Duration = Duration::from_millis(20);
+/// How long the PeerServer takes to tell a dialer that nobody holds the ID it dialed.
+const EXPIRE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+enum Event {
+    Join(usize),
+    SlotResult(usize, u8, SlotResult),
+    Open(usize, LinkId),
+    Failed(usize, LinkId),
+    Closed(usize, LinkId),
+    Deliver(usize, LinkId, String),
+    /// A page may have a timeout due.
+    Timer(usize),
+}
+
+struct Node {
+    mesh: Mesh,
+    alive: bool,
+    chats: Vec<ReceivedChat>,
+    delivered: HashMap<String, usize>,
+    list: HashMap<PeerId, PeerView>,
+}
+
+struct Sim {
+    now: Instant,
+    nodes: Vec<Node>,
+    /// Which node holds each ID on the PeerServer.
+    registry: HashMap<PeerId, usize>,
+    /// Each end of a link to its other end.
+    wires: HashMap<(usize, LinkId), (usize, LinkId)>,
+    queue: BinaryHeap<Reverse<(Instant, u64, usize)>>,
+    events: Vec<Option<Event>>,
+    /// The wake-up already scheduled for each page.
+    timers: HashMap<usize, Instant>,
+}
+
+impl Sim {
+    fn new() -> Self {
+        Self {
+            now: Instant::from_millis(0),
+            nodes: Vec::new(),
+            registry: HashMap::new(),
+            wires: HashMap::new(),
+            queue: BinaryHeap::new(),
+            events: Vec::new(),
+            timers: HashMap::new(),
+        }
+    }
+
+    fn id(n: usize) -> PeerId {
+        PeerId::parse(&format!("peer{n:05}")).unwrap()
+    }
+
+    /// Adds a page that joins at `at`.
+    fn add(&mut self, at: Duration, config: MeshConfig) -> usize {
+        let n = self.nodes.len();
+        let mesh = Mesh::new(Self::id(n), &format!("Page {n}"), config).unwrap();
+        self.nodes.push(Node {
+            mesh,
+            alive: true,
+            chats: Vec::new(),
+            delivered: HashMap::new(),
+            list: HashMap::new(),
+        });
+        self.schedule(self.now + at, Event::Join(n));
+        n
+    }
+
+    fn schedule(&mut self, at: Instant, event: Event) {
+        let seq = self.events.len();
+        self.events.push(Some(event));
+        self.queue.push(Reverse((at, seq as u64, seq)));
+    }
+
+    /// Closes a page: the server forgets its IDs and its peers see their links close.
+    fn kill(&mut self, n: usize) {
+        self.nodes[n].alive = false;
+        self.registry.retain(|_, holder| *holder != n);
+        let ends: Vec<_> = self
+            .wires
+            .iter()
+            .filter(|((node, _), _)| *node == n)
+            .map(|(&a, &b)| (a, b))
+            .collect();
+        for (a, (other, other_link)) in ends {
+            self.wires.remove(&a);
+            self.wires.remove(&(other, other_link));
+            self.schedule(self.now + LATENCY, Event::Closed(other, other_link));
+        }
+    }
+
+    fn run_for(&mut self, duration: Duration) {
+        let end = self.now + duration;
+        while let Some(Reverse((at, _, index))) = self.queue.peek().copied() {
+            if at > end {
+                break;
+            }
+            self.queue.pop();
+            self.now = self.now.max(at);
+            if let Some(event) = self.events[index].take() {
+                self.apply(event);
+            }
+        }
+        self.now = end;
+    }
+
+    fn apply(&mut self, event: Event) {
+        let now = self.now;
+        let n = match &event {
+            Event::Join(n)
+            | Event::SlotResult(n, ..)
+            | Event::Open(n, _)
+            | Event::Failed(n, _)
+            | Event::Closed(n, _)
+            | Event::Deliver(n, ..)
+            | Event::Timer(n) => *n,
+        };
+        if !self.nodes[n].alive {
+            return;
+        }
+        let mesh = &mut self.nodes[n].mesh;
+        match event {
+            Event::Join(n) => {
+                self.registry.insert(Self::id(n), n);
+                mesh.start(now);
+            }
+            Event::SlotResult(_, slot, result) => mesh.handle_slot_result(now, slot, result),
+            Event::Open(_, link) => mesh.handle_link_open(now, link),
+            Event::Failed(_, link) => mesh.handle_link_failed(now, link, "peer unavailable"),
+            Event::Closed(_, link) => mesh.handle_link_closed(now, link),
+            Event::Deliver(_, link, json) => {
+                let message = MeshMessage::decode(json.as_bytes()).expect("a valid message");
+                mesh.handle_message(now, link, message);
+            }
+            Event::Timer(_) => {
+                if mesh.poll_timeout().is_some_and(|t| t <= now) {
+                    mesh.handle_timeout(now);
+                }
+            }
+        }
+        self.drain(n);
+    }
+
+    fn drain(&mut self, n: usize) {
+        let at = self.now + LATENCY;
+        if let Some(timeout) = self.nodes[n].mesh.poll_timeout()
+            && self.timers.get(&n).is_none_or(|t| *t != timeout)
+        {
+            self.timers.insert(n, timeout);
+            self.schedule(timeout.max(self.now), Event::Timer(n));
+        }
+        while let Some(output) = self.nodes[n].mesh.poll_output() {
+            match output {
+                MeshOutput::ClaimSlot { slot, id } => {
+                    let result = match self.registry.get(&id) {
+                        Some(holder) if *holder != n => SlotResult::Taken,
+                        _ => {
+                            self.registry.insert(id, n);
+                            SlotResult::Claimed
+                        }
+                    };
+                    self.schedule(at, Event::SlotResult(n, slot, result));
+                }
+                MeshOutput::ReleaseSlot { id } => {
+                    if self.registry.get(&id) == Some(&n) {
+                        self.registry.remove(&id);
+                    }
+                }
+                MeshOutput::Dial { link, remote } => match self.registry.get(&remote).copied() {
+                    Some(target) if self.nodes[target].alive => {
+                        let dialer = Self::id(n);
+                        match self.nodes[target].mesh.accept(self.now, dialer) {
+                            Some(their_link) => {
+                                self.wires.insert((n, link), (target, their_link));
+                                self.wires.insert((target, their_link), (n, link));
+                                self.schedule(at, Event::Open(n, link));
+                                self.schedule(at, Event::Open(target, their_link));
+                            }
+                            None => self.schedule(at, Event::Failed(n, link)),
+                        }
+                    }
+                    _ => self.schedule(self.now + EXPIRE, Event::Failed(n, link)),
+                },
+                MeshOutput::Send { link, message } => {
+                    if let Some(&(other, other_link)) = self.wires.get(&(n, link)) {
+                        self.schedule(at, Event::Deliver(other, other_link, message.encode()));
+                    }
+                }
+                MeshOutput::Close { link } => {
+                    if let Some((other, other_link)) = self.wires.remove(&(n, link)) {
+                        self.wires.remove(&(other, other_link));
+                        self.schedule(at, Event::Closed(other, other_link));
+                    }
+                }
+                MeshOutput::PeerChanged(view) => {
+                    self.nodes[n].list.insert(view.id.clone(), view);
+                }
+                MeshOutput::PeerRemoved(id) => {
+                    self.nodes[n].list.remove(&id);
+                }
+                MeshOutput::ChatReceived(chat) => self.nodes[n].chats.push(chat),
+                MeshOutput::Delivered { id, delivered, .. } => {
+                    self.nodes[n].delivered.insert(id, delivered);
+                }
+            }
+        }
+    }
+
+    fn connected(&self, n: usize) -> HashSet<usize> {
+        self.nodes[n]
+            .list
+            .values()
+            .filter(|v| v.state == PeerState::Connected)
+            .map(|v| v.id.as_str()[4..].parse::<usize>().unwrap())
+            .collect()
+    }
+
+    /// Every live page reaches every other through connected links.
+    fn is_one_component(&self) -> bool {
+        let alive: Vec<usize> = (0..self.nodes.len())
+            .filter(|&n| self.nodes[n].alive)
+            .collect();
+        let Some(&first) = alive.first() else {
+            return true;
+        };
+        let mut seen = HashSet::from([first]);
+        let mut stack = vec![first];
+        while let Some(n) = stack.pop() {
+            for m in self.connected(n) {
+                if seen.insert(m) {
+                    stack.push(m);
+                }
+            }
+        }
+        alive.iter().all(|n| seen.contains(n))
+    }
+}
+
+fn rendezvous(slots: u8) -> MeshConfig {
+    MeshConfig {
+        namespace: Some("room".into()),
+        slots,
+        ..MeshConfig::default()
+    }
+}
+
+#[test]
+fn four_pages_find_each_other() {
+    let mut sim = Sim::new();
+    for i in 0..4 {
+        sim.add(Duration::from_millis(100 * i), rendezvous(4));
+    }
+    sim.run_for(Duration::from_secs(10));
+    for n in 0..4 {
+        let expected: HashSet<usize> = (0..4).filter(|&m| m != n).collect();
+        assert_eq!(sim.connected(n), expected, "page {n}");
+        assert_eq!(sim.nodes[n].mesh.connected_count(), 3);
+    }
+    // Every page that came while a slot was free holds one.
+    let holders = (0..4)
+        .filter(|&n| sim.nodes[n].mesh.held_slot().is_some())
+        .count();
+    assert_eq!(holders, 4);
+}
+
+#[test]
+fn pages_joining_at_once_end_with_one_link_per_pair() {
+    let mut sim = Sim::new();
+    for _ in 0..8 {
+        sim.add(Duration::ZERO, rendezvous(2));
+    }
+    sim.run_for(Duration::from_secs(30));
+    for n in 0..8 {
+        assert_eq!(sim.connected(n).len(), 7, "page {n}");
+    }
+    // Each link has exactly one other end and each pair exactly one link.
+    let mut pairs = HashSet::new();
+    for ((a, _), (b, _)) in &sim.wires {
+        if a < b {
+            assert!(pairs.insert((*a, *b)), "two links between {a} and {b}");
+        }
+    }
+    assert_eq!(pairs.len(), 8 * 7 / 2);
+}
+
+#[test]
+fn a_closed_page_leaves_every_list() {
+    let mut sim = Sim::new();
+    for i in 0..4 {
+        sim.add(Duration::from_millis(50 * i), rendezvous(4));
+    }
+    sim.run_for(Duration::from_secs(5));
+    sim.kill(2);
+    sim.run_for(Duration::from_secs(1));
+    for n in [0, 1, 3] {
+        assert!(!sim.nodes[n].list.contains_key(&Sim::id(2)), "page {n}");
+        assert_eq!(sim.connected(n).len(), 2);
+    }
+}
+
+#[test]
+fn newcomers_meet_earlier_pages_after_every_slot_holder_left() {
+    let mut sim = Sim::new();
+    for i in 0..6 {
+        sim.add(Duration::from_millis(100 * i), rendezvous(2));
+    }
+    sim.run_for(Duration::from_secs(10));
+    let holders: Vec<usize> = (0..6)
+        .filter(|&n| sim.nodes[n].mesh.held_slot().is_some())
+        .collect();
+    assert_eq!(holders.len(), 2);
+    for n in holders {
+        sim.kill(n);
+    }
+    let newcomer = sim.add(Duration::ZERO, rendezvous(2));
+    sim.run_for(RESCAN_INTERVAL * 3);
+    assert_eq!(sim.connected(newcomer).len(), 4);
+    assert!(sim.is_one_component());
+}
+
+#[test]
+fn a_thousand_pages_with_a_cap_form_one_network() {
+    let mut sim = Sim::new();
+    let config = MeshConfig {
+        max_peers: 8,
+        ..rendezvous(4)
+    };
+    for i in 0..1000u64 {
+        sim.add(Duration::from_millis(20 * i), config.clone());
+    }
+    sim.run_for(Duration::from_secs(90));
+    for n in 0..1000 {
+        let peers = sim.nodes[n].mesh.connected_count();
+        assert!(
+            peers <= 16,
+            "page {n} has {peers} peers, over twice its cap"
+        );
+        assert!(!sim.connected(n).is_empty(), "page {n} is alone");
+    }
+    assert!(sim.is_one_component());
+}
+
+#[test]
+fn bootstrap_peers_from_dns_are_dialed_and_retried() {
+    let mut sim = Sim::new();
+    let config = MeshConfig {
+        bootstrap: vec![Sim::id(1)],
+        ..MeshConfig::default()
+    };
+    let a = sim.add(Duration::ZERO, config);
+    sim.run_for(Duration::from_secs(6));
+    let view = &sim.nodes[a].list[&Sim::id(1)];
+    assert_eq!(view.state, PeerState::Failed("peer unavailable".into()));
+    assert_eq!(view.found_by, FoundBy::Dns);
+    let b = sim.add(Duration::ZERO, MeshConfig::default());
+    sim.run_for(BOOTSTRAP_RETRY + Duration::from_secs(2));
+    assert_eq!(sim.connected(a), HashSet::from([b]));
+    assert_eq!(sim.nodes[a].list[&Sim::id(b)].found_by, FoundBy::Dns);
+}
+
+#[test]
+fn room_messages_reach_all_and_direct_messages_one() {
+    let mut sim = Sim::new();
+    for i in 0..4 {
+        sim.add(Duration::from_millis(10 * i), rendezvous(4));
+    }
+    sim.run_for(Duration::from_secs(5));
+    let now_wall = 1_700_000_000_000;
+    let room = sim.nodes[0]
+        .mesh
+        .send_chat(now_wall, "hello <b>all</b>", None)
+        .unwrap();
+    assert_eq!(room.recipients, 3);
+    let direct = sim.nodes[0]
+        .mesh
+        .send_chat(now_wall, "just you", Some(&Sim::id(2)))
+        .unwrap();
+    sim.drain(0);
+    sim.run_for(Duration::from_secs(1));
+    for n in 1..4 {
+        let texts: Vec<_> = sim.nodes[n].chats.iter().map(|c| c.text.as_str()).collect();
+        if n == 2 {
+            assert_eq!(texts, ["hello <b>all</b>", "just you"]);
+            assert!(sim.nodes[n].chats[1].direct);
+        } else {
+            assert_eq!(texts, ["hello <b>all</b>"]);
+        }
+        assert_eq!(sim.nodes[n].chats[0].from, Sim::id(0));
+        assert_eq!(sim.nodes[n].chats[0].from_name.as_deref(), Some("Page 0"));
+    }
+    assert_eq!(sim.nodes[0].delivered[&room.id], 3);
+    assert_eq!(sim.nodes[0].delivered[&direct.id], 1);
+}
+
+#[test]
+fn chat_errors_say_what_is_wrong() {
+    let mut mesh = Mesh::new(Sim::id(0), "a", MeshConfig::default()).unwrap();
+    let long = "x".repeat(message::MAX_CHAT_BYTES + 1);
+    assert_eq!(
+        mesh.send_chat(0, &long, None),
+        Err(ChatError::TooLarge { len: long.len() })
+    );
+    assert_eq!(mesh.send_chat(0, "  ", None), Err(ChatError::Empty));
+    assert_eq!(
+        mesh.send_chat(0, "hi", Some(&Sim::id(9))),
+        Err(ChatError::NotConnected(Sim::id(9)))
+    );
+    assert!(
+        ChatError::TooLarge { len: 9000 }
+            .to_string()
+            .contains("limit is 8192 bytes")
+    );
+}
+
+#[test]
+fn bad_namespaces_are_refused() {
+    let config = MeshConfig {
+        namespace: Some("not valid!".into()),
+        ..MeshConfig::default()
+    };
+    assert!(matches!(
+        Mesh::new(Sim::id(0), "a", config),
+        Err(MeshError::InvalidNamespace(_))
+    ));
+}
