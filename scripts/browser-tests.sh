@@ -5,13 +5,17 @@ source "$(dirname "$0")/common.sh"
 
 state=${SEEDMESH_STACK_DIR:-target/test-stack}
 trap 'scripts/stack.sh stop "$state"' EXIT
-scripts/stack.sh start "$state"
+# The namespace is private, so the port the test build of the page expects is free.
+SEEDMESH_DOH_PORT=${SEEDMESH_DOH_PORT:-8053} scripts/stack.sh start "$state"
 # shellcheck disable=SC1091
 source "$state/env"
 
 step "wasm-bindgen-test in headless Chromium"
 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
   cargo test --offline --target wasm32-unknown-unknown -p seedmesh-web
+
+step "the seedmesh peer the interop tests load (crates/seedmesh-web/examples/e2e_harness.rs)"
+scripts/build-e2e-harness.sh
 
 step "end-to-end tests (Playwright)"
 node --test --test-concurrency=1 tests/e2e/

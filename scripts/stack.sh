@@ -3,6 +3,7 @@
 #
 #   scripts/stack.sh start DIR [ZONE_FILE]   start them, wait until each answers, write DIR/env
 #   scripts/stack.sh stop DIR                stop everything started into DIR
+#   scripts/stack.sh restart-peerserver DIR  stop the PeerServer and start it again on its port
 #
 # Parts: dnsdist serving ZONE_FILE (default tests/fixtures/dev.zone) over DNS-over-HTTPS with CORS,
 # and a PeerServer (npm `peer`). Each takes the port in its variable below if set, else a free one.
@@ -10,8 +11,15 @@
 #   SEEDMESH_DOH_URL          http://127.0.0.1:PORT/dns-query
 #   SEEDMESH_DOH_PORT, SEEDMESH_DNS_PORT, SEEDMESH_PEERSERVER_PORT
 #   SEEDMESH_PEERSERVER_URL   ws://127.0.0.1:PORT/seedmesh
+#   and the discovery test endpoints listed in scripts/stack-dns.sh
+#   and the TURN relay listed in scripts/stack-turn.sh
+#   SEEDMESH_STACK_DIR        DIR
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/stack-dns.sh
+source "$root/scripts/stack-dns.sh"
+# shellcheck source=scripts/stack-turn.sh
+source "$root/scripts/stack-turn.sh"
 
 free_port() {
   node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
@@ -29,6 +37,26 @@ wait_for() { # wait_for WHAT LOG COMMAND...: retries COMMAND for up to 15 s
   return 1
 }
 
+start_peerserver() { # start_peerserver DIR: on SEEDMESH_PEERSERVER_PORT
+  local dir=$1
+  node "$root/node_modules/peer/dist/bin/peerjs.js" --port "$SEEDMESH_PEERSERVER_PORT" \
+    --path /seedmesh --key peerjs --allow_discovery --expire_timeout 5000 --alive_timeout 60000 \
+    >>"$dir/peerserver.log" 2>&1 &
+  echo $! >"$dir/peerserver.pid"
+  wait_for PeerServer "$dir/peerserver.log" curl -sf -o /dev/null "http://127.0.0.1:$SEEDMESH_PEERSERVER_PORT/seedmesh"
+}
+
+restart_peerserver() {
+  local dir=$1 pid
+  # shellcheck disable=SC1091
+  source "$dir/env"
+  pid=$(cat "$dir/peerserver.pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  start_peerserver "$dir"
+}
+
 start() {
   local dir=$1 zone=${2:-$root/tests/fixtures/dev.zone}
   mkdir -p "$dir"
@@ -41,24 +69,29 @@ start() {
   export SEEDMESH_DOH_URL="http://127.0.0.1:$SEEDMESH_DOH_PORT/dns-query"
   export SEEDMESH_PEERSERVER_URL="ws://127.0.0.1:$SEEDMESH_PEERSERVER_PORT/seedmesh"
 
-  node "$root/node_modules/peer/dist/bin/peerjs.js" --port "$SEEDMESH_PEERSERVER_PORT" \
-    --path /seedmesh --key peerjs --allow_discovery --expire_timeout 5000 --alive_timeout 60000 \
-    >"$dir/peerserver.log" 2>&1 &
-  echo $! >"$dir/peerserver.pid"
+  : >"$dir/peerserver.log"
+  start_peerserver "$dir"
+  stack_turn_start "$dir"
 
-  node "$root/scripts/dnsdist-conf.mjs" "$zone" "$SEEDMESH_DOH_PORT" "$SEEDMESH_DNS_PORT" >"$dir/dnsdist.conf"
+  # The zone plus the discovery test zone, and the extra DoH endpoints (scripts/stack-dns.sh).
+  stack_dns_zone "$dir" "$zone"
+  node "$root/scripts/dnsdist-conf.mjs" "$dir/zone" "$SEEDMESH_DOH_PORT" "$SEEDMESH_DNS_PORT" >"$dir/dnsdist.conf"
+  stack_dns_conf "$dir"
   dnsdist --supervised --disable-syslog -C "$dir/dnsdist.conf" >"$dir/dnsdist.log" 2>&1 &
   echo $! >"$dir/dnsdist.pid"
 
   # A TXT query for the dev zone's seed name, base64url without padding.
   local query=AAABAAABAAAAAAAACV9zZWVkbWVzaAhzZWVkbWVzaAR0ZXN0AAAQAAE
   wait_for dnsdist "$dir/dnsdist.log" curl -sf -o /dev/null "$SEEDMESH_DOH_URL?dns=$query"
-  wait_for PeerServer "$dir/peerserver.log" curl -sf -o /dev/null "http://127.0.0.1:$SEEDMESH_PEERSERVER_PORT/seedmesh"
+  stack_dns_start "$dir"
 
   {
     for var in SEEDMESH_DOH_URL SEEDMESH_DOH_PORT SEEDMESH_DNS_PORT SEEDMESH_PEERSERVER_PORT SEEDMESH_PEERSERVER_URL; do
       printf 'export %s=%q\n' "$var" "${!var}"
     done
+    stack_dns_env
+    stack_turn_env
+    printf 'export SEEDMESH_STACK_DIR=%q\n' "$dir"
   } >"$dir/env"
   echo "stack: DoH at $SEEDMESH_DOH_URL, PeerServer at $SEEDMESH_PEERSERVER_URL"
 }
@@ -78,5 +111,6 @@ stop() {
 case "${1:-}" in
   start) start "${2:?usage: stack.sh start DIR [ZONE_FILE]}" "${3:-}" ;;
   stop) stop "${2:?usage: stack.sh stop DIR}" ;;
-  *) echo "usage: stack.sh start DIR [ZONE_FILE] | stack.sh stop DIR" >&2; exit 2 ;;
+  restart-peerserver) restart_peerserver "${2:?usage: stack.sh restart-peerserver DIR}" ;;
+  *) echo "usage: stack.sh start DIR [ZONE_FILE] | stop DIR | restart-peerserver DIR" >&2; exit 2 ;;
 esac

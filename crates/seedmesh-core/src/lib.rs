@@ -13,11 +13,13 @@
 //! - [`signaling`]: the PeerServer client.
 //! - [`mesh`]: rendezvous, peer exchange and chat between pages.
 //! - [`channel`]: what crosses a data channel.
+//! - [`connection`]: one data connection's timeouts, liveness and close.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod channel;
+pub mod connection;
 pub mod discovery;
 pub mod mesh;
 pub mod peer_id;

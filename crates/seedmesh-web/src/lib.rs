@@ -5,13 +5,19 @@
 //! callback is owned by the Rust value that owns the browser object it listens to, and is
 //! released with it.
 //!
+//! - [`doh`]: seed-record discovery over DNS-over-HTTPS with `fetch`, cached in `localStorage`.
+//! - [`peer`]: the async API: a peer on a PeerServer and its data connections.
+//! - [`peerserver`]: the PeerServer's WebSocket.
 //! - [`rtc`]: `RTCPeerConnection` and `RTCDataChannel`.
 //! - [`js`]: turning JavaScript exceptions into typed errors, in one place.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod doh;
 pub mod js;
+pub mod peer;
+pub mod peerserver;
 pub mod rtc;
 
 pub use js::JsError;

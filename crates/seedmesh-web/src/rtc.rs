@@ -5,9 +5,13 @@
 //! unsets the handlers, closes the browser object and frees the callbacks, so nothing leaks
 //! with churn.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use futures::StreamExt;
-use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
-use js_sys::{Array, Reflect, Uint8Array};
+use futures::channel::mpsc::{UnboundedReceiver, unbounded};
+use js_sys::{Array, Function, Reflect, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen_futures::JsFuture;
@@ -52,6 +56,44 @@ pub struct IceCandidate {
     pub username_fragment: Option<String>,
 }
 
+/// A callback that receives a browser object's events.
+type Handler<T> = Rc<dyn Fn(T)>;
+
+/// Where a browser object's events go: its own queue, or a handler set with `set_handler`.
+struct Sink<T> {
+    queue: futures::channel::mpsc::UnboundedSender<T>,
+    handler: RefCell<Option<Handler<T>>>,
+}
+
+impl<T> Sink<T> {
+    fn new() -> (Rc<Self>, UnboundedReceiver<T>) {
+        let (queue, events) = unbounded();
+        let sink = Rc::new(Self {
+            queue,
+            handler: RefCell::new(None),
+        });
+        (sink, events)
+    }
+
+    fn emit(&self, event: T) {
+        let handler = self.handler.borrow().clone();
+        match handler {
+            Some(handler) => handler(event),
+            None => {
+                let _ = self.queue.unbounded_send(event);
+            }
+        }
+    }
+
+    /// Hands the queued events to `handler`, then sends it every later one.
+    fn redirect(&self, events: &mut UnboundedReceiver<T>, handler: Handler<T>) {
+        while let Ok(event) = events.try_recv() {
+            handler(event);
+        }
+        *self.handler.borrow_mut() = Some(handler);
+    }
+}
+
 /// What happened on a [`PeerConnection`].
 #[derive(Debug)]
 pub enum PeerConnectionEvent {
@@ -69,6 +111,7 @@ pub enum PeerConnectionEvent {
 pub struct PeerConnection {
     inner: RtcPeerConnection,
     events: UnboundedReceiver<PeerConnectionEvent>,
+    sink: Rc<Sink<PeerConnectionEvent>>,
     _on_ice_candidate: Closure<dyn FnMut(RtcPeerConnectionIceEvent)>,
     _on_data_channel: Closure<dyn FnMut(RtcDataChannelEvent)>,
     _on_state_change: Closure<dyn FnMut(Event)>,
@@ -110,9 +153,9 @@ impl PeerConnection {
         let inner = RtcPeerConnection::new_with_configuration(&rtc_config)
             .context("creating an RTCPeerConnection")?;
 
-        let (tx, events) = unbounded();
+        let (sink, events) = Sink::new();
         let on_ice_candidate = {
-            let tx = tx.clone();
+            let tx = sink.clone();
             Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(
                 move |event: RtcPeerConnectionIceEvent| {
                     let next = match event.candidate() {
@@ -127,16 +170,16 @@ impl PeerConnection {
                         }),
                         None => PeerConnectionEvent::IceGatheringComplete,
                     };
-                    let _ = tx.unbounded_send(next);
+                    tx.emit(next);
                 },
             )
         };
         inner.set_onicecandidate(Some(on_ice_candidate.as_ref().unchecked_ref()));
 
         let on_data_channel = {
-            let tx = tx.clone();
+            let tx = sink.clone();
             Closure::<dyn FnMut(RtcDataChannelEvent)>::new(move |event: RtcDataChannelEvent| {
-                let _ = tx.unbounded_send(PeerConnectionEvent::DataChannel(DataChannel::wrap(
+                tx.emit(PeerConnectionEvent::DataChannel(DataChannel::wrap(
                     event.channel(),
                 )));
             })
@@ -145,8 +188,9 @@ impl PeerConnection {
 
         let on_state_change = {
             let pc = inner.clone();
+            let tx = sink.clone();
             Closure::<dyn FnMut(Event)>::new(move |_: Event| {
-                let _ = tx.unbounded_send(PeerConnectionEvent::StateChanged(pc.connection_state()));
+                tx.emit(PeerConnectionEvent::StateChanged(pc.connection_state()));
             })
         };
         inner.set_onconnectionstatechange(Some(on_state_change.as_ref().unchecked_ref()));
@@ -154,6 +198,7 @@ impl PeerConnection {
         Ok(Self {
             inner,
             events,
+            sink,
             _on_ice_candidate: on_ice_candidate,
             _on_data_channel: on_data_channel,
             _on_state_change: on_state_change,
@@ -210,9 +255,73 @@ impl PeerConnection {
         Ok(())
     }
 
-    /// The next event, or `None` once the connection is dropped.
+    /// The next event, or `None` once the connection is dropped. Events go to the handler
+    /// instead once [`PeerConnection::set_handler`] is called.
     pub async fn next_event(&mut self) -> Option<PeerConnectionEvent> {
         self.events.next().await
+    }
+
+    /// Sends every event, queued ones first, to `handler` rather than to
+    /// [`PeerConnection::next_event`]. The handler runs inside browser callbacks: it should only
+    /// queue the event.
+    pub fn set_handler(&mut self, handler: impl Fn(PeerConnectionEvent) + 'static) {
+        self.sink.redirect(&mut self.events, Rc::new(handler));
+    }
+
+    /// The selected candidate pair and its round-trip time, read from `getStats()`.
+    pub async fn path_stats(&self) -> Result<PathStats, JsError> {
+        let report = JsFuture::from(self.inner.get_stats())
+            .await
+            .context("reading connection statistics")?;
+        let values = Reflect::get(&report, &"values".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<Function>().ok())
+            .ok_or_else(|| JsError {
+                context: "reading connection statistics",
+                message: "the report has no values()".into(),
+            })?
+            .call0(&report)
+            .context("reading connection statistics")?;
+        let mut by_id = HashMap::new();
+        if let Ok(Some(iter)) = js_sys::try_iter(&values) {
+            for stat in iter.flatten() {
+                if let Some(id) = text(&stat, "id") {
+                    by_id.insert(id, stat);
+                }
+            }
+        }
+        let selected_id = by_id
+            .values()
+            .filter(|s| text(s, "type").as_deref() == Some("transport"))
+            .find_map(|s| text(s, "selectedCandidatePairId"));
+        let pair = selected_id.and_then(|id| by_id.get(&id)).or_else(|| {
+            by_id.values().find(|s| {
+                text(s, "type").as_deref() == Some("candidate-pair")
+                    && text(s, "state").as_deref() == Some("succeeded")
+                    && Reflect::get(s, &"nominated".into())
+                        .ok()
+                        .and_then(|v| v.as_bool())
+                        == Some(true)
+            })
+        });
+        let Some(pair) = pair else {
+            return Ok(PathStats::default());
+        };
+        let candidate_type = |key: &str| {
+            text(pair, key)
+                .and_then(|id| by_id.get(&id))
+                .and_then(|c| text(c, "candidateType"))
+        };
+        let rtt = Reflect::get(pair, &"currentRoundTripTime".into())
+            .ok()
+            .and_then(|v| v.as_f64())
+            .filter(|secs| secs.is_finite() && *secs >= 0.0)
+            .map(core::time::Duration::from_secs_f64);
+        Ok(PathStats {
+            local_candidate_type: candidate_type("localCandidateId"),
+            remote_candidate_type: candidate_type("remoteCandidateId"),
+            round_trip_time: rtt,
+        })
     }
 
     /// The connection's overall state.
@@ -259,6 +368,23 @@ impl Drop for PeerConnection {
     }
 }
 
+fn text(object: &wasm_bindgen::JsValue, key: &str) -> Option<String> {
+    Reflect::get(object, &key.into())
+        .ok()
+        .and_then(|v| v.as_string())
+}
+
+/// The network path a connection uses, from `getStats()`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathStats {
+    /// Our end of the selected candidate pair: `host`, `srflx`, `prflx` or `relay`.
+    pub local_candidate_type: Option<String>,
+    /// The peer's end of the selected candidate pair.
+    pub remote_candidate_type: Option<String>,
+    /// The pair's current round-trip time (STUN consent checks).
+    pub round_trip_time: Option<core::time::Duration>,
+}
+
 /// One message as it crossed the data channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
@@ -286,6 +412,7 @@ pub enum ChannelEvent {
 pub struct DataChannel {
     inner: RtcDataChannel,
     events: UnboundedReceiver<ChannelEvent>,
+    sink: Rc<Sink<ChannelEvent>>,
     _on_open: Closure<dyn FnMut(Event)>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_buffered_amount_low: Closure<dyn FnMut(Event)>,
@@ -304,10 +431,11 @@ impl core::fmt::Debug for DataChannel {
 impl DataChannel {
     fn wrap(inner: RtcDataChannel) -> Self {
         inner.set_binary_type(RtcDataChannelType::Arraybuffer);
-        let (tx, events) = unbounded();
-        let on_open = event_closure(&tx, |_| Some(ChannelEvent::Open));
-        let on_buffered_amount_low = event_closure(&tx, |_| Some(ChannelEvent::BufferedAmountLow));
-        let on_close = event_closure(&tx, |_| Some(ChannelEvent::Closed));
+        let (sink, events) = Sink::new();
+        let on_open = event_closure(&sink, ChannelEvent::Open);
+        let on_buffered_amount_low = event_closure(&sink, ChannelEvent::BufferedAmountLow);
+        let on_close = event_closure(&sink, ChannelEvent::Closed);
+        let tx = sink.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let data = event.data();
             let frame = if let Some(text) = data.as_string() {
@@ -318,7 +446,7 @@ impl DataChannel {
                 // binaryType is "arraybuffer", so a Blob cannot arrive; anything else is ignored.
                 return;
             };
-            let _ = tx.unbounded_send(ChannelEvent::Message(frame));
+            tx.emit(ChannelEvent::Message(frame));
         });
         inner.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         inner.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -327,6 +455,7 @@ impl DataChannel {
         Self {
             inner,
             events,
+            sink,
             _on_open: on_open,
             _on_message: on_message,
             _on_buffered_amount_low: on_buffered_amount_low,
@@ -347,10 +476,28 @@ impl DataChannel {
     /// Sends one frame.
     pub fn send(&self, frame: &Frame) -> Result<(), JsError> {
         match frame {
-            Frame::Text(text) => self.inner.send_with_str(text),
-            Frame::Binary(bytes) => self.inner.send_with_u8_array(bytes),
+            Frame::Text(text) => self.send_text(text),
+            Frame::Binary(bytes) => self.send_bytes(bytes),
         }
-        .context("sending on a data channel")
+    }
+
+    /// Sends one text frame.
+    pub fn send_text(&self, text: &str) -> Result<(), JsError> {
+        self.inner
+            .send_with_str(text)
+            .context("sending on a data channel")
+    }
+
+    /// Sends one binary frame.
+    pub fn send_bytes(&self, bytes: &[u8]) -> Result<(), JsError> {
+        self.inner
+            .send_with_u8_array(bytes)
+            .context("sending on a data channel")
+    }
+
+    /// Starts closing the channel: the browser sends what is buffered, then fires `close`.
+    pub fn close(&self) {
+        self.inner.close();
     }
 
     /// Bytes queued in the browser and not yet sent.
@@ -363,9 +510,17 @@ impl DataChannel {
         self.inner.set_buffered_amount_low_threshold(bytes);
     }
 
-    /// The next event, or `None` once the channel is dropped.
+    /// The next event, or `None` once the channel is dropped. Events go to the handler
+    /// instead once [`DataChannel::set_handler`] is called.
     pub async fn next_event(&mut self) -> Option<ChannelEvent> {
         self.events.next().await
+    }
+
+    /// Sends every event, queued ones first, to `handler` rather than to
+    /// [`DataChannel::next_event`]. The handler runs inside browser callbacks: it should only
+    /// queue the event.
+    pub fn set_handler(&mut self, handler: impl Fn(ChannelEvent) + 'static) {
+        self.sink.redirect(&mut self.events, Rc::new(handler));
     }
 }
 
@@ -379,14 +534,7 @@ impl Drop for DataChannel {
     }
 }
 
-fn event_closure(
-    tx: &UnboundedSender<ChannelEvent>,
-    map: impl Fn(Event) -> Option<ChannelEvent> + 'static,
-) -> Closure<dyn FnMut(Event)> {
-    let tx = tx.clone();
-    Closure::<dyn FnMut(Event)>::new(move |event: Event| {
-        if let Some(next) = map(event) {
-            let _ = tx.unbounded_send(next);
-        }
-    })
+fn event_closure(sink: &Rc<Sink<ChannelEvent>>, event: ChannelEvent) -> Closure<dyn FnMut(Event)> {
+    let sink = sink.clone();
+    Closure::<dyn FnMut(Event)>::new(move |_: Event| sink.emit(event.clone()))
 }

@@ -1,1 +1,525 @@
 //! Data-channel messages: PeerJS serializations and seedmesh framing.
+//!
+//! What a frame on the data channel means depends on who is at the other end:
+//!
+//! - A **PeerJS** peer gets exactly what PeerJS 1.5 expects for the connection's serialization.
+//!   `json`: one message per **binary** frame of UTF-8 JSON, under 16,300 bytes, with
+//!   `{"__peerData":{"type":"close"}}` meaning "close"; text frames (PeerJS 1.4) are accepted
+//!   too. `raw`: strings as text frames and bytes as binary frames, as they are.
+//! - A **seedmesh** peer (one that marked its OFFER or ANSWER with `seedmesh: 1`) gets seedmesh
+//!   framing: every frame is binary and starts with a tag byte, messages of any size up to the
+//!   receiver's limit are split into chunks of at most [`MAX_FRAME_LEN`] bytes, and liveness
+//!   pings and an explicit close travel in-band.
+//!
+//! Seedmesh frame layout (version 1), integers big-endian:
+//!
+//! | tag | rest |
+//! |---|---|
+//! | `0x01` JSON, `0x02` text, `0x03` bytes | the whole message |
+//! | `0x04` chunk | message id `u32`, chunk index `u32`, chunk count `u32`, data; the data of all chunks joined is a tag `0x01`–`0x03` and the message |
+//! | `0x05` ping, `0x06` pong | a `u64` nonce |
+//! | `0x07` close | nothing |
+//!
+//! Chunks of one message arrive in order (the channel is ordered); the [`Decoder`] refuses a
+//! message larger than its [`Limits`] as soon as its first bytes show it, and holds at most
+//! [`Limits::max_partial_messages`] unfinished messages, so hostile input cannot exhaust memory.
+
+use core::fmt;
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::signaling::Serialization;
+
+/// The seedmesh framing version this crate speaks, sent as `seedmesh` in OFFER and ANSWER.
+pub const FRAMING_VERSION: u32 = 1;
+
+/// The largest frame sent to a seedmesh peer, in bytes: small enough for every browser.
+pub const MAX_FRAME_LEN: usize = 16 * 1024;
+
+/// PeerJS 1.5 refuses to send a `json` message of this many bytes or more; so do we.
+pub const PEERJS_JSON_LIMIT: usize = 16_300;
+
+/// The largest `raw` message sent to a PeerJS peer: browsers refuse larger data-channel messages.
+pub const MAX_RAW_LEN: usize = 256 * 1024;
+
+const TAG_JSON: u8 = 0x01;
+const TAG_TEXT: u8 = 0x02;
+const TAG_BINARY: u8 = 0x03;
+const TAG_CHUNK: u8 = 0x04;
+const TAG_PING: u8 = 0x05;
+const TAG_PONG: u8 = 0x06;
+const TAG_CLOSE: u8 = 0x07;
+const CHUNK_HEADER_LEN: usize = 13;
+const CHUNK_DATA_LEN: usize = MAX_FRAME_LEN - CHUNK_HEADER_LEN;
+
+/// One application message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    /// A JSON value (PeerJS `json`).
+    Json(Value),
+    /// A string.
+    Text(String),
+    /// Bytes.
+    Binary(Vec<u8>),
+}
+
+/// One data-channel frame, as the browser hands it over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A text frame.
+    Text(String),
+    /// A binary frame.
+    Binary(Vec<u8>),
+}
+
+/// What a received frame meant.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Received {
+    /// A whole application message.
+    Message(Message),
+    /// A seedmesh liveness ping: answer with [`Encoder::pong`].
+    Ping(u64),
+    /// The answer to one of our pings.
+    Pong(u64),
+    /// The peer is closing the connection.
+    Close,
+}
+
+/// Who is at the other end, and so how frames are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// A PeerJS client using this serialization (`json` or `raw`).
+    PeerJs(Serialization),
+    /// A seedmesh peer: seedmesh framing.
+    Seedmesh,
+}
+
+/// What went wrong with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChannelError {
+    /// The serialization is one seedmesh does not speak.
+    UnsupportedSerialization(&'static str),
+    /// The message is larger than the other end accepts.
+    TooBig {
+        /// The encoded size in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The message cannot be expressed in this serialization.
+    NotRepresentable(&'static str),
+    /// The peer sent a frame that does not decode.
+    Malformed(String),
+    /// The peer sent a message larger than [`Limits::max_message_len`].
+    LimitExceeded(String),
+}
+
+impl fmt::Display for ChannelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnsupportedSerialization(name) => write!(
+                f,
+                "the serialization \"{name}\" is not supported; use \"json\" or \"raw\""
+            ),
+            Self::TooBig { len, max } => write!(
+                f,
+                "the message is {len} bytes but the other end accepts at most {max}; \
+                 split it, or talk to a seedmesh peer, which chunks large messages"
+            ),
+            Self::NotRepresentable(why) => write!(f, "the message cannot be sent: {why}"),
+            Self::Malformed(why) => write!(f, "the peer sent an unreadable frame: {why}"),
+            Self::LimitExceeded(why) => write!(f, "the peer exceeded a receive limit: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ChannelError {}
+
+/// Receive limits for seedmesh framing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest message accepted, in bytes.
+    pub max_message_len: usize,
+    /// How many chunked messages may be unfinished at once.
+    pub max_partial_messages: usize,
+}
+
+impl Default for Limits {
+    /// 16 MiB messages, 4 unfinished at once.
+    fn default() -> Self {
+        Self {
+            max_message_len: 16 * 1024 * 1024,
+            max_partial_messages: 4,
+        }
+    }
+}
+
+fn check_supported(protocol: Protocol) -> Result<(), ChannelError> {
+    match protocol {
+        Protocol::PeerJs(s) if !s.is_supported() => {
+            Err(ChannelError::UnsupportedSerialization(s.as_str()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Turns messages into frames.
+#[derive(Debug)]
+pub struct Encoder {
+    protocol: Protocol,
+    next_id: u32,
+}
+
+impl Encoder {
+    /// An encoder for the given far end.
+    pub fn new(protocol: Protocol) -> Result<Self, ChannelError> {
+        check_supported(protocol)?;
+        Ok(Self {
+            protocol,
+            next_id: 0,
+        })
+    }
+
+    /// Who the encoder writes for.
+    #[must_use]
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The frames that carry `message`, in order.
+    pub fn encode(&mut self, message: &Message) -> Result<Vec<Frame>, ChannelError> {
+        match self.protocol {
+            Protocol::PeerJs(Serialization::Json) => {
+                let value = match message {
+                    Message::Json(Value::Null) => {
+                        return Err(ChannelError::NotRepresentable(
+                            "a bare null makes PeerJS json receivers throw; wrap it in an object",
+                        ));
+                    }
+                    Message::Json(value) => value.clone(),
+                    Message::Text(text) => Value::String(text.clone()),
+                    Message::Binary(_) => {
+                        return Err(ChannelError::NotRepresentable(
+                            "bytes have no JSON form; use a \"raw\" connection",
+                        ));
+                    }
+                };
+                let bytes = value.to_string().into_bytes();
+                if bytes.len() >= PEERJS_JSON_LIMIT {
+                    return Err(ChannelError::TooBig {
+                        len: bytes.len(),
+                        max: PEERJS_JSON_LIMIT - 1,
+                    });
+                }
+                Ok(vec![Frame::Binary(bytes)])
+            }
+            Protocol::PeerJs(_) => {
+                let frame = match message {
+                    Message::Json(value) => Frame::Text(value.to_string()),
+                    Message::Text(text) => Frame::Text(text.clone()),
+                    Message::Binary(bytes) => Frame::Binary(bytes.clone()),
+                };
+                let len = match &frame {
+                    Frame::Text(t) => t.len(),
+                    Frame::Binary(b) => b.len(),
+                };
+                if len > MAX_RAW_LEN {
+                    return Err(ChannelError::TooBig {
+                        len,
+                        max: MAX_RAW_LEN,
+                    });
+                }
+                Ok(vec![frame])
+            }
+            Protocol::Seedmesh => Ok(self.encode_framed(message)),
+        }
+    }
+
+    fn encode_framed(&mut self, message: &Message) -> Vec<Frame> {
+        let mut body = Vec::new();
+        match message {
+            Message::Json(value) => {
+                body.push(TAG_JSON);
+                body.extend_from_slice(value.to_string().as_bytes());
+            }
+            Message::Text(text) => {
+                body.push(TAG_TEXT);
+                body.extend_from_slice(text.as_bytes());
+            }
+            Message::Binary(bytes) => {
+                body.push(TAG_BINARY);
+                body.extend_from_slice(bytes);
+            }
+        }
+        if body.len() <= MAX_FRAME_LEN {
+            return vec![Frame::Binary(body)];
+        }
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        let chunks: Vec<&[u8]> = body.chunks(CHUNK_DATA_LEN).collect();
+        let count = u32::try_from(chunks.len()).unwrap_or(u32::MAX);
+        chunks
+            .iter()
+            .zip(0u32..)
+            .map(|(data, index)| {
+                let mut frame = Vec::with_capacity(CHUNK_HEADER_LEN + data.len());
+                frame.push(TAG_CHUNK);
+                frame.extend_from_slice(&id.to_be_bytes());
+                frame.extend_from_slice(&index.to_be_bytes());
+                frame.extend_from_slice(&count.to_be_bytes());
+                frame.extend_from_slice(data);
+                Frame::Binary(frame)
+            })
+            .collect()
+    }
+
+    /// A liveness ping, if the far end understands one (seedmesh peers only).
+    #[must_use]
+    pub fn ping(&self, nonce: u64) -> Option<Frame> {
+        self.control(TAG_PING, Some(nonce))
+    }
+
+    /// The answer to a ping, if the far end understands one.
+    #[must_use]
+    pub fn pong(&self, nonce: u64) -> Option<Frame> {
+        self.control(TAG_PONG, Some(nonce))
+    }
+
+    /// The frame that tells the far end we are closing, if it has one: PeerJS `json`
+    /// connections use `{"__peerData":{"type":"close"}}`, `raw` has none.
+    #[must_use]
+    pub fn close(&self) -> Option<Frame> {
+        match self.protocol {
+            Protocol::PeerJs(Serialization::Json) => Some(Frame::Binary(
+                br#"{"__peerData":{"type":"close"}}"#.to_vec(),
+            )),
+            Protocol::PeerJs(_) => None,
+            Protocol::Seedmesh => self.control(TAG_CLOSE, None),
+        }
+    }
+
+    fn control(&self, tag: u8, nonce: Option<u64>) -> Option<Frame> {
+        if self.protocol != Protocol::Seedmesh {
+            return None;
+        }
+        let mut frame = vec![tag];
+        if let Some(nonce) = nonce {
+            frame.extend_from_slice(&nonce.to_be_bytes());
+        }
+        Some(Frame::Binary(frame))
+    }
+}
+
+#[derive(Debug)]
+struct Partial {
+    count: u32,
+    next_index: u32,
+    data: Vec<u8>,
+}
+
+/// Turns frames back into messages, within [`Limits`].
+#[derive(Debug)]
+pub struct Decoder {
+    protocol: Protocol,
+    limits: Limits,
+    partial: HashMap<u32, Partial>,
+}
+
+impl Decoder {
+    /// A decoder for frames from the given far end.
+    pub fn new(protocol: Protocol, limits: Limits) -> Result<Self, ChannelError> {
+        check_supported(protocol)?;
+        Ok(Self {
+            protocol,
+            limits,
+            partial: HashMap::new(),
+        })
+    }
+
+    /// How many bytes unfinished messages hold now.
+    #[must_use]
+    pub fn buffered_len(&self) -> usize {
+        self.partial.values().map(|p| p.data.len()).sum()
+    }
+
+    /// Reads one frame: a whole message, a control frame, or `None` while a chunked message is
+    /// unfinished.
+    pub fn decode(&mut self, frame: Frame) -> Result<Option<Received>, ChannelError> {
+        match self.protocol {
+            Protocol::PeerJs(Serialization::Json) => {
+                let text = match frame {
+                    Frame::Text(text) => text,
+                    Frame::Binary(bytes) => String::from_utf8(bytes)
+                        .map_err(|_| ChannelError::Malformed("a json frame is not UTF-8".into()))?,
+                };
+                let value: Value = serde_json::from_str(&text)
+                    .map_err(|e| ChannelError::Malformed(format!("a json frame: {e}")))?;
+                let close = value
+                    .get("__peerData")
+                    .and_then(|d| d.get("type"))
+                    .and_then(Value::as_str)
+                    == Some("close");
+                Ok(Some(if close {
+                    Received::Close
+                } else {
+                    Received::Message(Message::Json(value))
+                }))
+            }
+            Protocol::PeerJs(_) => Ok(Some(Received::Message(match frame {
+                Frame::Text(text) => Message::Text(text),
+                Frame::Binary(bytes) => Message::Binary(bytes),
+            }))),
+            Protocol::Seedmesh => {
+                let Frame::Binary(bytes) = frame else {
+                    return Err(ChannelError::Malformed(
+                        "a text frame on a seedmesh-framed channel".into(),
+                    ));
+                };
+                self.decode_framed(bytes)
+            }
+        }
+    }
+
+    fn decode_framed(&mut self, mut bytes: Vec<u8>) -> Result<Option<Received>, ChannelError> {
+        let Some(&tag) = bytes.first() else {
+            return Err(ChannelError::Malformed("an empty frame".into()));
+        };
+        match tag {
+            TAG_JSON | TAG_TEXT | TAG_BINARY => {
+                if bytes.len() - 1 > self.limits.max_message_len {
+                    return Err(self.too_long(bytes.len() - 1));
+                }
+                body(bytes).map(|m| Some(Received::Message(m)))
+            }
+            TAG_PING | TAG_PONG => {
+                let nonce: [u8; 8] = bytes
+                    .get(1..)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| ChannelError::Malformed("a ping of the wrong size".into()))?;
+                let nonce = u64::from_be_bytes(nonce);
+                Ok(Some(if tag == TAG_PING {
+                    Received::Ping(nonce)
+                } else {
+                    Received::Pong(nonce)
+                }))
+            }
+            TAG_CLOSE => Ok(Some(Received::Close)),
+            TAG_CHUNK => {
+                if bytes.len() <= CHUNK_HEADER_LEN {
+                    return Err(ChannelError::Malformed("a chunk without data".into()));
+                }
+                let word = |at: usize| {
+                    let mut b = [0u8; 4];
+                    b.copy_from_slice(&bytes[at..at + 4]);
+                    u32::from_be_bytes(b)
+                };
+                let (id, index, count) = (word(1), word(5), word(9));
+                let data = bytes.split_off(CHUNK_HEADER_LEN);
+                self.add_chunk(id, index, count, data)
+            }
+            other => Err(ChannelError::Malformed(format!(
+                "an unknown frame tag {other:#04x}"
+            ))),
+        }
+    }
+
+    fn add_chunk(
+        &mut self,
+        id: u32,
+        index: u32,
+        count: u32,
+        data: Vec<u8>,
+    ) -> Result<Option<Received>, ChannelError> {
+        if index >= count {
+            self.partial.remove(&id);
+            return Err(ChannelError::Malformed(format!(
+                "chunk {index} of a message of {count} chunks"
+            )));
+        }
+        if index == 0 {
+            if self.partial.contains_key(&id) {
+                self.partial.remove(&id);
+                return Err(ChannelError::Malformed(format!(
+                    "message {id} started twice"
+                )));
+            }
+            if self.partial.len() >= self.limits.max_partial_messages {
+                return Err(ChannelError::LimitExceeded(format!(
+                    "more than {} chunked messages unfinished at once",
+                    self.limits.max_partial_messages
+                )));
+            }
+            self.partial.insert(
+                id,
+                Partial {
+                    count,
+                    next_index: 0,
+                    data: Vec::new(),
+                },
+            );
+        }
+        let max = self.limits.max_message_len;
+        let Some(partial) = self.partial.get_mut(&id) else {
+            return Err(ChannelError::Malformed(format!(
+                "chunk {index} of message {id}, whose start never came"
+            )));
+        };
+        if partial.count != count || partial.next_index != index {
+            self.partial.remove(&id);
+            return Err(ChannelError::Malformed(format!(
+                "chunk {index} of message {id} out of order"
+            )));
+        }
+        // The joined data is a tag byte and the message.
+        let len = partial.data.len() + data.len();
+        if len > max.saturating_add(1) {
+            self.partial.remove(&id);
+            return Err(self.too_long(len - 1));
+        }
+        partial.data.extend_from_slice(&data);
+        partial.next_index += 1;
+        if partial.next_index < count {
+            return Ok(None);
+        }
+        let Some(done) = self.partial.remove(&id) else {
+            return Ok(None);
+        };
+        match done.data.first() {
+            Some(&(TAG_JSON | TAG_TEXT | TAG_BINARY)) => {
+                body(done.data).map(|m| Some(Received::Message(m)))
+            }
+            _ => Err(ChannelError::Malformed(
+                "a chunked message of an unknown kind".into(),
+            )),
+        }
+    }
+
+    fn too_long(&self, len: usize) -> ChannelError {
+        ChannelError::LimitExceeded(format!(
+            "a message of at least {len} bytes, over the {} accepted",
+            self.limits.max_message_len
+        ))
+    }
+}
+
+/// A tagged message body: the tag byte, then the message.
+fn body(mut bytes: Vec<u8>) -> Result<Message, ChannelError> {
+    let tag = bytes.first().copied();
+    let rest = bytes.split_off(1.min(bytes.len()));
+    match tag {
+        Some(TAG_JSON) => serde_json::from_slice(&rest)
+            .map(Message::Json)
+            .map_err(|e| ChannelError::Malformed(format!("a JSON message: {e}"))),
+        Some(TAG_TEXT) => String::from_utf8(rest)
+            .map(Message::Text)
+            .map_err(|_| ChannelError::Malformed("a text message is not UTF-8".into())),
+        Some(TAG_BINARY) => Ok(Message::Binary(rest)),
+        _ => Err(ChannelError::Malformed("an unknown message kind".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,292 @@
+use super::*;
+use proptest::prelude::*;
+use serde_json::json;
+
+const JSON: Protocol = Protocol::PeerJs(Serialization::Json);
+const RAW: Protocol = Protocol::PeerJs(Serialization::Raw);
+
+fn pair(protocol: Protocol) -> (Encoder, Decoder) {
+    (
+        Encoder::new(protocol).unwrap(),
+        Decoder::new(protocol, Limits::default()).unwrap(),
+    )
+}
+
+fn round_trip(protocol: Protocol, message: &Message) -> Vec<Received> {
+    let (mut encoder, mut decoder) = pair(protocol);
+    encoder
+        .encode(message)
+        .unwrap()
+        .into_iter()
+        .filter_map(|frame| decoder.decode(frame).unwrap())
+        .collect()
+}
+
+#[test]
+fn json_is_one_binary_utf8_frame_as_peerjs_sends_it() {
+    let (mut encoder, _) = pair(JSON);
+    let frames = encoder.encode(&Message::Json(json!({"hi": "ü"}))).unwrap();
+    assert_eq!(
+        frames,
+        vec![Frame::Binary(r#"{"hi":"ü"}"#.as_bytes().to_vec())]
+    );
+    // A string is a JSON string.
+    let frames = encoder.encode(&Message::Text("x".into())).unwrap();
+    assert_eq!(frames, vec![Frame::Binary(br#""x""#.to_vec())]);
+}
+
+#[test]
+fn json_refuses_what_peerjs_refuses() {
+    let (mut encoder, _) = pair(JSON);
+    let big = Message::Json(Value::String("a".repeat(PEERJS_JSON_LIMIT - 2)));
+    assert_eq!(
+        encoder.encode(&big),
+        Err(ChannelError::TooBig {
+            len: PEERJS_JSON_LIMIT,
+            max: PEERJS_JSON_LIMIT - 1
+        })
+    );
+    let fits = Message::Json(Value::String("a".repeat(PEERJS_JSON_LIMIT - 3)));
+    assert!(encoder.encode(&fits).is_ok());
+    assert!(matches!(
+        encoder.encode(&Message::Json(Value::Null)),
+        Err(ChannelError::NotRepresentable(_))
+    ));
+    assert!(matches!(
+        encoder.encode(&Message::Binary(vec![1])),
+        Err(ChannelError::NotRepresentable(_))
+    ));
+}
+
+#[test]
+fn json_accepts_text_frames_and_the_close_message() {
+    let (_, mut decoder) = pair(JSON);
+    assert_eq!(
+        decoder.decode(Frame::Text(r#"{"a":1}"#.into())),
+        Ok(Some(Received::Message(Message::Json(json!({"a": 1})))))
+    );
+    assert_eq!(
+        decoder.decode(Frame::Binary(
+            br#"{"__peerData":{"type":"close"}}"#.to_vec()
+        )),
+        Ok(Some(Received::Close))
+    );
+    assert_eq!(
+        Encoder::new(JSON).unwrap().close(),
+        Some(Frame::Binary(
+            br#"{"__peerData":{"type":"close"}}"#.to_vec()
+        ))
+    );
+    assert!(matches!(
+        decoder.decode(Frame::Binary(vec![0xff])),
+        Err(ChannelError::Malformed(_))
+    ));
+    assert!(matches!(
+        decoder.decode(Frame::Text("{".into())),
+        Err(ChannelError::Malformed(_))
+    ));
+}
+
+#[test]
+fn raw_passes_strings_and_bytes_through() {
+    let (mut encoder, mut decoder) = pair(RAW);
+    assert_eq!(
+        encoder.encode(&Message::Text("hi".into())).unwrap(),
+        vec![Frame::Text("hi".into())]
+    );
+    assert_eq!(
+        encoder.encode(&Message::Binary(vec![0, 1])).unwrap(),
+        vec![Frame::Binary(vec![0, 1])]
+    );
+    assert_eq!(
+        decoder.decode(Frame::Binary(vec![9])),
+        Ok(Some(Received::Message(Message::Binary(vec![9]))))
+    );
+    assert_eq!(encoder.close(), None);
+    assert_eq!(encoder.ping(1), None);
+    assert!(matches!(
+        encoder.encode(&Message::Binary(vec![0; MAX_RAW_LEN + 1])),
+        Err(ChannelError::TooBig { .. })
+    ));
+}
+
+#[test]
+fn binarypack_is_refused_up_front() {
+    for s in [
+        Serialization::Binary,
+        Serialization::BinaryUtf8,
+        Serialization::Default,
+    ] {
+        let error = Encoder::new(Protocol::PeerJs(s)).unwrap_err();
+        assert!(error.to_string().contains("use \"json\" or \"raw\""));
+        assert!(Decoder::new(Protocol::PeerJs(s), Limits::default()).is_err());
+    }
+}
+
+#[test]
+fn seedmesh_chunks_large_messages_into_small_frames() {
+    let (mut encoder, mut decoder) = pair(Protocol::Seedmesh);
+    let big = Message::Binary((0..100_000u32).map(|i| i as u8).collect());
+    let frames = encoder.encode(&big).unwrap();
+    assert_eq!(frames.len(), 7);
+    for frame in &frames {
+        let Frame::Binary(bytes) = frame else {
+            panic!()
+        };
+        assert!(bytes.len() <= MAX_FRAME_LEN);
+    }
+    let (last, rest) = frames.split_last().unwrap();
+    for frame in rest {
+        assert_eq!(decoder.decode(frame.clone()), Ok(None));
+    }
+    assert!(decoder.buffered_len() > 90_000);
+    assert_eq!(
+        decoder.decode(last.clone()),
+        Ok(Some(Received::Message(big)))
+    );
+    assert_eq!(decoder.buffered_len(), 0);
+}
+
+#[test]
+fn seedmesh_pings_pongs_and_closes_in_band() {
+    let (encoder, mut decoder) = pair(Protocol::Seedmesh);
+    assert_eq!(
+        decoder.decode(encoder.ping(7).unwrap()),
+        Ok(Some(Received::Ping(7)))
+    );
+    assert_eq!(
+        decoder.decode(encoder.pong(u64::MAX).unwrap()),
+        Ok(Some(Received::Pong(u64::MAX)))
+    );
+    assert_eq!(
+        decoder.decode(encoder.close().unwrap()),
+        Ok(Some(Received::Close))
+    );
+}
+
+fn chunk(id: u32, index: u32, count: u32, data: &[u8]) -> Frame {
+    let mut frame = vec![TAG_CHUNK];
+    for word in [id, index, count] {
+        frame.extend_from_slice(&word.to_be_bytes());
+    }
+    frame.extend_from_slice(data);
+    Frame::Binary(frame)
+}
+
+#[test]
+fn reassembly_refuses_oversized_and_disordered_input() {
+    let limits = Limits {
+        max_message_len: 1_000,
+        max_partial_messages: 2,
+    };
+    let mut decoder = Decoder::new(Protocol::Seedmesh, limits).unwrap();
+    // A message that claims to be huge is refused once its bytes pass the limit.
+    let block = [TAG_BINARY; 600];
+    assert_eq!(decoder.decode(chunk(1, 0, u32::MAX, &block)), Ok(None));
+    assert!(matches!(
+        decoder.decode(chunk(1, 1, u32::MAX, &block)),
+        Err(ChannelError::LimitExceeded(_))
+    ));
+    assert_eq!(decoder.buffered_len(), 0);
+    // Too many unfinished messages at once.
+    assert_eq!(decoder.decode(chunk(2, 0, 3, &[TAG_TEXT])), Ok(None));
+    assert_eq!(decoder.decode(chunk(3, 0, 3, &[TAG_TEXT])), Ok(None));
+    assert!(matches!(
+        decoder.decode(chunk(4, 0, 3, &[TAG_TEXT])),
+        Err(ChannelError::LimitExceeded(_))
+    ));
+    // Out of order, a count that changes, a chunk without a start.
+    assert!(decoder.decode(chunk(2, 2, 3, b"x")).is_err());
+    assert!(decoder.decode(chunk(3, 1, 4, b"x")).is_err());
+    assert!(decoder.decode(chunk(9, 1, 3, b"x")).is_err());
+    assert!(decoder.decode(chunk(9, 3, 3, b"x")).is_err());
+    assert_eq!(decoder.buffered_len(), 0);
+    // A whole frame over the limit.
+    let mut whole = vec![TAG_BINARY];
+    whole.extend_from_slice(&[0; 1_001]);
+    assert!(matches!(
+        decoder.decode(Frame::Binary(whole)),
+        Err(ChannelError::LimitExceeded(_))
+    ));
+    assert!(decoder.decode(Frame::Text("x".into())).is_err());
+    assert!(decoder.decode(Frame::Binary(vec![])).is_err());
+}
+
+fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        ".{0,20}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 20, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            proptest::collection::btree_map("[a-z_]{0,8}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn arb_message() -> impl Strategy<Value = Message> {
+    prop_oneof![
+        arb_json().prop_map(Message::Json),
+        ".{0,50}".prop_map(Message::Text),
+        proptest::collection::vec(any::<u8>(), 0..100).prop_map(Message::Binary),
+        (0usize..60_000, any::<u8>()).prop_map(|(n, b)| Message::Binary(vec![b; n])),
+    ]
+}
+
+fn arb_frame() -> impl Strategy<Value = Frame> {
+    prop_oneof![
+        ".{0,40}".prop_map(Frame::Text),
+        proptest::collection::vec(any::<u8>(), 0..60).prop_map(Frame::Binary),
+        (
+            any::<u8>(),
+            0u32..4,
+            0u32..4,
+            0u32..5,
+            proptest::collection::vec(any::<u8>(), 0..20)
+        )
+            .prop_map(|(_, id, index, count, data)| chunk(id, index, count, &data)),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn seedmesh_framing_round_trips(messages in proptest::collection::vec(arb_message(), 1..5)) {
+        let (mut encoder, mut decoder) = pair(Protocol::Seedmesh);
+        for message in messages {
+            let mut got = Vec::new();
+            for frame in encoder.encode(&message).unwrap() {
+                if let Frame::Binary(bytes) = &frame {
+                    prop_assert!(bytes.len() <= MAX_FRAME_LEN);
+                }
+                got.extend(decoder.decode(frame).unwrap());
+            }
+            prop_assert_eq!(got, vec![Received::Message(message)]);
+        }
+    }
+
+    #[test]
+    fn peerjs_json_round_trips(value in arb_json()) {
+        prop_assert_eq!(round_trip(JSON, &Message::Json(value.clone())), vec![Received::Message(Message::Json(value))]);
+    }
+
+    #[test]
+    fn peerjs_raw_round_trips(message in arb_message().prop_filter("no JSON in raw", |m| !matches!(m, Message::Json(_)))) {
+        prop_assert_eq!(round_trip(RAW, &message), vec![Received::Message(message)]);
+    }
+
+    #[test]
+    fn arbitrary_frames_never_panic_and_stay_bounded(frames in proptest::collection::vec(arb_frame(), 0..40)) {
+        let limits = Limits { max_message_len: 64, max_partial_messages: 2 };
+        for protocol in [JSON, RAW, Protocol::Seedmesh] {
+            let mut decoder = Decoder::new(protocol, limits).unwrap();
+            for frame in frames.clone() {
+                let _ = decoder.decode(frame);
+                prop_assert!(decoder.buffered_len() <= 2 * 65);
+                prop_assert!(decoder.partial.len() <= 2);
+            }
+        }
+    }
+}

@@ -1,0 +1,434 @@
+use super::*;
+use proptest::prelude::*;
+use serde_json::Value;
+
+fn at(millis: u64) -> Instant {
+    Instant::from_millis(millis)
+}
+
+fn peer(id: &str) -> PeerId {
+    PeerId::parse(id).unwrap()
+}
+
+fn machine() -> Signaling {
+    let server = ServerConfig::from_url("ws://127.0.0.1:9000/seedmesh", "peerjs").unwrap();
+    Signaling::new(server, peer("alice"), Token::restore("tok3n").unwrap())
+}
+
+fn drain(s: &mut Signaling) -> Vec<SignalingOutput> {
+    std::iter::from_fn(|| s.poll_output()).collect()
+}
+
+fn events(s: &mut Signaling) -> Vec<SignalingEvent> {
+    drain(s)
+        .into_iter()
+        .filter_map(|o| match o {
+            SignalingOutput::Event(e) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+fn sent(outputs: &[SignalingOutput]) -> Vec<Value> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            SignalingOutput::Send(text) => Some(serde_json::from_str(text).unwrap()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn registered() -> Signaling {
+    let mut s = machine();
+    s.connect(at(0));
+    s.handle_socket_open(at(10));
+    s.handle_socket_message(at(20), r#"{"type":"OPEN"}"#);
+    assert_eq!(
+        events(&mut s),
+        vec![SignalingEvent::Registered { reconnected: false }]
+    );
+    s
+}
+
+fn offer(id: &str) -> OfferPayload {
+    OfferPayload {
+        sdp: SessionDescription {
+            kind: "offer".into(),
+            sdp: "v=0".into(),
+        },
+        connection_type: ConnectionType::Data,
+        connection_id: ConnectionId::parse(id).unwrap(),
+        label: Some(id.into()),
+        reliable: Some(true),
+        serialization: Some(Serialization::Json),
+        metadata: Value::Null,
+        seedmesh: Some(1),
+    }
+}
+
+fn candidate_json(src: &str, connection_id: &str, n: u32) -> String {
+    format!(
+        r#"{{"type":"CANDIDATE","src":"{src}","dst":"alice","payload":{{"candidate":{{"candidate":"candidate:{n} 1 udp 1 127.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0}},"type":"data","connectionId":"{connection_id}"}}}}"#
+    )
+}
+
+#[test]
+fn builds_the_socket_url_as_peerjs_does() {
+    let server = ServerConfig::from_url("wss://peers.example:8443/a/b/", "my key").unwrap();
+    assert_eq!(server.path, "/a/b/");
+    assert_eq!(
+        server.socket_url(&peer("x y"), &Token::restore("t").unwrap()),
+        "wss://peers.example:8443/a/b/peerjs?key=my%20key&id=x%20y&token=t&version=1.5.4"
+    );
+    let bare = ServerConfig::from_url("ws://host", "peerjs").unwrap();
+    assert_eq!((bare.port, bare.path.as_str()), (80, "/"));
+    assert_eq!(
+        ServerConfig::from_url("http://host", "k"),
+        Err(ServerUrlError::Scheme)
+    );
+    assert_eq!(
+        ServerConfig::from_url("ws://host:0/", "k"),
+        Err(ServerUrlError::Authority)
+    );
+    assert_eq!(
+        ServerConfig::from_url("ws://:80/", "k"),
+        Err(ServerUrlError::Authority)
+    );
+}
+
+#[test]
+fn heartbeats_every_five_seconds_while_registered() {
+    let mut s = registered();
+    assert_eq!(s.poll_timeout(), Some(at(5_010)));
+    s.handle_timeout(at(5_010));
+    assert_eq!(
+        sent(&drain(&mut s)),
+        vec![serde_json::json!({"type":"HEARTBEAT"})]
+    );
+    assert_eq!(s.poll_timeout(), Some(at(10_010)));
+    s.handle_timeout(at(7_000));
+    assert!(drain(&mut s).is_empty());
+}
+
+#[test]
+fn a_quiet_reconnect_counts_as_registered() {
+    let mut s = registered();
+    s.handle_socket_closed(at(1_000), "server went away");
+    let ev = events(&mut s);
+    assert!(
+        matches!(ev[..], [SignalingEvent::Disconnected { retry_in, .. }] if retry_in == RECONNECT_BASE)
+    );
+    s.handle_timeout(at(1_500));
+    let out = drain(&mut s);
+    let [SignalingOutput::OpenSocket(url)] = &out[..] else {
+        panic!("{out:?}")
+    };
+    assert!(url.contains("id=alice&token=tok3n"));
+    s.handle_socket_open(at(1_600));
+    // No OPEN: the server still holds our ID under our token.
+    s.handle_timeout(at(2_599));
+    assert!(!s.is_registered());
+    s.handle_timeout(at(2_600));
+    assert_eq!(
+        events(&mut s),
+        vec![SignalingEvent::Registered { reconnected: true }]
+    );
+}
+
+#[test]
+fn reconnects_back_off_and_reset_after_success() {
+    let mut s = registered();
+    let mut now = 1_000;
+    let mut waits = Vec::new();
+    for _ in 0..7 {
+        s.handle_socket_closed(at(now), "refused");
+        let Some(SignalingEvent::Disconnected { retry_in, .. }) = events(&mut s).pop() else {
+            panic!("no disconnect")
+        };
+        waits.push(retry_in.as_millis());
+        now += u64::try_from(retry_in.as_millis()).unwrap();
+        s.handle_timeout(at(now));
+        drain(&mut s);
+    }
+    assert_eq!(waits, [500, 1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
+    s.handle_socket_open(at(now));
+    s.handle_socket_message(at(now), r#"{"type":"OPEN"}"#);
+    s.handle_socket_closed(at(now + 1), "again");
+    assert!(
+        matches!(events(&mut s).pop(), Some(SignalingEvent::Disconnected { retry_in, .. }) if retry_in == RECONNECT_BASE)
+    );
+}
+
+#[test]
+fn a_socket_that_never_opens_is_abandoned_and_retried() {
+    let mut s = machine();
+    s.connect(at(0));
+    drain(&mut s);
+    s.handle_timeout(at(10_000));
+    let out = drain(&mut s);
+    assert_eq!(out[0], SignalingOutput::CloseSocket);
+    assert!(matches!(
+        out[1],
+        SignalingOutput::Event(SignalingEvent::Disconnected { .. })
+    ));
+}
+
+#[test]
+fn id_taken_and_error_stop_for_good() {
+    let mut s = machine();
+    s.connect(at(0));
+    s.handle_socket_open(at(1));
+    s.handle_socket_message(
+        at(2),
+        r#"{"type":"ID-TAKEN","payload":{"msg":"ID is taken"}}"#,
+    );
+    let out = drain(&mut s);
+    assert!(out.contains(&SignalingOutput::CloseSocket));
+    assert!(out.contains(&SignalingOutput::Event(SignalingEvent::Failed(
+        SignalingError::IdTaken { id: peer("alice") }
+    ))));
+    s.handle_socket_closed(at(3), "closed by server");
+    s.handle_timeout(at(60_000));
+    assert!(drain(&mut s).is_empty());
+    assert_eq!(s.poll_timeout(), None);
+
+    let mut s = machine();
+    s.connect(at(0));
+    s.handle_socket_open(at(1));
+    s.handle_socket_message(
+        at(2),
+        r#"{"type":"ERROR","payload":{"msg":"Invalid key provided"}}"#,
+    );
+    let failed = events(&mut s).pop().unwrap();
+    assert_eq!(
+        failed,
+        SignalingEvent::Failed(SignalingError::Refused {
+            msg: "Invalid key provided".into()
+        })
+    );
+    if let SignalingEvent::Failed(error) = failed {
+        assert!(error.to_string().contains("Invalid key provided"));
+    }
+}
+
+#[test]
+fn candidates_wait_for_their_connection() {
+    let mut s = registered();
+    s.handle_socket_message(at(30), &candidate_json("bob", "dc_1", 1));
+    s.handle_socket_message(at(31), &candidate_json("bob", "dc_1", 2));
+    assert!(events(&mut s).is_empty());
+    let offer_json = ClientMessage::Offer {
+        dst: peer("alice"),
+        payload: Box::new(offer("dc_1")),
+    }
+    .to_json()
+    .replacen("{", r#"{"src":"bob","#, 1);
+    s.handle_socket_message(at(32), &offer_json);
+    let ev = events(&mut s);
+    assert!(matches!(&ev[..], [SignalingEvent::Offer { src, .. }] if *src == peer("bob")));
+    s.accept(peer("bob"), ConnectionId::parse("dc_1").unwrap());
+    let ev = events(&mut s);
+    assert_eq!(ev.len(), 2);
+    assert!(
+        ev.iter()
+            .all(|e| matches!(e, SignalingEvent::Candidate { .. }))
+    );
+    // Later candidates go straight through; a duplicate offer is ignored.
+    s.handle_socket_message(at(33), &candidate_json("bob", "dc_1", 3));
+    s.handle_socket_message(at(34), &offer_json);
+    assert_eq!(events(&mut s).len(), 1);
+    // Another peer cannot inject candidates into the connection.
+    s.handle_socket_message(at(35), &candidate_json("mallory", "dc_1", 4));
+    assert!(events(&mut s).is_empty());
+}
+
+#[test]
+fn held_candidates_are_bounded_and_expire() {
+    let mut s = registered();
+    for n in 0..200 {
+        s.handle_socket_message(at(40), &candidate_json("bob", &format!("dc_{n}"), 1));
+    }
+    for n in 0..200 {
+        s.handle_socket_message(at(40), &candidate_json("bob", "dc_0", n));
+    }
+    assert_eq!(s.pending.len(), MAX_PENDING_CONNECTIONS);
+    assert_eq!(
+        s.pending[&ConnectionId::parse("dc_0").unwrap()]
+            .candidates
+            .len(),
+        MAX_PENDING_CANDIDATES
+    );
+    s.handle_timeout(at(40) + PENDING_CANDIDATE_TTL);
+    assert!(s.pending.is_empty());
+}
+
+#[test]
+fn expire_fails_the_attempts_awaiting_an_answer() {
+    let mut s = registered();
+    s.dial(peer("bob"), offer("dc_a"));
+    s.dial(peer("carol"), offer("dc_b"));
+    s.accept(peer("dave"), ConnectionId::parse("dc_c").unwrap());
+    let out = drain(&mut s);
+    let offers = sent(&out);
+    assert_eq!(offers[0]["type"], "OFFER");
+    assert_eq!(offers[0]["dst"], "bob");
+    assert_eq!(offers[0]["payload"]["connectionId"], "dc_a");
+    assert_eq!(offers[0]["payload"]["serialization"], "json");
+    assert_eq!(offers[0]["payload"]["label"], "dc_a");
+    s.handle_socket_message(at(5_000), r#"{"type":"EXPIRE","src":"bob","dst":"alice"}"#);
+    assert_eq!(
+        events(&mut s),
+        vec![SignalingEvent::PeerUnavailable {
+            peer: peer("bob"),
+            connection_id: ConnectionId::parse("dc_a").unwrap()
+        }]
+    );
+}
+
+#[test]
+fn answers_are_taken_once_and_only_from_the_dialed_peer() {
+    let mut s = registered();
+    s.dial(peer("bob"), offer("dc_a"));
+    drain(&mut s);
+    let answer = |src: &str| {
+        format!(
+            r#"{{"type":"ANSWER","src":"{src}","dst":"alice","payload":{{"sdp":{{"type":"answer","sdp":"v=0"}},"type":"data","connectionId":"dc_a"}}}}"#
+        )
+    };
+    s.handle_socket_message(at(1), &answer("mallory"));
+    s.handle_socket_message(at(1), &answer("bob"));
+    s.handle_socket_message(at(2), &answer("bob"));
+    assert_eq!(events(&mut s).len(), 1);
+    // Answered: a later EXPIRE is reported, and the connection stays routed.
+    s.handle_socket_message(at(3), r#"{"type":"EXPIRE","src":"bob"}"#);
+    assert_eq!(events(&mut s).len(), 1);
+    s.handle_socket_message(at(4), &candidate_json("bob", "dc_a", 1));
+    assert!(matches!(
+        events(&mut s)[..],
+        [SignalingEvent::Candidate { .. }]
+    ));
+}
+
+#[test]
+fn messages_wait_while_the_socket_is_down() {
+    let mut s = registered();
+    s.handle_socket_closed(at(100), "dropped");
+    drain(&mut s);
+    s.send(ClientMessage::Leave { dst: peer("bob") });
+    assert!(drain(&mut s).is_empty());
+    s.handle_timeout(at(600));
+    s.handle_socket_open(at(700));
+    s.handle_socket_message(at(710), r#"{"type":"OPEN"}"#);
+    let out = drain(&mut s);
+    assert_eq!(
+        sent(&out),
+        vec![serde_json::json!({"type":"LEAVE","dst":"bob"})]
+    );
+}
+
+#[test]
+fn close_says_leave_to_routed_peers() {
+    let mut s = registered();
+    s.dial(peer("bob"), offer("dc_a"));
+    drain(&mut s);
+    s.close();
+    let out = drain(&mut s);
+    assert_eq!(
+        sent(&out),
+        vec![serde_json::json!({"type":"LEAVE","dst":"bob"})]
+    );
+    assert_eq!(out.last(), Some(&SignalingOutput::CloseSocket));
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn leave_and_malformed_messages_are_reported() {
+    let mut s = registered();
+    s.handle_socket_message(at(1), r#"{"type":"LEAVE","src":"bob"}"#);
+    s.handle_socket_message(at(1), "not json");
+    let ev = events(&mut s);
+    assert_eq!(ev[0], SignalingEvent::PeerLeft { peer: peer("bob") });
+    assert!(matches!(ev[1], SignalingEvent::Malformed(_)));
+}
+
+#[derive(Debug, Clone)]
+enum Input {
+    Open,
+    Closed,
+    Message(String),
+    Timeout(u16),
+    Dial(u8),
+    Forget(u8),
+}
+
+fn arb_input() -> impl Strategy<Value = Input> {
+    prop_oneof![
+        Just(Input::Open),
+        Just(Input::Closed),
+        Just(Input::Message(r#"{"type":"OPEN"}"#.into())),
+        Just(Input::Message(r#"{"type":"EXPIRE","src":"bob"}"#.into())),
+        (0u8..4, 0u32..3).prop_map(|(c, n)| Input::Message(candidate_json(
+            "bob",
+            &format!("dc_{c}"),
+            n
+        ))),
+        any::<String>().prop_map(Input::Message),
+        any::<u16>().prop_map(Input::Timeout),
+        (0u8..4).prop_map(Input::Dial),
+        (0u8..4).prop_map(Input::Forget),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn any_sequence_of_inputs_keeps_the_machine_sane(inputs in proptest::collection::vec(arb_input(), 0..60)) {
+        let mut s = machine();
+        let mut now = 0u64;
+        s.connect(at(now));
+        for input in inputs {
+            match input {
+                Input::Open => s.handle_socket_open(at(now)),
+                Input::Closed => s.handle_socket_closed(at(now), "closed"),
+                Input::Message(text) => s.handle_socket_message(at(now), &text),
+                Input::Timeout(ms) => {
+                    now += u64::from(ms);
+                    s.handle_timeout(at(now));
+                }
+                Input::Dial(c) => s.dial(peer("bob"), offer(&format!("dc_{c}"))),
+                Input::Forget(c) => s.forget(&ConnectionId::parse(&format!("dc_{c}")).unwrap()),
+            }
+            while s.poll_output().is_some() {}
+            if let Some(next) = s.poll_timeout() {
+                prop_assert!(next.as_millis() + 60_000 >= now, "a wake-up far in the past");
+            }
+            prop_assert!(s.outbox.len() <= MAX_OUTBOX);
+            prop_assert!(s.pending.len() <= MAX_PENDING_CONNECTIONS);
+        }
+    }
+}
+
+#[test]
+fn a_stale_offer_from_a_peer_that_left_ends_in_peer_unavailable() {
+    // The server delivers an offer queued while we were away; its sender has gone since.
+    let mut s = registered();
+    let offer_json = ClientMessage::Offer {
+        dst: peer("alice"),
+        payload: Box::new(offer("dc_old")),
+    }
+    .to_json()
+    .replacen("{", r#"{"src":"bob","#, 1);
+    s.handle_socket_message(at(1), &offer_json);
+    assert!(matches!(events(&mut s)[..], [SignalingEvent::Offer { .. }]));
+    s.accept(peer("bob"), ConnectionId::parse("dc_old").unwrap());
+    s.send(ClientMessage::Leave { dst: peer("bob") });
+    drain(&mut s);
+    s.handle_socket_message(at(5_500), r#"{"type":"EXPIRE","src":"bob","dst":"alice"}"#);
+    assert_eq!(
+        events(&mut s),
+        vec![SignalingEvent::PeerUnavailable {
+            peer: peer("bob"),
+            connection_id: ConnectionId::parse("dc_old").unwrap()
+        }]
+    );
+}

@@ -1,0 +1,348 @@
+//! A seedmesh peer that a test page drives from JavaScript, for the end-to-end interop suites
+//! (`tests/e2e/connections.test.mjs`). Built by `scripts/build-e2e-harness.sh`.
+//!
+//! One [`Peer`] per page; connections are numbered handles. Every wait takes a timeout.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use futures::future::{Either, select};
+use gloo_timers::future::TimeoutFuture;
+use seedmesh_core::channel::Message;
+use seedmesh_core::signaling::{Serialization, ServerConfig};
+use seedmesh_core::{PeerId, Token};
+use seedmesh_web::peer::{
+    Connection, ConnectionEvent, ConnectionSender, DialOptions, Peer, PeerEvent, PeerHandle,
+    PeerOptions,
+};
+use seedmesh_web::rtc::{IceServer, RtcConfig};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::spawn_local;
+
+thread_local! {
+    static PEER: RefCell<Option<Peer>> = const { RefCell::new(None) };
+    static HANDLE: RefCell<Option<PeerHandle>> = const { RefCell::new(None) };
+    static CONNECTIONS: RefCell<HashMap<u32, Connection>> = RefCell::new(HashMap::new());
+    static SENDERS: RefCell<HashMap<u32, ConnectionSender>> = RefCell::new(HashMap::new());
+    static NEXT: Cell<u32> = const { Cell::new(1) };
+}
+
+fn fail(what: impl core::fmt::Display) -> JsValue {
+    JsValue::from_str(&what.to_string())
+}
+
+fn now_ms() -> f64 {
+    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| {
+            let now: js_sys::Function = js_sys::Reflect::get(&p, &"now".into())
+                .ok()?
+                .dyn_into()
+                .ok()?;
+            now.call0(&p).ok()?.as_f64()
+        })
+        .unwrap_or_else(js_sys::Date::now)
+}
+
+async fn within<T>(millis: u32, future: impl core::future::Future<Output = T>) -> Option<T> {
+    match select(Box::pin(future), TimeoutFuture::new(millis)).await {
+        Either::Left((value, _)) => Some(value),
+        Either::Right(_) => None,
+    }
+}
+
+fn register(connection: Connection) -> u32 {
+    let handle = NEXT.with(|n| {
+        let h = n.get();
+        n.set(h + 1);
+        h
+    });
+    SENDERS.with(|s| s.borrow_mut().insert(handle, connection.sender()));
+    CONNECTIONS.with(|c| c.borrow_mut().insert(handle, connection));
+    handle
+}
+
+fn sender(handle: u32) -> Result<ConnectionSender, JsValue> {
+    SENDERS
+        .with(|s| s.borrow().get(&handle).cloned())
+        .ok_or_else(|| fail(format!("no connection {handle}")))
+}
+
+/// `iceServers` as RTCConfiguration takes them: `[{urls, username, credential}]`.
+fn ice_servers(json: &str) -> Result<Vec<IceServer>, JsValue> {
+    let value: serde_json::Value = serde_json::from_str(json).map_err(fail)?;
+    let servers = value.as_array().cloned().unwrap_or_default();
+    Ok(servers
+        .iter()
+        .map(|s| IceServer {
+            urls: match &s["urls"] {
+                serde_json::Value::String(u) => vec![u.clone()],
+                serde_json::Value::Array(us) => us
+                    .iter()
+                    .filter_map(|u| u.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            },
+            username: s["username"].as_str().map(str::to_owned),
+            credential: s["credential"].as_str().map(str::to_owned),
+        })
+        .collect())
+}
+
+/// Registers on the PeerServer at `url` (ws://host:port/path); resolves to our ID.
+#[wasm_bindgen]
+pub async fn connect(
+    url: String,
+    id: Option<String>,
+    token: Option<String>,
+    ice_json: String,
+    relay_only: bool,
+) -> Result<String, JsValue> {
+    let mut options = PeerOptions::new(ServerConfig::from_url(&url, "peerjs").map_err(fail)?);
+    options.id = id.map(|id| PeerId::parse(&id)).transpose().map_err(fail)?;
+    options.token = token.and_then(|t| Token::restore(&t));
+    options.rtc = RtcConfig {
+        ice_servers: ice_servers(&ice_json)?,
+        relay_only,
+    };
+    let peer = within(15_000, Peer::connect(options))
+        .await
+        .ok_or_else(|| fail("registration timed out"))?
+        .map_err(fail)?;
+    let id = peer.id().to_string();
+    HANDLE.with(|h| *h.borrow_mut() = Some(peer.handle()));
+    PEER.with(|p| *p.borrow_mut() = Some(peer));
+    Ok(id)
+}
+
+/// Our token, to register the same ID again.
+#[wasm_bindgen]
+pub fn token() -> Option<String> {
+    HANDLE.with(|h| h.borrow().as_ref().map(|h| h.token().as_str().to_owned()))
+}
+
+/// Whether the ID is registered right now.
+#[wasm_bindgen]
+pub fn is_registered() -> bool {
+    HANDLE.with(|h| h.borrow().as_ref().is_some_and(PeerHandle::is_registered))
+}
+
+/// The next peer event as `{kind, handle?, reason?}`, or `{kind: "timeout"}`.
+#[wasm_bindgen]
+pub async fn next_peer_event(timeout_ms: u32) -> Result<JsValue, JsValue> {
+    let mut peer = PEER
+        .with(|p| p.borrow_mut().take())
+        .ok_or_else(|| fail("no peer, or another call is waiting on it"))?;
+    let event = within(timeout_ms, peer.next_event()).await;
+    PEER.with(|p| *p.borrow_mut() = Some(peer));
+    let object = match event {
+        None => serde_json::json!({"kind": "timeout"}),
+        Some(None) => serde_json::json!({"kind": "shutdown"}),
+        Some(Some(PeerEvent::Incoming(connection))) => {
+            let peer = connection.peer().to_string();
+            let serialization = connection.serialization().as_str();
+            let metadata = connection.metadata().clone();
+            serde_json::json!({"kind": "incoming", "handle": register(connection), "peer": peer,
+             "serialization": serialization, "metadata": metadata})
+        }
+        Some(Some(PeerEvent::Reregistered)) => serde_json::json!({"kind": "reregistered"}),
+        Some(Some(PeerEvent::Disconnected { reason, .. })) => {
+            serde_json::json!({"kind": "disconnected", "reason": reason})
+        }
+        Some(Some(PeerEvent::Failed(error))) => {
+            serde_json::json!({"kind": "failed", "reason": error.to_string()})
+        }
+        Some(Some(PeerEvent::Refused { peer, reason })) => {
+            serde_json::json!({"kind": "refused", "peer": peer.to_string(), "reason": reason})
+        }
+        Some(Some(other)) => serde_json::json!({"kind": format!("{other:?}")}),
+    };
+    js_sys::JSON::parse(&object.to_string())
+}
+
+fn serialization(name: &str) -> Result<Serialization, JsValue> {
+    match name {
+        "json" => Ok(Serialization::Json),
+        "raw" => Ok(Serialization::Raw),
+        other => Err(fail(format!("unknown serialization {other}"))),
+    }
+}
+
+/// Dials `peer`; resolves to a connection handle, or rejects with the reason.
+#[wasm_bindgen]
+pub async fn dial(
+    peer: String,
+    serialization_name: String,
+    metadata_json: Option<String>,
+) -> Result<u32, JsValue> {
+    let peer = PeerId::parse(&peer).map_err(fail)?;
+    let metadata = match metadata_json {
+        Some(json) => serde_json::from_str(&json).map_err(fail)?,
+        None => serde_json::Value::Null,
+    };
+    let options = DialOptions {
+        serialization: serialization(&serialization_name)?,
+        metadata,
+        ..DialOptions::default()
+    };
+    let dial = HANDLE
+        .with(|h| h.borrow().as_ref().map(|h| h.dial(&peer, options)))
+        .ok_or_else(|| fail("not connected"))?;
+    let connection = within(30_000, dial)
+        .await
+        .ok_or_else(|| fail("dial timed out"))?
+        .map_err(fail)?;
+    Ok(register(connection))
+}
+
+/// Sends a JSON value given as text.
+#[wasm_bindgen]
+pub async fn send_json(handle: u32, json: String) -> Result<(), JsValue> {
+    let value = serde_json::from_str(&json).map_err(fail)?;
+    sender(handle)?
+        .send(&Message::Json(value))
+        .await
+        .map_err(fail)
+}
+
+/// Sends a string.
+#[wasm_bindgen]
+pub async fn send_text(handle: u32, text: String) -> Result<(), JsValue> {
+    sender(handle)?
+        .send(&Message::Text(text))
+        .await
+        .map_err(fail)
+}
+
+/// Sends bytes.
+#[wasm_bindgen]
+pub async fn send_bytes(handle: u32, bytes: Vec<u8>) -> Result<(), JsValue> {
+    sender(handle)?
+        .send(&Message::Binary(bytes))
+        .await
+        .map_err(fail)
+}
+
+fn describe(event: Option<ConnectionEvent>) -> Result<JsValue, JsValue> {
+    let object = match event {
+        Some(ConnectionEvent::Message(Message::Json(value))) => {
+            serde_json::json!({"kind": "json", "value": value})
+        }
+        Some(ConnectionEvent::Message(Message::Text(text))) => {
+            serde_json::json!({"kind": "text", "value": text})
+        }
+        Some(ConnectionEvent::Message(Message::Binary(bytes))) => {
+            serde_json::json!({"kind": "bytes", "value": bytes})
+        }
+        Some(ConnectionEvent::Error(error)) => {
+            serde_json::json!({"kind": "error", "reason": error.to_string()})
+        }
+        Some(ConnectionEvent::Closed(reason)) => {
+            serde_json::json!({"kind": "closed", "reason": reason.to_string()})
+        }
+        Some(other) => serde_json::json!({"kind": format!("{other:?}")}),
+        None => serde_json::json!({"kind": "ended"}),
+    };
+    js_sys::JSON::parse(&object.to_string())
+}
+
+/// The next event on a connection as `{kind, value?, reason?}`, or `{kind: "timeout"}`.
+#[wasm_bindgen]
+pub async fn next_event(handle: u32, timeout_ms: u32) -> Result<JsValue, JsValue> {
+    let mut connection = CONNECTIONS
+        .with(|c| c.borrow_mut().remove(&handle))
+        .ok_or_else(|| {
+            fail(format!(
+                "no connection {handle}, or another call is waiting on it"
+            ))
+        })?;
+    let event = within(timeout_ms, connection.next_event()).await;
+    CONNECTIONS.with(|c| c.borrow_mut().insert(handle, connection));
+    match event {
+        Some(event) => describe(event),
+        None => js_sys::JSON::parse(r#"{"kind":"timeout"}"#),
+    }
+}
+
+/// Echoes every message on the connection back, until it closes.
+#[wasm_bindgen]
+pub fn echo(handle: u32) -> Result<(), JsValue> {
+    let mut connection = CONNECTIONS
+        .with(|c| c.borrow_mut().remove(&handle))
+        .ok_or_else(|| fail(format!("no connection {handle}")))?;
+    spawn_local(async move {
+        while let Some(event) = connection.next_event().await {
+            match event {
+                ConnectionEvent::Message(message) => {
+                    let _ = connection.send(&message).await;
+                }
+                ConnectionEvent::Closed(_) => break,
+                _ => {}
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Sends `count` JSON messages one at a time, each after the echo of the one before, and
+/// returns each round trip in milliseconds.
+#[wasm_bindgen]
+pub async fn measure_rtt(handle: u32, count: u32) -> Result<Vec<f64>, JsValue> {
+    let mut connection = CONNECTIONS
+        .with(|c| c.borrow_mut().remove(&handle))
+        .ok_or_else(|| fail(format!("no connection {handle}")))?;
+    let mut result = Ok(Vec::new());
+    for n in 0..count {
+        let started = now_ms();
+        let sent = Message::Json(serde_json::json!({ "rtt": n }));
+        if let Err(e) = connection.send(&sent).await {
+            result = Err(fail(e));
+            break;
+        }
+        let echoed = within(5_000, async {
+            loop {
+                match connection.next_event().await {
+                    Some(ConnectionEvent::Message(m)) if m == sent => return true,
+                    Some(ConnectionEvent::Message(_) | ConnectionEvent::Error(_)) => {}
+                    _ => return false,
+                }
+            }
+        })
+        .await;
+        if echoed != Some(true) {
+            result = Err(fail(format!("no echo for message {n}")));
+            break;
+        }
+        if let Ok(list) = &mut result {
+            list.push(now_ms() - started);
+        }
+    }
+    CONNECTIONS.with(|c| c.borrow_mut().insert(handle, connection));
+    result
+}
+
+/// The connection's diagnostics as JSON text.
+#[wasm_bindgen]
+pub async fn diagnostics(handle: u32) -> Result<String, JsValue> {
+    let d = sender(handle)?.diagnostics().await;
+    Ok(serde_json::json!({
+        "state": d.state,
+        "connectTimeMs": d.connect_time.as_secs_f64() * 1000.0,
+        "localCandidateType": d.path.local_candidate_type,
+        "remoteCandidateType": d.path.remote_candidate_type,
+        "rttMs": d.path.round_trip_time.map(|r| r.as_secs_f64() * 1000.0),
+        "pingRttMs": d.ping_rtt.map(|r| r.as_secs_f64() * 1000.0),
+        "seedmeshPeer": d.seedmesh_peer,
+    })
+    .to_string())
+}
+
+/// Closes a connection.
+#[wasm_bindgen]
+pub fn close(handle: u32) {
+    if let Ok(sender) = sender(handle) {
+        sender.close();
+    }
+    CONNECTIONS.with(|c| c.borrow_mut().remove(&handle));
+    SENDERS.with(|s| s.borrow_mut().remove(&handle));
+}

@@ -1,0 +1,1214 @@
+//! The async API: a [`Peer`] on a PeerServer, and its [`Connection`]s to other peers.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use seedmesh_core::channel::Message;
+//! use seedmesh_core::signaling::ServerConfig;
+//! use seedmesh_core::PeerId;
+//! use seedmesh_web::peer::{ConnectionEvent, DialOptions, Peer, PeerEvent, PeerOptions};
+//!
+//! let server = ServerConfig::from_url("ws://127.0.0.1:9000/seedmesh", "peerjs")?;
+//! let mut peer = Peer::connect(PeerOptions::new(server)).await?;
+//! let mut chat = peer.dial(&PeerId::parse("bob")?, DialOptions::default()).await?;
+//! chat.send(&Message::Text("hello".into())).await?;
+//! while let Some(event) = chat.next_event().await {
+//!     if let ConnectionEvent::Message(message) = event {
+//!         println!("{message:?}");
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Under the hood one task drives the PeerServer socket with
+//! [`seedmesh_core::signaling::Signaling`], and one task per connection drives its
+//! `RTCPeerConnection` and data channel with [`seedmesh_core::connection::Connection`] and the
+//! [`seedmesh_core::channel`] codec. Browser callbacks only queue events for those tasks. When a
+//! connection ends, its task drops the browser objects, which unsets and frees every callback.
+
+use core::fmt;
+use core::future::Future;
+use core::time::Duration;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+use futures::channel::oneshot;
+use futures::future::{Either, select};
+use futures::{FutureExt, StreamExt};
+use gloo_timers::future::TimeoutFuture;
+use seedmesh_core::channel::{
+    ChannelError, Decoder, Encoder, FRAMING_VERSION, Frame, Limits, Message, Protocol, Received,
+};
+use seedmesh_core::connection::{
+    CloseReason, Connection as ConnectionMachine, ConnectionConfig, Output, Role, TransportState,
+};
+use seedmesh_core::signaling::{
+    AnswerPayload, Candidate, CandidatePayload, ClientMessage, ConnectionId, ConnectionType,
+    OfferPayload, Serialization, ServerConfig, SessionDescription, Signaling, SignalingError,
+    SignalingEvent, SignalingOutput,
+};
+use seedmesh_core::{Instant, PeerId, Token};
+use serde_json::Value;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::RtcPeerConnectionState;
+
+use crate::js::JsError;
+use crate::peerserver::{PeerServerSocket, SocketEvent};
+use crate::rtc::{
+    ChannelEvent, DataChannel, IceCandidate, PathStats, PeerConnection, PeerConnectionEvent,
+    RtcConfig,
+};
+
+/// `bufferedAmount` above which [`Connection::send`] waits.
+pub const HIGH_WATER_MARK: u32 = 1024 * 1024;
+/// `bufferedAmount` at which a waiting [`Connection::send`] resumes.
+pub const LOW_WATER_MARK: u32 = 256 * 1024;
+/// How long a closing connection waits for its channel to send what is buffered.
+const FLUSH_TIMEOUT_MS: u32 = 3_000;
+
+/// How to join a PeerServer.
+#[derive(Debug, Clone)]
+pub struct PeerOptions {
+    /// The PeerServer.
+    pub server: ServerConfig,
+    /// The ID to register; a random one if `None`.
+    pub id: Option<PeerId>,
+    /// The token the ID was registered with before; a fresh one if `None`.
+    pub token: Option<Token>,
+    /// STUN and TURN servers for every connection.
+    pub rtc: RtcConfig,
+    /// Timeouts and liveness for every connection.
+    pub connection: ConnectionConfig,
+    /// Receive limits for seedmesh-framed messages.
+    pub limits: Limits,
+}
+
+impl PeerOptions {
+    /// Defaults for `server`: a random ID, no ICE servers.
+    #[must_use]
+    pub fn new(server: ServerConfig) -> Self {
+        Self {
+            server,
+            id: None,
+            token: None,
+            rtc: RtcConfig::default(),
+            connection: ConnectionConfig::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// How to open one connection.
+#[derive(Debug, Clone)]
+pub struct DialOptions {
+    /// How messages are encoded for a PeerJS peer: `json` (the default) or `raw`.
+    pub serialization: Serialization,
+    /// Ordered delivery (PeerJS `reliable`); chunked messages need it. Default `true`.
+    pub reliable: bool,
+    /// Application data the other end sees with the offer.
+    pub metadata: Value,
+}
+
+impl Default for DialOptions {
+    fn default() -> Self {
+        Self {
+            serialization: Serialization::Json,
+            reliable: true,
+            metadata: Value::Null,
+        }
+    }
+}
+
+/// Why the peer or a connection could not do what was asked.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum PeerError {
+    /// The PeerServer refused the registration for good.
+    Signaling(SignalingError),
+    /// The PeerServer could not be reached.
+    Unreachable(String),
+    /// The connection closed, or the attempt failed, for this reason.
+    Closed(CloseReason),
+    /// The message cannot be sent on this connection.
+    Channel(ChannelError),
+    /// A browser API failed.
+    Js(JsError),
+    /// The peer was shut down.
+    Shutdown,
+}
+
+impl fmt::Display for PeerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Signaling(e) => e.fmt(f),
+            Self::Unreachable(why) => write!(
+                f,
+                "cannot reach the PeerServer ({why}); check its address and that it is running"
+            ),
+            Self::Closed(reason) => reason.fmt(f),
+            Self::Channel(e) => e.fmt(f),
+            Self::Js(e) => e.fmt(f),
+            Self::Shutdown => write!(f, "the peer was shut down"),
+        }
+    }
+}
+
+impl std::error::Error for PeerError {}
+
+impl From<JsError> for PeerError {
+    fn from(e: JsError) -> Self {
+        Self::Js(e)
+    }
+}
+
+/// What happened to the peer.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PeerEvent {
+    /// A peer connected to us; its channel is open.
+    Incoming(Connection),
+    /// The ID is registered again after the PeerServer socket dropped.
+    Reregistered,
+    /// The PeerServer socket dropped; open connections carry on, and it is retried.
+    Disconnected {
+        /// What happened.
+        reason: String,
+        /// When the next attempt is made.
+        retry_in: Duration,
+    },
+    /// The PeerServer refused us for good: no new connections can be made.
+    Failed(SignalingError),
+    /// A peer offered a connection seedmesh cannot take (a media call, or a serialization
+    /// other than `json` and `raw`); it was ignored.
+    Refused {
+        /// The offering peer.
+        peer: PeerId,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What happened on a connection.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ConnectionEvent {
+    /// A message arrived.
+    Message(Message),
+    /// The peer sent something unreadable; the connection carries on.
+    Error(ChannelError),
+    /// The connection is over.
+    Closed(CloseReason),
+}
+
+/// A connection's state and path, for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostics {
+    /// `open`, or why it closed.
+    pub state: String,
+    /// From dialing (or receiving the offer) to the open channel.
+    pub connect_time: Duration,
+    /// The selected candidate pair and its RTT, from `getStats()`.
+    pub path: PathStats,
+    /// The last ping round trip (seedmesh peers only).
+    pub ping_rtt: Option<Duration>,
+    /// Whether the peer speaks seedmesh framing (rather than being a PeerJS client).
+    pub seedmesh_peer: bool,
+}
+
+/// The current time for the core machines.
+fn now() -> Instant {
+    let millis = js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| {
+            let now = js_sys::Reflect::get(&p, &"now".into()).ok()?;
+            let now: js_sys::Function = wasm_bindgen::JsCast::dyn_into(now).ok()?;
+            now.call0(&p).ok()?.as_f64()
+        })
+        .unwrap_or_else(js_sys::Date::now);
+    Instant::from_millis(millis.max(0.0) as u64)
+}
+
+fn random_u32() -> u32 {
+    (js_sys::Math::random() * f64::from(u32::MAX)) as u32
+}
+
+/// Sleeps until `deadline`, or forever if there is none.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => {
+            let millis = deadline.saturating_since(now()).as_millis();
+            TimeoutFuture::new(u32::try_from(millis).unwrap_or(u32::MAX)).await;
+        }
+        None => futures::future::pending().await,
+    }
+}
+
+enum DriverInput {
+    Socket(u32, SocketEvent),
+    Pump,
+    Shutdown,
+}
+
+enum ConnInput {
+    Answer(AnswerPayload),
+    Candidate(Candidate),
+    PeerUnavailable,
+    PeerLeft,
+    Pc(PeerConnectionEvent),
+    Channel(ChannelEvent),
+    Close,
+}
+
+struct PeerShared {
+    options: PeerOptions,
+    signaling: RefCell<Signaling>,
+    socket: RefCell<Option<PeerServerSocket>>,
+    generation: Cell<u32>,
+    driver: UnboundedSender<DriverInput>,
+    routes: RefCell<HashMap<ConnectionId, (PeerId, UnboundedSender<ConnInput>)>>,
+    events: UnboundedSender<PeerEvent>,
+    first: RefCell<Option<oneshot::Sender<Result<(), PeerError>>>>,
+}
+
+impl PeerShared {
+    /// Queues a signaling message and wakes the driver to send it.
+    fn signal(&self, message: ClientMessage) {
+        self.signaling.borrow_mut().send(message);
+        let _ = self.driver.unbounded_send(DriverInput::Pump);
+    }
+
+    fn route(&self, connection_id: &ConnectionId, input: ConnInput) {
+        if let Some((_, tx)) = self.routes.borrow().get(connection_id) {
+            let _ = tx.unbounded_send(input);
+        }
+    }
+
+    fn settle_first(&self, result: Result<(), PeerError>) {
+        if let Some(first) = self.first.borrow_mut().take() {
+            let _ = first.send(result);
+        }
+    }
+
+    /// Does what the signaling machine asks until it has nothing more.
+    fn pump(self: &Rc<Self>) {
+        loop {
+            let output = self.signaling.borrow_mut().poll_output();
+            let Some(output) = output else { return };
+            match output {
+                SignalingOutput::OpenSocket(url) => {
+                    let generation = self.generation.get().wrapping_add(1);
+                    self.generation.set(generation);
+                    let driver = self.driver.clone();
+                    let socket = PeerServerSocket::open(&url, move |event| {
+                        let _ = driver.unbounded_send(DriverInput::Socket(generation, event));
+                    });
+                    match socket {
+                        Ok(socket) => *self.socket.borrow_mut() = Some(socket),
+                        Err(error) => {
+                            *self.socket.borrow_mut() = None;
+                            self.signaling
+                                .borrow_mut()
+                                .handle_socket_closed(now(), &error.to_string());
+                        }
+                    }
+                }
+                SignalingOutput::Send(text) => {
+                    if let Some(socket) = self.socket.borrow().as_ref() {
+                        let _ = socket.send(&text);
+                    }
+                }
+                SignalingOutput::CloseSocket => {
+                    *self.socket.borrow_mut() = None;
+                }
+                SignalingOutput::Event(event) => self.handle_event(event),
+                _ => {}
+            }
+        }
+    }
+
+    fn handle_event(self: &Rc<Self>, event: SignalingEvent) {
+        match event {
+            SignalingEvent::Registered { reconnected } => {
+                self.settle_first(Ok(()));
+                if reconnected {
+                    let _ = self.events.unbounded_send(PeerEvent::Reregistered);
+                }
+            }
+            SignalingEvent::Disconnected { reason, retry_in } => {
+                self.settle_first(Err(PeerError::Unreachable(reason.clone())));
+                let _ = self
+                    .events
+                    .unbounded_send(PeerEvent::Disconnected { reason, retry_in });
+            }
+            SignalingEvent::Failed(error) => {
+                self.settle_first(Err(PeerError::Signaling(error.clone())));
+                let _ = self.events.unbounded_send(PeerEvent::Failed(error));
+            }
+            SignalingEvent::Offer { src, payload } => self.accept(src, *payload),
+            SignalingEvent::Answer { payload, .. } => {
+                let id = payload.connection_id.clone();
+                self.route(&id, ConnInput::Answer(payload));
+            }
+            SignalingEvent::Candidate { payload, .. } => {
+                self.route(
+                    &payload.connection_id,
+                    ConnInput::Candidate(payload.candidate),
+                );
+            }
+            SignalingEvent::PeerUnavailable { connection_id, .. } => {
+                self.route(&connection_id, ConnInput::PeerUnavailable);
+            }
+            SignalingEvent::PeerLeft { peer } => {
+                for (route_peer, tx) in self.routes.borrow().values() {
+                    if *route_peer == peer {
+                        let _ = tx.unbounded_send(ConnInput::PeerLeft);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Takes up an offer: data connections in a serialization we speak only.
+    fn accept(self: &Rc<Self>, src: PeerId, offer: OfferPayload) {
+        let serialization = offer.serialization.unwrap_or(Serialization::Binary);
+        let refused = if offer.connection_type != ConnectionType::Data {
+            Some("it offered a media call; seedmesh takes data connections only".to_owned())
+        } else if !serialization.is_supported() {
+            Some(ChannelError::UnsupportedSerialization(serialization.as_str()).to_string())
+        } else {
+            None
+        };
+        if let Some(reason) = refused {
+            let _ = self
+                .events
+                .unbounded_send(PeerEvent::Refused { peer: src, reason });
+            return;
+        }
+        let (tx, rx) = unbounded();
+        self.routes
+            .borrow_mut()
+            .insert(offer.connection_id.clone(), (src.clone(), tx.clone()));
+        self.signaling
+            .borrow_mut()
+            .accept(src.clone(), offer.connection_id.clone());
+        let shared = self.clone();
+        spawn_local(async move {
+            let id = offer.connection_id.clone();
+            let setup = Setup {
+                role: Role::Answerer,
+                peer: src,
+                id,
+                serialization,
+                metadata: offer.metadata.clone(),
+                remote_seedmesh: offer.seedmesh.is_some_and(|v| v >= 1),
+            };
+            run_connection(shared, setup, tx, rx, Some(offer.sdp.sdp), None).await;
+        });
+    }
+}
+
+/// A peer registered on a PeerServer. Dropping it leaves the server and closes every
+/// connection; [`PeerHandle`]s let other tasks dial meanwhile.
+pub struct Peer {
+    handle: PeerHandle,
+    events: UnboundedReceiver<PeerEvent>,
+}
+
+impl fmt::Debug for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Peer")
+            .field("id", &self.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Peer {
+    /// Registers on the PeerServer and resolves once the ID is ours. Fails at once if the
+    /// server refuses the ID or cannot be reached; once registered, a dropped socket is retried
+    /// with the same ID and token, and reported as [`PeerEvent::Disconnected`] and
+    /// [`PeerEvent::Reregistered`].
+    pub async fn connect(options: PeerOptions) -> Result<Self, PeerError> {
+        let mut random = random_u32;
+        let id = options
+            .id
+            .clone()
+            .unwrap_or_else(|| PeerId::random(None, &mut random));
+        let token = options
+            .token
+            .clone()
+            .unwrap_or_else(|| Token::random(&mut random));
+        let (driver, inputs) = unbounded();
+        let (events_tx, events) = unbounded();
+        let (first_tx, first) = oneshot::channel();
+        let shared = Rc::new(PeerShared {
+            signaling: RefCell::new(Signaling::new(options.server.clone(), id, token)),
+            options,
+            socket: RefCell::new(None),
+            generation: Cell::new(0),
+            driver,
+            routes: RefCell::new(HashMap::new()),
+            events: events_tx,
+            first: RefCell::new(Some(first_tx)),
+        });
+        shared.signaling.borrow_mut().connect(now());
+        spawn_local(drive(shared.clone(), inputs));
+        match first.await {
+            Ok(Ok(())) => Ok(Self {
+                handle: PeerHandle { shared },
+                events,
+            }),
+            Ok(Err(error)) => {
+                let _ = shared.driver.unbounded_send(DriverInput::Shutdown);
+                Err(error)
+            }
+            Err(_) => Err(PeerError::Shutdown),
+        }
+    }
+
+    /// A handle for dialing from other tasks.
+    #[must_use]
+    pub fn handle(&self) -> PeerHandle {
+        self.handle.clone()
+    }
+
+    /// Our peer ID.
+    #[must_use]
+    pub fn id(&self) -> PeerId {
+        self.handle.id()
+    }
+
+    /// Our token: pass it back in [`PeerOptions::token`] to register the same ID again.
+    #[must_use]
+    pub fn token(&self) -> Token {
+        self.handle.token()
+    }
+
+    /// Whether the ID is registered right now.
+    #[must_use]
+    pub fn is_registered(&self) -> bool {
+        self.handle.is_registered()
+    }
+
+    /// Opens a connection to `peer`; see [`PeerHandle::dial`].
+    pub fn dial(
+        &self,
+        peer: &PeerId,
+        options: DialOptions,
+    ) -> impl Future<Output = Result<Connection, PeerError>> + use<> {
+        self.handle.dial(peer, options)
+    }
+
+    /// The next event, or `None` once the peer is shut down.
+    pub async fn next_event(&mut self) -> Option<PeerEvent> {
+        self.events.next().await
+    }
+}
+
+/// A cheap, clonable handle to a [`Peer`] for dialing from any task.
+#[derive(Clone)]
+pub struct PeerHandle {
+    shared: Rc<PeerShared>,
+}
+
+impl fmt::Debug for PeerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PeerHandle")
+            .field("id", &self.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PeerHandle {
+    /// Our peer ID.
+    #[must_use]
+    pub fn id(&self) -> PeerId {
+        self.shared.signaling.borrow().id().clone()
+    }
+
+    /// Our token.
+    #[must_use]
+    pub fn token(&self) -> Token {
+        self.shared.signaling.borrow().token().clone()
+    }
+
+    /// Whether the ID is registered right now.
+    #[must_use]
+    pub fn is_registered(&self) -> bool {
+        self.shared.signaling.borrow().is_registered()
+    }
+
+    /// Opens a connection to `peer` and resolves once its channel is open, or with why not
+    /// (e.g. [`CloseReason::PeerUnavailable`] when the peer is not on the PeerServer). The
+    /// attempt starts at once; the returned future borrows nothing.
+    pub fn dial(
+        &self,
+        peer: &PeerId,
+        options: DialOptions,
+    ) -> impl Future<Output = Result<Connection, PeerError>> + use<> {
+        let (opened_tx, opened) = oneshot::channel();
+        if options.serialization.is_supported() {
+            let id = ConnectionId::random(&mut random_u32);
+            let (tx, rx) = unbounded();
+            self.shared
+                .routes
+                .borrow_mut()
+                .insert(id.clone(), (peer.clone(), tx.clone()));
+            let setup = Setup {
+                role: Role::Dialer,
+                peer: peer.clone(),
+                id,
+                serialization: options.serialization,
+                metadata: options.metadata,
+                remote_seedmesh: false,
+            };
+            let shared = self.shared.clone();
+            let reliable = options.reliable;
+            spawn_local(async move {
+                run_connection(shared, setup, tx, rx, None, Some((opened_tx, reliable))).await;
+            });
+        } else {
+            let _ = opened_tx.send(Err(PeerError::Channel(
+                ChannelError::UnsupportedSerialization(options.serialization.as_str()),
+            )));
+        }
+        async move { opened.await.unwrap_or(Err(PeerError::Shutdown)) }
+    }
+}
+
+impl Drop for Peer {
+    /// Leaves the PeerServer and closes every connection.
+    fn drop(&mut self) {
+        let _ = self
+            .handle
+            .shared
+            .driver
+            .unbounded_send(DriverInput::Shutdown);
+    }
+}
+
+/// The signaling task: socket events and timers in, the machine's outputs out.
+async fn drive(shared: Rc<PeerShared>, mut inputs: UnboundedReceiver<DriverInput>) {
+    shared.pump();
+    loop {
+        let deadline = shared.signaling.borrow().poll_timeout();
+        let next = select(inputs.next(), Box::pin(sleep_until(deadline))).await;
+        let at = now();
+        match next {
+            Either::Left((Some(DriverInput::Socket(generation, event)), _)) => {
+                if generation == shared.generation.get() {
+                    let mut signaling = shared.signaling.borrow_mut();
+                    match event {
+                        SocketEvent::Open => signaling.handle_socket_open(at),
+                        SocketEvent::Message(text) => signaling.handle_socket_message(at, &text),
+                        SocketEvent::Closed { code, reason } => signaling.handle_socket_closed(
+                            at,
+                            &format!("the socket closed (code {code}) {reason}"),
+                        ),
+                    }
+                }
+            }
+            Either::Left((Some(DriverInput::Pump), _)) => {}
+            Either::Left((Some(DriverInput::Shutdown) | None, _)) => break,
+            Either::Right(_) => shared.signaling.borrow_mut().handle_timeout(at),
+        }
+        shared.pump();
+    }
+    shared.signaling.borrow_mut().close();
+    shared.pump();
+    *shared.socket.borrow_mut() = None;
+    shared.settle_first(Err(PeerError::Shutdown));
+    let routes: Vec<_> = shared.routes.borrow_mut().drain().collect();
+    for (_, (_, tx)) in routes {
+        let _ = tx.unbounded_send(ConnInput::Close);
+    }
+}
+
+struct Setup {
+    role: Role,
+    peer: PeerId,
+    id: ConnectionId,
+    serialization: Serialization,
+    metadata: Value,
+    remote_seedmesh: bool,
+}
+
+/// What a [`Connection`] handle shares with its task.
+struct ConnShared {
+    peer: PeerId,
+    id: ConnectionId,
+    serialization: Serialization,
+    metadata: Value,
+    remote_seedmesh: bool,
+    connect_time: Duration,
+    pc: RefCell<Option<Rc<PeerConnection>>>,
+    channel: RefCell<Option<DataChannel>>,
+    encoder: RefCell<Encoder>,
+    closed: RefCell<Option<CloseReason>>,
+    ping_rtt: Cell<Option<Duration>>,
+    low_waiters: RefCell<Vec<oneshot::Sender<()>>>,
+    inputs: UnboundedSender<ConnInput>,
+}
+
+impl ConnShared {
+    fn send_frame(&self, frame: &Frame) -> Result<(), PeerError> {
+        let channel = self.channel.borrow();
+        let channel = channel.as_ref().ok_or_else(|| self.closed_error())?;
+        match frame {
+            Frame::Text(text) => channel.send_text(text),
+            Frame::Binary(bytes) => channel.send_bytes(bytes),
+        }
+        .map_err(PeerError::Js)
+    }
+
+    fn closed_error(&self) -> PeerError {
+        PeerError::Closed(self.closed.borrow().clone().unwrap_or(CloseReason::Local))
+    }
+
+    fn wake_senders(&self) {
+        for waiter in self.low_waiters.borrow_mut().drain(..) {
+            let _ = waiter.send(());
+        }
+    }
+}
+
+type Opened = (oneshot::Sender<Result<Connection, PeerError>>, bool);
+
+fn transport(state: RtcPeerConnectionState) -> TransportState {
+    match state {
+        RtcPeerConnectionState::Connected => TransportState::Connected,
+        RtcPeerConnectionState::Disconnected => TransportState::Disconnected,
+        RtcPeerConnectionState::Failed => TransportState::Failed,
+        RtcPeerConnectionState::Closed => TransportState::Closed,
+        _ => TransportState::Connecting,
+    }
+}
+
+/// One connection, from offer to close. Ends when the connection closes.
+async fn run_connection(
+    peer_shared: Rc<PeerShared>,
+    setup: Setup,
+    tx: UnboundedSender<ConnInput>,
+    rx: UnboundedReceiver<ConnInput>,
+    offer_sdp: Option<String>,
+    opened: Option<Opened>,
+) {
+    let started = now();
+    let id = setup.id.clone();
+    let result = connection_task(&peer_shared, setup, tx, rx, offer_sdp, opened, started).await;
+    if let Err((error, opened)) = result
+        && let Some((opened, _)) = opened
+    {
+        let _ = opened.send(Err(error));
+    }
+    peer_shared.routes.borrow_mut().remove(&id);
+    peer_shared.signaling.borrow_mut().forget(&id);
+}
+
+async fn connection_task(
+    peer_shared: &Rc<PeerShared>,
+    setup: Setup,
+    tx: UnboundedSender<ConnInput>,
+    mut rx: UnboundedReceiver<ConnInput>,
+    offer_sdp: Option<String>,
+    mut opened: Option<Opened>,
+    started: Instant,
+) -> Result<(), (PeerError, Option<Opened>)> {
+    let options = &peer_shared.options;
+    let mut machine = ConnectionMachine::new(setup.role, options.connection, started);
+    let mut pc = match PeerConnection::new(&options.rtc) {
+        Ok(pc) => pc,
+        Err(e) => return Err((e.into(), opened)),
+    };
+    {
+        let tx = tx.clone();
+        pc.set_handler(move |event| {
+            let _ = tx.unbounded_send(ConnInput::Pc(event));
+        });
+    }
+    let pc = Rc::new(pc);
+    let channel_handler = {
+        let tx = tx.clone();
+        move |event| {
+            let _ = tx.unbounded_send(ConnInput::Channel(event));
+        }
+    };
+    let mut channel = None;
+    let mut remote_seedmesh = setup.remote_seedmesh;
+    let mut remote_description_set = false;
+    let mut early_candidates = Vec::new();
+
+    match &offer_sdp {
+        None => {
+            let reliable = opened.as_ref().is_some_and(|o| o.1);
+            let mut dc = match pc.create_data_channel(setup.id.as_str(), reliable) {
+                Ok(dc) => dc,
+                Err(e) => return Err((e.into(), opened)),
+            };
+            dc.set_handler(channel_handler.clone());
+            channel = Some(dc);
+            let sdp = match pc.create_offer().await {
+                Ok(sdp) => sdp,
+                Err(e) => return Err((e.into(), opened)),
+            };
+            let payload = OfferPayload {
+                sdp: SessionDescription {
+                    kind: "offer".into(),
+                    sdp,
+                },
+                connection_type: ConnectionType::Data,
+                connection_id: setup.id.clone(),
+                label: Some(setup.id.as_str().to_owned()),
+                reliable: Some(reliable),
+                serialization: Some(setup.serialization),
+                metadata: setup.metadata.clone(),
+                seedmesh: Some(FRAMING_VERSION),
+            };
+            peer_shared
+                .signaling
+                .borrow_mut()
+                .dial(setup.peer.clone(), payload);
+            let _ = peer_shared.driver.unbounded_send(DriverInput::Pump);
+        }
+        Some(sdp) => {
+            let answer = match pc.accept_offer(sdp).await {
+                Ok(answer) => answer,
+                Err(e) => return Err((e.into(), opened)),
+            };
+            remote_description_set = true;
+            peer_shared.signal(ClientMessage::Answer {
+                dst: setup.peer.clone(),
+                payload: AnswerPayload {
+                    sdp: SessionDescription {
+                        kind: "answer".into(),
+                        sdp: answer,
+                    },
+                    connection_type: ConnectionType::Data,
+                    connection_id: setup.id.clone(),
+                    seedmesh: Some(FRAMING_VERSION),
+                },
+            });
+        }
+    }
+
+    let mut shared: Option<Rc<ConnShared>> = None;
+    let mut user: Option<UnboundedSender<ConnectionEvent>> = None;
+    let mut decoder: Option<Decoder> = None;
+
+    loop {
+        // Do what the machine says.
+        while let Some(output) = machine.poll_output() {
+            match output {
+                Output::Opened => {
+                    let protocol = if remote_seedmesh {
+                        Protocol::Seedmesh
+                    } else {
+                        Protocol::PeerJs(setup.serialization)
+                    };
+                    let (encoder, dec) = match (
+                        Encoder::new(protocol),
+                        Decoder::new(protocol, options.limits),
+                    ) {
+                        (Ok(e), Ok(d)) => (e, d),
+                        (Err(e), _) | (_, Err(e)) => {
+                            machine.close(CloseReason::Local);
+                            if let Some((opened, _)) = opened.take() {
+                                let _ = opened.send(Err(PeerError::Channel(e)));
+                            }
+                            continue;
+                        }
+                    };
+                    decoder = Some(dec);
+                    if let Some(dc) = &channel {
+                        dc.set_low_water_mark(LOW_WATER_MARK);
+                    }
+                    let conn = Rc::new(ConnShared {
+                        peer: setup.peer.clone(),
+                        id: setup.id.clone(),
+                        serialization: setup.serialization,
+                        metadata: setup.metadata.clone(),
+                        remote_seedmesh,
+                        connect_time: now().saturating_since(started),
+                        pc: RefCell::new(Some(pc.clone())),
+                        channel: RefCell::new(channel.take()),
+                        encoder: RefCell::new(encoder),
+                        closed: RefCell::new(None),
+                        ping_rtt: Cell::new(None),
+                        low_waiters: RefCell::new(Vec::new()),
+                        inputs: tx.clone(),
+                    });
+                    let (events_tx, events) = unbounded();
+                    user = Some(events_tx);
+                    let handle = Connection {
+                        sender: ConnectionSender {
+                            handle: Rc::new(Handle(conn.clone())),
+                        },
+                        events,
+                    };
+                    shared = Some(conn);
+                    match opened.take() {
+                        Some((opened, _)) => {
+                            if opened.send(Ok(handle)).is_err() {
+                                machine.close(CloseReason::Local);
+                            }
+                        }
+                        None => {
+                            let _ = peer_shared
+                                .events
+                                .unbounded_send(PeerEvent::Incoming(handle));
+                        }
+                    }
+                }
+                Output::SendPing(nonce) => {
+                    if let Some(conn) = &shared {
+                        let frame = conn.encoder.borrow().ping(nonce);
+                        if let Some(frame) = frame {
+                            let _ = conn.send_frame(&frame);
+                        }
+                    }
+                }
+                Output::RoundTrip(rtt) => {
+                    if let Some(conn) = &shared {
+                        conn.ping_rtt.set(Some(rtt));
+                    }
+                }
+                Output::Closed(reason) => {
+                    if let Some(conn) = &shared {
+                        *conn.closed.borrow_mut() = Some(reason.clone());
+                        if reason == CloseReason::Local {
+                            let frame = conn.encoder.borrow().close();
+                            if let Some(frame) = frame {
+                                let _ = conn.send_frame(&frame);
+                            }
+                            // The channel sends what is still buffered before it closes; the
+                            // connection under it must live until then.
+                            if let Some(channel) = conn.channel.borrow().as_ref() {
+                                channel.close();
+                            }
+                            let flushed = async {
+                                while let Some(input) = rx.next().await {
+                                    if matches!(input, ConnInput::Channel(ChannelEvent::Closed)) {
+                                        break;
+                                    }
+                                }
+                            };
+                            let _ = select(Box::pin(flushed), TimeoutFuture::new(FLUSH_TIMEOUT_MS))
+                                .await;
+                        }
+                        // Dropping the browser objects closes them and frees their callbacks.
+                        conn.channel.borrow_mut().take();
+                        conn.pc.borrow_mut().take();
+                        conn.wake_senders();
+                    }
+                    if let Some(user) = user.take() {
+                        let _ = user.unbounded_send(ConnectionEvent::Closed(reason.clone()));
+                    }
+                    return Err((PeerError::Closed(reason), opened));
+                }
+                _ => {}
+            }
+        }
+
+        let deadline = machine.poll_timeout();
+        let next = select(rx.next(), Box::pin(sleep_until(deadline))).await;
+        let at = now();
+        let input = match next {
+            Either::Left((Some(input), _)) => input,
+            Either::Left((None, _)) => ConnInput::Close,
+            Either::Right(_) => {
+                machine.handle_timeout(at);
+                continue;
+            }
+        };
+        match input {
+            ConnInput::Answer(answer) => {
+                remote_seedmesh = answer.seedmesh.is_some_and(|v| v >= 1);
+                machine.handle_answered(at);
+                if pc.accept_answer(&answer.sdp.sdp).await.is_err() {
+                    machine.close(CloseReason::TransportFailed);
+                    continue;
+                }
+                remote_description_set = true;
+                for candidate in early_candidates.drain(..) {
+                    let _ = pc.add_ice_candidate(&candidate).await;
+                }
+            }
+            ConnInput::Candidate(candidate) => {
+                let candidate = IceCandidate {
+                    candidate: candidate.candidate,
+                    sdp_mid: candidate.sdp_mid,
+                    sdp_m_line_index: candidate.sdp_m_line_index,
+                    username_fragment: candidate.username_fragment,
+                };
+                if !remote_description_set {
+                    if early_candidates.len() < 64 {
+                        early_candidates.push(candidate);
+                    }
+                } else {
+                    // A candidate the browser cannot use is no reason to fail the connection.
+                    let _ = pc.add_ice_candidate(&candidate).await;
+                }
+            }
+            ConnInput::PeerUnavailable => machine.handle_peer_unavailable(),
+            ConnInput::PeerLeft => machine.handle_peer_left(),
+            ConnInput::Close => machine.close(CloseReason::Local),
+            ConnInput::Pc(PeerConnectionEvent::IceCandidate(c)) => {
+                peer_shared.signal(ClientMessage::Candidate {
+                    dst: setup.peer.clone(),
+                    payload: CandidatePayload {
+                        candidate: Candidate {
+                            candidate: c.candidate,
+                            sdp_mid: c.sdp_mid,
+                            sdp_m_line_index: c.sdp_m_line_index,
+                            username_fragment: c.username_fragment,
+                        },
+                        connection_type: ConnectionType::Data,
+                        connection_id: setup.id.clone(),
+                    },
+                });
+            }
+            ConnInput::Pc(PeerConnectionEvent::DataChannel(mut dc)) => {
+                if channel.is_none() && shared.is_none() {
+                    dc.set_handler(channel_handler.clone());
+                    let already_open = dc.is_open();
+                    channel = Some(dc);
+                    if already_open {
+                        machine.handle_channel_open(at, remote_seedmesh);
+                    }
+                }
+            }
+            ConnInput::Pc(PeerConnectionEvent::StateChanged(state)) => {
+                machine.handle_transport(at, transport(state));
+            }
+            ConnInput::Pc(_) => {}
+            ConnInput::Channel(ChannelEvent::Open) => {
+                machine.handle_channel_open(at, remote_seedmesh);
+            }
+            ConnInput::Channel(ChannelEvent::Closed) => machine.handle_remote_close(),
+            ConnInput::Channel(ChannelEvent::BufferedAmountLow) => {
+                if let Some(conn) = &shared {
+                    conn.wake_senders();
+                }
+            }
+            ConnInput::Channel(ChannelEvent::Message(frame)) => {
+                machine.handle_heard(at);
+                let (Some(conn), Some(decoder)) = (&shared, decoder.as_mut()) else {
+                    continue;
+                };
+                let frame = match frame {
+                    crate::rtc::Frame::Text(t) => Frame::Text(t),
+                    crate::rtc::Frame::Binary(b) => Frame::Binary(b),
+                };
+                let event = match decoder.decode(frame) {
+                    Ok(None) => continue,
+                    Ok(Some(Received::Message(message))) => ConnectionEvent::Message(message),
+                    Ok(Some(Received::Ping(nonce))) => {
+                        let frame = conn.encoder.borrow().pong(nonce);
+                        if let Some(frame) = frame {
+                            let _ = conn.send_frame(&frame);
+                        }
+                        continue;
+                    }
+                    Ok(Some(Received::Pong(nonce))) => {
+                        machine.handle_pong(at, nonce);
+                        continue;
+                    }
+                    Ok(Some(Received::Close)) => {
+                        machine.handle_remote_close();
+                        continue;
+                    }
+                    Ok(Some(_)) => continue,
+                    Err(error) => ConnectionEvent::Error(error),
+                };
+                if let Some(user) = &user {
+                    let _ = user.unbounded_send(event);
+                }
+            }
+        }
+    }
+}
+
+/// Closes the connection when the last [`Connection`] or [`ConnectionSender`] is dropped.
+struct Handle(Rc<ConnShared>);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let _ = self.0.inputs.unbounded_send(ConnInput::Close);
+    }
+}
+
+/// The sending half of a [`Connection`]: cheap to clone, usable from any task or callback.
+#[derive(Clone)]
+pub struct ConnectionSender {
+    handle: Rc<Handle>,
+}
+
+impl fmt::Debug for ConnectionSender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionSender")
+            .field("peer", &self.shared().peer)
+            .field("id", &self.shared().id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectionSender {
+    fn shared(&self) -> &ConnShared {
+        &self.handle.0
+    }
+
+    /// The peer at the other end.
+    #[must_use]
+    pub fn peer(&self) -> &PeerId {
+        &self.shared().peer
+    }
+
+    /// The connection's ID (also the data channel's label).
+    #[must_use]
+    pub fn id(&self) -> &ConnectionId {
+        &self.shared().id
+    }
+
+    /// Whether the connection is closed, and why.
+    #[must_use]
+    pub fn closed(&self) -> Option<CloseReason> {
+        self.shared().closed.borrow().clone()
+    }
+
+    /// Sends one message, waiting while the browser's send buffer is above
+    /// [`HIGH_WATER_MARK`]. Messages larger than one frame are chunked for seedmesh peers.
+    pub async fn send(&self, message: &Message) -> Result<(), PeerError> {
+        let shared = self.shared();
+        if shared.closed.borrow().is_some() {
+            return Err(shared.closed_error());
+        }
+        let frames = shared
+            .encoder
+            .borrow_mut()
+            .encode(message)
+            .map_err(PeerError::Channel)?;
+        for frame in frames {
+            loop {
+                let buffered = match shared.channel.borrow().as_ref() {
+                    Some(channel) => channel.buffered_amount(),
+                    None => return Err(shared.closed_error()),
+                };
+                if buffered <= HIGH_WATER_MARK {
+                    break;
+                }
+                let (wake, woken) = oneshot::channel();
+                shared.low_waiters.borrow_mut().push(wake);
+                // Woken by bufferedamountlow or close; the timeout guards against a missed event.
+                let _ = select(woken, TimeoutFuture::new(1_000)).await;
+            }
+            shared.send_frame(&frame)?;
+        }
+        Ok(())
+    }
+
+    /// Closes the connection, telling the peer if its protocol has a way to.
+    pub fn close(&self) {
+        let _ = self.shared().inputs.unbounded_send(ConnInput::Close);
+    }
+
+    /// The connection's state, path and round-trip times.
+    pub async fn diagnostics(&self) -> Diagnostics {
+        let shared = self.shared();
+        let state = match self.closed() {
+            Some(reason) => format!("closed: {reason}"),
+            None => "open".to_owned(),
+        };
+        let pc = shared.pc.borrow().clone();
+        let path = match pc {
+            Some(pc) => pc.path_stats().await.unwrap_or_default(),
+            None => PathStats::default(),
+        };
+        Diagnostics {
+            state,
+            connect_time: shared.connect_time,
+            path,
+            ping_rtt: shared.ping_rtt.get(),
+            seedmesh_peer: shared.remote_seedmesh,
+        }
+    }
+}
+
+/// An open data connection to another peer. It closes when it and every
+/// [`ConnectionSender`] made from it are dropped, or with [`Connection::close`].
+pub struct Connection {
+    sender: ConnectionSender,
+    events: UnboundedReceiver<ConnectionEvent>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("peer", self.peer())
+            .field("id", self.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// The peer at the other end.
+    #[must_use]
+    pub fn peer(&self) -> &PeerId {
+        self.sender.peer()
+    }
+
+    /// The connection's ID (also the data channel's label).
+    #[must_use]
+    pub fn id(&self) -> &ConnectionId {
+        self.sender.id()
+    }
+
+    /// The serialization named in the offer.
+    #[must_use]
+    pub fn serialization(&self) -> Serialization {
+        self.sender.shared().serialization
+    }
+
+    /// The metadata the dialer attached to the offer.
+    #[must_use]
+    pub fn metadata(&self) -> &Value {
+        &self.sender.shared().metadata
+    }
+
+    /// Whether the connection is closed, and why.
+    #[must_use]
+    pub fn closed(&self) -> Option<CloseReason> {
+        self.sender.closed()
+    }
+
+    /// A sending handle that can be cloned and moved into other tasks.
+    #[must_use]
+    pub fn sender(&self) -> ConnectionSender {
+        self.sender.clone()
+    }
+
+    /// Sends one message; see [`ConnectionSender::send`].
+    pub async fn send(&self, message: &Message) -> Result<(), PeerError> {
+        self.sender.send(message).await
+    }
+
+    /// The next event, or `None` after [`ConnectionEvent::Closed`].
+    pub async fn next_event(&mut self) -> Option<ConnectionEvent> {
+        self.events.next().await
+    }
+
+    /// The next event if one is queued, without waiting.
+    pub fn try_next_event(&mut self) -> Option<ConnectionEvent> {
+        self.events.next().now_or_never().flatten()
+    }
+
+    /// Closes the connection, telling the peer if its protocol has a way to.
+    pub fn close(&self) {
+        self.sender.close();
+    }
+
+    /// The connection's state, path and round-trip times.
+    pub async fn diagnostics(&self) -> Diagnostics {
+        self.sender.diagnostics().await
+    }
+}

@@ -1,0 +1,117 @@
+// A PeerJS client for the interop tests: connections are numbered handles, every received message
+// is queued, and every wait has a timeout.
+"use strict";
+
+function timeout(ms, what) {
+  return new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms));
+}
+
+function describe(data) {
+  if (data instanceof ArrayBuffer) return { kind: "bytes", value: [...new Uint8Array(data)] };
+  if (ArrayBuffer.isView(data)) return { kind: "bytes", value: [...new Uint8Array(data.buffer, data.byteOffset, data.byteLength)] };
+  if (typeof data === "string") return { kind: "text", value: data };
+  return { kind: "json", value: data };
+}
+
+window.pj = {
+  peer: null,
+  connections: new Map(),
+  incoming: [],
+  errors: [],
+  next: 1,
+
+  /** Registers on the PeerServer at `url` (ws://host:port/path); resolves to the ID. */
+  open(url, id, iceServers, relayOnly) {
+    const u = new URL(url.replace(/^ws/, "http"));
+    this.peer = new peerjs.Peer(id ?? undefined, {
+      host: u.hostname,
+      port: Number(u.port),
+      path: `${u.pathname.replace(/\/$/, "")}/`,
+      key: "peerjs",
+      secure: false,
+      // Never PeerJS's default public servers: only what the test gives.
+      config: { iceServers, iceTransportPolicy: relayOnly ? "relay" : "all" },
+    });
+    this.peer.on("error", (e) => this.errors.push(`${e.type}: ${e.message}`));
+    this.peer.on("connection", (conn) => this.incoming.push(this.track(conn)));
+    return Promise.race([
+      new Promise((resolve, reject) => {
+        this.peer.on("open", resolve);
+        this.peer.on("error", reject);
+      }),
+      timeout(10_000, "PeerJS registration"),
+    ]);
+  },
+
+  track(conn) {
+    const handle = this.next++;
+    const state = { conn, messages: [], opened: null, closed: false, echo: false };
+    state.opened = new Promise((resolve) => conn.on("open", resolve));
+    conn.on("data", (data) => {
+      if (state.echo) conn.send(data);
+      else state.messages.push(describe(data));
+    });
+    conn.on("close", () => (state.closed = true));
+    conn.on("error", (e) => this.errors.push(`connection ${handle}: ${e.type}: ${e.message}`));
+    this.connections.set(handle, state);
+    return handle;
+  },
+
+  /** Dials `id`; resolves to a handle once the channel is open. */
+  async connect(id, serialization, metadata) {
+    const handle = this.track(this.peer.connect(id, { serialization, reliable: true, metadata }));
+    await Promise.race([this.connections.get(handle).opened, timeout(15_000, `connection to ${id} to open`)]);
+    return handle;
+  },
+
+  /** The next incoming connection's handle, once its channel is open. */
+  async accept(ms = 15_000) {
+    const deadline = performance.now() + ms;
+    while (!this.incoming.length) {
+      if (performance.now() > deadline) throw new Error("timed out waiting for an incoming connection");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const handle = this.incoming.shift();
+    const state = this.connections.get(handle);
+    await Promise.race([state.opened, timeout(15_000, "the incoming connection to open")]);
+    return { handle, peer: state.conn.peer, serialization: state.conn.serialization, metadata: state.conn.metadata };
+  },
+
+  send(handle, data) {
+    this.connections.get(handle).conn.send(data);
+  },
+
+  sendBytes(handle, bytes) {
+    this.connections.get(handle).conn.send(new Uint8Array(bytes).buffer);
+  },
+
+  /** The next message as {kind, value}, or {kind: "closed"} once the connection closed. */
+  async nextMessage(handle, ms = 10_000) {
+    const state = this.connections.get(handle);
+    const deadline = performance.now() + ms;
+    while (!state.messages.length) {
+      if (state.closed) return { kind: "closed" };
+      if (performance.now() > deadline) throw new Error(`timed out waiting for a message on ${handle}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return state.messages.shift();
+  },
+
+  /** Resolves once the connection has closed. */
+  async waitClosed(handle, ms = 10_000) {
+    const state = this.connections.get(handle);
+    const deadline = performance.now() + ms;
+    while (!state.closed) {
+      if (performance.now() > deadline) throw new Error(`timed out waiting for ${handle} to close`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  },
+
+  echo(handle) {
+    this.connections.get(handle).echo = true;
+  },
+
+  close(handle, flush) {
+    this.connections.get(handle).conn.close(flush ? { flush: true } : undefined);
+  },
+};
