@@ -24,8 +24,11 @@ cargo clippy --quiet --target wasm32-unknown-unknown --workspace --exclude seedm
 step "native tests"
 cargo test -p seedmesh-core -p seedmesh-cli
 
-step "release build"
-trunk build --release --offline
+step "release build, configured for the local stack"
+# The page finds the network through the dev zone's DoH resolver, which the browser suites
+# start on this port inside their private network namespace.
+SEEDMESH_SEED_DOMAIN=seedmesh.test SEEDMESH_DOH_RESOLVERS=http://127.0.0.1:8053/dns-query \
+  trunk build --release --offline
 
 step "building the browser tests"
 cargo test --target wasm32-unknown-unknown -p seedmesh-web --no-run

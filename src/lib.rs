@@ -1,11 +1,17 @@
 //! The seedmesh page as a Leptos client-side app.
 //!
-//! Components only render state and send commands; the network reaches them through one place.
+//! [`network`] runs discovery, signaling and the mesh as one task; [`state`] is where its
+//! events become signals; [`components`] render those signals and send commands back.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod app;
 pub mod components;
+pub mod config;
+pub mod identity;
+pub mod network;
+pub mod state;
+pub mod storage;
 
 pub use app::App;

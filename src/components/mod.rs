@@ -1,9 +1,12 @@
-//! The page's components, one concern each.
+//! The page's components, one concern each. They read [`crate::state::AppState`] from context
+//! and never touch the network themselves.
 
 mod connection_status;
 mod messaging;
 mod peer_list;
+mod settings;
 
 pub use connection_status::ConnectionStatus;
 pub use messaging::Messaging;
 pub use peer_list::PeerList;
+pub use settings::SettingsPanel;

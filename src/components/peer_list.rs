@@ -1,12 +1,68 @@
 use leptos::prelude::*;
+use seedmesh_core::mesh::{FoundBy, PeerState};
+
+use crate::state::{AppState, PeerRow};
 
 /// The peers this page knows of.
 #[component]
 pub fn PeerList() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let rows = move || {
+        state
+            .peers
+            .with(|peers| peers.values().cloned().collect::<Vec<_>>())
+    };
     view! {
         <section class="panel" aria-labelledby="peers-title">
             <h2 id="peers-title">"Peers"</h2>
-            <p class="empty">"No peers yet."</p>
+            <Show
+                when=move || state.peers.with(|p| !p.is_empty())
+                fallback=|| view! { <p class="empty">"No peers yet. Open this page somewhere else to meet it."</p> }
+            >
+                <ul class="peer-list" data-testid="peer-list">
+                    <For each=rows key=|row| format!("{row:?}") let:row>
+                        <PeerItem row=row/>
+                    </For>
+                </ul>
+            </Show>
         </section>
+    }
+}
+
+/// One peer: name, ID, state, round trip, path and how it was found.
+#[component]
+fn PeerItem(row: PeerRow) -> impl IntoView {
+    let (state_class, state_text) = match &row.state {
+        PeerState::Connecting => ("connecting", "connecting…".to_owned()),
+        PeerState::Connected => ("connected", "connected".to_owned()),
+        PeerState::Failed(reason) => ("failed", format!("failed: {reason}")),
+    };
+    let found = match row.found_by {
+        FoundBy::Dns => "named in DNS",
+        FoundBy::Rendezvous => "rendezvous",
+        FoundBy::Exchange => "via a peer",
+        FoundBy::Incoming => "it called us",
+    };
+    let path = row.candidates.as_ref().map(|(local, remote)| {
+        if local == "relay" || remote == "relay" {
+            "relayed"
+        } else {
+            "direct"
+        }
+    });
+    let rtt = row
+        .rtt
+        .map(|rtt| format!("{:.1} ms", rtt.as_secs_f64() * 1000.0));
+    view! {
+        <li class="peer" data-peer-id=row.id.to_string() data-state=state_class>
+            <span class="peer-name">{row.name.clone().unwrap_or_else(|| row.id.to_string())}</span>
+            <span class="peer-id">{row.id.to_string()}</span>
+            <span class=format!("badge {state_class}")>{state_text}</span>
+            <span class="peer-meta">
+                {found}
+                {path.map(|p| format!(" · {p}"))}
+                {rtt.map(|r| format!(" · {r}"))}
+            </span>
+        </li>
     }
 }

@@ -386,6 +386,12 @@ impl Mesh {
         self.held_slot.and_then(|slot| self.slot_id(slot))
     }
 
+    /// The peer a link belongs to, once it introduced itself.
+    #[must_use]
+    pub fn peer_on(&self, link: LinkId) -> Option<PeerId> {
+        self.peer_of(link)
+    }
+
     /// How many peers are connected and introduced.
     #[must_use]
     pub fn connected_count(&self) -> usize {

@@ -1,0 +1,669 @@
+//! The network driver: discovery, signaling, rendezvous and the mesh, run as one task.
+//!
+//! [`start`] spawns it and returns the stream of [`NetEvent`]s the UI renders and the sender
+//! for the [`Command`]s the UI gives. Every decision is the core's ([`Mesh`]); this module only
+//! carries inputs to it and does what it asks.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+use futures::future::{AbortHandle, Abortable, Either, select};
+use gloo_timers::future::TimeoutFuture;
+use seedmesh_core::channel::Message;
+use seedmesh_core::discovery::{DiscoveryReport, SeedConfig};
+use seedmesh_core::mesh::{
+    LinkId, Mesh, MeshConfig, MeshMessage, MeshOutput, PeerView, ReceivedChat, SlotResult,
+};
+use seedmesh_core::signaling::{ServerConfig, SignalingError};
+use seedmesh_core::{Instant, PeerId, Token};
+use seedmesh_web::doh::{DiscoveryOptions, discover};
+use seedmesh_web::peer::{
+    Connection, ConnectionEvent, ConnectionSender, DialOptions, Peer, PeerError, PeerEvent,
+    PeerHandle, PeerOptions,
+};
+use seedmesh_web::rtc::{IceServer, RtcConfig};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
+use wasm_bindgen_futures::spawn_local;
+
+use crate::config::{self, Settings};
+use crate::identity::{Identity, random_u32};
+
+/// How often each connection's path and round trip are read for the peer list.
+const DIAGNOSTICS_INTERVAL_MS: u32 = 2_000;
+
+/// Where signaling stands, for the UI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignalingView {
+    /// Waiting for discovery.
+    Waiting,
+    /// Registering on `server`.
+    Connecting {
+        /// The PeerServer's address.
+        server: String,
+    },
+    /// Registered as `id` on `server`.
+    Registered {
+        /// The PeerServer's address.
+        server: String,
+        /// Our ID there.
+        id: PeerId,
+    },
+    /// The socket dropped; open connections carry on.
+    Reconnecting {
+        /// The PeerServer's address.
+        server: String,
+        /// What happened.
+        reason: String,
+    },
+    /// Registration failed; the text says what to try.
+    Failed {
+        /// The PeerServer's address.
+        server: String,
+        /// What went wrong and what to try.
+        reason: String,
+    },
+}
+
+/// What the network tells the UI.
+#[derive(Debug, Clone)]
+pub enum NetEvent {
+    /// Discovery finished with this report; `fallback` when the page uses its built-in
+    /// defaults because the records gave no PeerServer.
+    Discovered {
+        /// The report.
+        report: Box<DiscoveryReport>,
+        /// Whether the built-in defaults are in use.
+        fallback: bool,
+    },
+    /// Signaling changed.
+    Signaling(SignalingView),
+    /// Our ID was taken by another page (another tab of this browser, say): this page uses
+    /// a fresh one.
+    IdReplaced(PeerId),
+    /// We hold this rendezvous slot, or none.
+    Slot(Option<PeerId>),
+    /// A peer appeared or changed.
+    Peer(PeerView),
+    /// A peer left.
+    PeerRemoved(PeerId),
+    /// A connection's path: round trip and whether it is relayed.
+    Path {
+        /// The peer.
+        peer: PeerId,
+        /// The round trip, from ICE or our pings.
+        rtt: Option<Duration>,
+        /// The candidate types at both ends, e.g. `host`/`relay`.
+        candidates: Option<(String, String)>,
+    },
+    /// A chat message arrived.
+    Chat(ReceivedChat),
+    /// A chat message of ours went out.
+    Sent {
+        /// Its ID.
+        id: String,
+        /// The text.
+        text: String,
+        /// The addressee, for a direct message.
+        to: Option<PeerId>,
+        /// How many peers it was sent to.
+        recipients: usize,
+        /// When, in ms since the Unix epoch.
+        sent_at: u64,
+    },
+    /// Peers confirmed one of our messages.
+    Delivered {
+        /// The message ID.
+        id: String,
+        /// How many confirmed it.
+        delivered: usize,
+    },
+    /// A message could not be sent; the text says why.
+    SendFailed(String),
+}
+
+/// What the UI asks of the network.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Send a chat message to the room, or to one peer.
+    Chat {
+        /// The text.
+        text: String,
+        /// The addressee, for a direct message.
+        to: Option<PeerId>,
+    },
+    /// Our display name changed.
+    Rename(String),
+}
+
+/// Starts the network for `identity` with `settings`.
+pub fn start(
+    settings: Settings,
+    identity: Identity,
+) -> (UnboundedReceiver<NetEvent>, UnboundedSender<Command>) {
+    let (events, event_rx) = unbounded();
+    let (commands, command_rx) = unbounded();
+    spawn_local(run(settings, identity, events, command_rx));
+    (event_rx, commands)
+}
+
+/// Everything that reaches the driver's loop.
+enum Input {
+    Command(Command),
+    Incoming(Connection),
+    Peer(PeerEvent),
+    Slot(u8, Result<Peer, SlotResult>),
+    Dialed(LinkId, Result<Connection, PeerError>),
+    Connection(LinkId, ConnectionEvent),
+    Tick,
+}
+
+struct Link {
+    sender: ConnectionSender,
+    outbox: UnboundedSender<Message>,
+    reader: AbortHandle,
+}
+
+struct Driver {
+    /// Every open link's sender, shared with the `pagehide` handler, which closes them all so
+    /// that peers see this page leave at once rather than after the liveness timeout.
+    senders: Rc<RefCell<HashMap<LinkId, ConnectionSender>>>,
+    _on_page_hide: Option<Closure<dyn FnMut()>>,
+    mesh: Mesh,
+    peer: PeerHandle,
+    inputs: UnboundedSender<Input>,
+    events: UnboundedSender<NetEvent>,
+    links: HashMap<LinkId, Link>,
+    slots: HashMap<PeerId, AbortHandle>,
+    server: ServerConfig,
+    options: PeerOptions,
+}
+
+async fn run(
+    settings: Settings,
+    mut identity: Identity,
+    events: UnboundedSender<NetEvent>,
+    mut commands: UnboundedReceiver<Command>,
+) {
+    let emit = |event| {
+        let _ = events.unbounded_send(event);
+    };
+    emit(NetEvent::Signaling(SignalingView::Waiting));
+    // Pinned keys and the snapshot come from the build; the resolvers from the settings.
+    let options = match DiscoveryOptions::from_build_config(
+        Some(&settings.resolvers.join(",")),
+        option_env!("SEEDMESH_SEED_KEYS"),
+        option_env!("SEEDMESH_SEED_SNAPSHOT"),
+    ) {
+        Ok(options) => options,
+        Err(error) => {
+            emit(NetEvent::Signaling(SignalingView::Failed {
+                server: settings.seed_domain.clone(),
+                reason: format!("this build's pinned seed-record key is unusable: {error}"),
+            }));
+            return;
+        }
+    };
+    let report = discover(&settings.seed_domain, &options).await;
+    let plan = Plan::from_report(&report.config);
+    emit(NetEvent::Discovered {
+        report: Box::new(report),
+        fallback: plan.fallback,
+    });
+
+    let server_name = server_name(&plan.server);
+    let mut peer_options = PeerOptions::new(plan.server.clone());
+    peer_options.rtc = plan.rtc.clone();
+    // Pages notice a vanished peer within about 5 s.
+    peer_options.connection.ping_interval = Duration::from_secs(1);
+    peer_options.connection.liveness_timeout = Duration::from_secs(5);
+    let mut backoff = 1_000u32;
+    let peer = loop {
+        emit(NetEvent::Signaling(SignalingView::Connecting {
+            server: server_name.clone(),
+        }));
+        peer_options.id = Some(identity.id.clone());
+        peer_options.token = Some(identity.token.clone());
+        match Peer::connect(peer_options.clone()).await {
+            Ok(peer) => break peer,
+            Err(PeerError::Signaling(SignalingError::IdTaken { .. })) => {
+                // Another tab of this browser holds our ID: this one goes by a fresh ID.
+                let name = identity.name.clone();
+                identity = Identity::fresh();
+                identity.name = name;
+                emit(NetEvent::IdReplaced(identity.id.clone()));
+            }
+            Err(error) => {
+                emit(NetEvent::Signaling(SignalingView::Failed {
+                    server: server_name.clone(),
+                    reason: format!("{error}. Trying again in {} s.", backoff / 1000),
+                }));
+                TimeoutFuture::new(backoff).await;
+                backoff = (backoff * 2).min(30_000);
+            }
+        }
+    };
+    emit(NetEvent::Signaling(SignalingView::Registered {
+        server: server_name.clone(),
+        id: peer.id(),
+    }));
+
+    let mesh = match Mesh::new(peer.id(), &identity.name, plan.mesh.clone()) {
+        Ok(mesh) => mesh,
+        Err(error) => {
+            emit(NetEvent::Signaling(SignalingView::Failed {
+                server: server_name,
+                reason: error.to_string(),
+            }));
+            return;
+        }
+    };
+    let (inputs, mut input_rx) = unbounded();
+    let handle = peer.handle();
+    forward_peer(peer, inputs.clone(), true);
+    {
+        let inputs = inputs.clone();
+        spawn_local(async move {
+            while let Some(command) = commands.next().await {
+                if inputs.unbounded_send(Input::Command(command)).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    {
+        let inputs = inputs.clone();
+        spawn_local(async move {
+            loop {
+                TimeoutFuture::new(DIAGNOSTICS_INTERVAL_MS).await;
+                if inputs.unbounded_send(Input::Tick).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let senders: Rc<RefCell<HashMap<LinkId, ConnectionSender>>> = Rc::default();
+    let on_page_hide = {
+        let senders = senders.clone();
+        Closure::<dyn FnMut()>::new(move || {
+            for sender in senders.borrow().values() {
+                sender.close();
+            }
+        })
+    };
+    let on_page_hide = web_sys::window()
+        .and_then(|w| {
+            w.add_event_listener_with_callback("pagehide", on_page_hide.as_ref().unchecked_ref())
+                .ok()
+        })
+        .map(|()| on_page_hide);
+    let mut driver = Driver {
+        senders,
+        _on_page_hide: on_page_hide,
+        mesh,
+        peer: handle,
+        inputs,
+        events,
+        links: HashMap::new(),
+        slots: HashMap::new(),
+        server: plan.server,
+        options: peer_options,
+    };
+    driver.mesh.start(now());
+    driver.drain();
+    loop {
+        let sleep = match driver.mesh.poll_timeout() {
+            Some(at) => {
+                let millis = at.saturating_since(now()).as_millis();
+                TimeoutFuture::new(u32::try_from(millis).unwrap_or(u32::MAX))
+            }
+            None => TimeoutFuture::new(60_000),
+        };
+        match select(input_rx.next(), sleep).await {
+            Either::Left((Some(input), _)) => driver.handle(input),
+            Either::Left((None, _)) => break,
+            Either::Right(_) => driver.mesh.handle_timeout(now()),
+        }
+        driver.drain();
+    }
+}
+
+/// What to connect with: the seed records' choices, or the built-in fallbacks.
+struct Plan {
+    server: ServerConfig,
+    rtc: RtcConfig,
+    mesh: MeshConfig,
+    fallback: bool,
+}
+
+impl Plan {
+    fn from_report(config: &SeedConfig) -> Self {
+        let from_records =
+            config
+                .signaling
+                .iter()
+                .min_by_key(|s| s.priority)
+                .map(|s| ServerConfig {
+                    secure: s.secure,
+                    host: s.host.clone(),
+                    port: s.port,
+                    path: s.path.clone(),
+                    key: s.key.clone(),
+                });
+        let fallback = from_records.is_none();
+        let server = from_records.unwrap_or_else(|| {
+            ServerConfig::from_url(config::FALLBACK_PEERSERVER, "peerjs")
+                .expect("the built-in PeerServer URL is valid")
+        });
+        let ice_servers = if fallback {
+            vec![IceServer {
+                urls: vec![config::FALLBACK_STUN.to_owned()],
+                username: None,
+                credential: None,
+            }]
+        } else {
+            config
+                .ice_servers
+                .iter()
+                .map(|s| IceServer {
+                    urls: s.urls.clone(),
+                    username: s.username.clone(),
+                    credential: s.credential.clone(),
+                })
+                .collect()
+        };
+        let (namespace, slots) = match &config.rendezvous {
+            Some(r) => (
+                r.namespace.clone(),
+                u8::try_from(r.slots.min(64)).unwrap_or(4),
+            ),
+            None => (config::page_namespace(), config::FALLBACK_SLOTS),
+        };
+        Self {
+            server,
+            rtc: RtcConfig {
+                ice_servers,
+                relay_only: false,
+            },
+            mesh: MeshConfig {
+                namespace: Some(namespace),
+                slots,
+                bootstrap: config
+                    .bootstrap_peers
+                    .iter()
+                    .filter_map(|p| PeerId::parse(p).ok())
+                    .collect(),
+                ..MeshConfig::default()
+            },
+            fallback,
+        }
+    }
+}
+
+impl Driver {
+    fn emit(&self, event: NetEvent) {
+        let _ = self.events.unbounded_send(event);
+    }
+
+    fn handle(&mut self, input: Input) {
+        let now = now();
+        match input {
+            Input::Command(Command::Chat { text, to }) => {
+                match self.mesh.send_chat(wall_clock(), &text, to.as_ref()) {
+                    Ok(sent) => self.emit(NetEvent::Sent {
+                        id: sent.id,
+                        text,
+                        to,
+                        recipients: sent.recipients,
+                        sent_at: wall_clock(),
+                    }),
+                    Err(error) => self.emit(NetEvent::SendFailed(error.to_string())),
+                }
+            }
+            Input::Command(Command::Rename(name)) => self.mesh.set_name(&name),
+            Input::Incoming(connection) => match self.mesh.accept(now, connection.peer().clone()) {
+                Some(link) => {
+                    self.attach(link, connection);
+                    self.mesh.handle_link_open(now, link);
+                }
+                None => connection.close(),
+            },
+            Input::Peer(PeerEvent::Disconnected { reason, .. }) => {
+                self.emit(NetEvent::Signaling(SignalingView::Reconnecting {
+                    server: server_name(&self.server),
+                    reason,
+                }));
+            }
+            Input::Peer(PeerEvent::Reregistered) => {
+                self.emit(NetEvent::Signaling(SignalingView::Registered {
+                    server: server_name(&self.server),
+                    id: self.peer.id(),
+                }));
+            }
+            Input::Peer(PeerEvent::Failed(error)) => {
+                self.emit(NetEvent::Signaling(SignalingView::Failed {
+                    server: server_name(&self.server),
+                    reason: error.to_string(),
+                }));
+            }
+            Input::Peer(_) => {}
+            Input::Slot(slot, Ok(slot_peer)) => {
+                let id = slot_peer.id();
+                let abort = forward_peer(slot_peer, self.inputs.clone(), false);
+                self.slots.insert(id, abort);
+                self.mesh.handle_slot_result(now, slot, SlotResult::Claimed);
+                self.emit(NetEvent::Slot(self.mesh.held_slot()));
+            }
+            Input::Slot(slot, Err(result)) => self.mesh.handle_slot_result(now, slot, result),
+            Input::Dialed(link, Ok(connection)) => {
+                self.attach(link, connection);
+                self.mesh.handle_link_open(now, link);
+            }
+            Input::Dialed(link, Err(error)) => {
+                self.mesh.handle_link_failed(now, link, &error.to_string());
+            }
+            Input::Connection(link, ConnectionEvent::Message(message)) => {
+                let bytes = match message {
+                    Message::Json(value) => serde_json::to_vec(&value).unwrap_or_default(),
+                    Message::Text(text) => text.into_bytes(),
+                    Message::Binary(bytes) => bytes,
+                };
+                // A peer that sends something unreadable is ignored, message by message.
+                if let Ok(message) = MeshMessage::decode(&bytes) {
+                    self.mesh.handle_message(now, link, message);
+                }
+            }
+            Input::Connection(_, ConnectionEvent::Error(_)) => {}
+            Input::Connection(link, ConnectionEvent::Closed(_)) => {
+                self.senders.borrow_mut().remove(&link);
+                if let Some(link_state) = self.links.remove(&link) {
+                    link_state.reader.abort();
+                }
+                self.mesh.handle_link_closed(now, link);
+            }
+            Input::Connection(..) => {}
+            Input::Tick => self.read_paths(),
+        }
+    }
+
+    /// Does what the mesh asks.
+    fn drain(&mut self) {
+        while let Some(output) = self.mesh.poll_output() {
+            match output {
+                MeshOutput::ClaimSlot { slot, id } => self.claim(slot, id),
+                MeshOutput::ReleaseSlot { id } => {
+                    if let Some(abort) = self.slots.remove(&id) {
+                        abort.abort();
+                    }
+                }
+                MeshOutput::Dial { link, remote } => {
+                    let dial = self.peer.dial(&remote, DialOptions::default());
+                    let inputs = self.inputs.clone();
+                    spawn_local(async move {
+                        let _ = inputs.unbounded_send(Input::Dialed(link, dial.await));
+                    });
+                }
+                MeshOutput::Send { link, message } => {
+                    if let Some(state) = self.links.get(&link) {
+                        let value = serde_json::to_value(&message).unwrap_or_default();
+                        let _ = state.outbox.unbounded_send(Message::Json(value));
+                    }
+                }
+                MeshOutput::Close { link } => {
+                    self.senders.borrow_mut().remove(&link);
+                    if let Some(state) = self.links.remove(&link) {
+                        state.sender.close();
+                        state.reader.abort();
+                    }
+                }
+                MeshOutput::PeerChanged(view) => self.emit(NetEvent::Peer(view)),
+                MeshOutput::PeerRemoved(id) => self.emit(NetEvent::PeerRemoved(id)),
+                MeshOutput::ChatReceived(chat) => self.emit(NetEvent::Chat(chat)),
+                MeshOutput::Delivered { id, delivered, .. } => {
+                    self.emit(NetEvent::Delivered { id, delivered });
+                }
+            }
+        }
+    }
+
+    fn claim(&mut self, slot: u8, id: PeerId) {
+        let mut options = self.options.clone();
+        options.id = Some(id);
+        options.token = Some(Token::random(&mut random_u32));
+        let inputs = self.inputs.clone();
+        spawn_local(async move {
+            let result = match Peer::connect(options).await {
+                Ok(peer) => Ok(peer),
+                Err(PeerError::Signaling(SignalingError::IdTaken { .. })) => Err(SlotResult::Taken),
+                Err(error) => Err(SlotResult::Failed(error.to_string())),
+            };
+            let _ = inputs.unbounded_send(Input::Slot(slot, result));
+        });
+    }
+
+    /// Keeps a link's sender and pumps its events and outgoing messages.
+    fn attach(&mut self, link: LinkId, mut connection: Connection) {
+        let sender = connection.sender();
+        let (outbox, mut outbox_rx) = unbounded::<Message>();
+        {
+            let sender = sender.clone();
+            spawn_local(async move {
+                while let Some(message) = outbox_rx.next().await {
+                    if sender.send(&message).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let inputs = self.inputs.clone();
+        let (reader, registration) = AbortHandle::new_pair();
+        spawn_local(async move {
+            let pump = async move {
+                while let Some(event) = connection.next_event().await {
+                    let closed = matches!(event, ConnectionEvent::Closed(_));
+                    if inputs
+                        .unbounded_send(Input::Connection(link, event))
+                        .is_err()
+                        || closed
+                    {
+                        break;
+                    }
+                }
+                connection.close();
+            };
+            let _ = Abortable::new(pump, registration).await;
+        });
+        self.senders.borrow_mut().insert(link, sender.clone());
+        self.links.insert(
+            link,
+            Link {
+                sender,
+                outbox,
+                reader,
+            },
+        );
+    }
+
+    /// Reads every connected link's path for the peer list.
+    fn read_paths(&self) {
+        for (link, state) in &self.links {
+            let sender = state.sender.clone();
+            let events = self.events.clone();
+            let Some(peer) = self.peer_of(*link) else {
+                continue;
+            };
+            spawn_local(async move {
+                let diagnostics = sender.diagnostics().await;
+                let candidates = diagnostics
+                    .path
+                    .local_candidate_type
+                    .clone()
+                    .zip(diagnostics.path.remote_candidate_type.clone());
+                let rtt = diagnostics.ping_rtt.or(diagnostics.path.round_trip_time);
+                let _ = events.unbounded_send(NetEvent::Path {
+                    peer,
+                    rtt,
+                    candidates,
+                });
+            });
+        }
+    }
+
+    fn peer_of(&self, link: LinkId) -> Option<PeerId> {
+        self.mesh.peer_on(link)
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let (Some(window), Some(handler)) = (web_sys::window(), &self._on_page_hide) {
+            let _ = window
+                .remove_event_listener_with_callback("pagehide", handler.as_ref().unchecked_ref());
+        }
+    }
+}
+
+/// Moves `peer` into a task that forwards its incoming connections, and for the `main` peer
+/// its other events too; aborting the handle drops the peer, which leaves the PeerServer.
+fn forward_peer(mut peer: Peer, inputs: UnboundedSender<Input>, main: bool) -> AbortHandle {
+    let (abort, registration) = AbortHandle::new_pair();
+    spawn_local(async move {
+        let pump = async move {
+            while let Some(event) = peer.next_event().await {
+                let input = match event {
+                    PeerEvent::Incoming(connection) => Input::Incoming(connection),
+                    other if main => Input::Peer(other),
+                    _ => continue,
+                };
+                if inputs.unbounded_send(input).is_err() {
+                    break;
+                }
+            }
+        };
+        let _ = Abortable::new(pump, registration).await;
+    });
+    abort
+}
+
+/// A PeerServer's address as people read it.
+fn server_name(server: &ServerConfig) -> String {
+    let scheme = if server.secure { "wss" } else { "ws" };
+    format!("{scheme}://{}:{}{}", server.host, server.port, server.path)
+}
+
+/// Milliseconds on the page's monotonic clock.
+fn now() -> Instant {
+    let millis = web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now());
+    Instant::from_millis(millis.max(0.0) as u64)
+}
+
+/// Milliseconds since the Unix epoch, for timestamps people read.
+fn wall_clock() -> u64 {
+    js_sys::Date::now().max(0.0) as u64
+}

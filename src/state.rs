@@ -1,0 +1,224 @@
+//! The page's reactive state, and the one place where network events enter it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use seedmesh_core::PeerId;
+use seedmesh_core::discovery::DiscoveryReport;
+use seedmesh_core::mesh::{FoundBy, PeerState};
+use serde::{Deserialize, Serialize};
+
+use crate::network::{Command, NetEvent, SignalingView};
+use crate::storage;
+
+const HISTORY_KEY: &str = "seedmesh.history";
+/// How many messages the history keeps.
+const HISTORY_LEN: usize = 500;
+
+/// Discovery as the status panel shows it.
+#[derive(Debug, Clone, Default)]
+pub enum DiscoveryView {
+    /// Looking the seed domain up.
+    #[default]
+    Resolving,
+    /// Done.
+    Done {
+        /// The lookup's report.
+        report: Box<DiscoveryReport>,
+        /// Whether the page fell back to its built-in defaults.
+        fallback: bool,
+    },
+}
+
+/// One peer in the list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerRow {
+    /// Its ID.
+    pub id: PeerId,
+    /// The name it gave.
+    pub name: Option<String>,
+    /// Where the connection stands.
+    pub state: PeerState,
+    /// How it was found.
+    pub found_by: FoundBy,
+    /// The last round trip measured.
+    pub rtt: Option<Duration>,
+    /// Both ends' candidate types.
+    pub candidates: Option<(String, String)>,
+}
+
+/// One chat message, ours or someone's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatLine {
+    /// The message ID.
+    pub id: String,
+    /// The sender; `None` for our own messages.
+    pub from: Option<String>,
+    /// The sender's name.
+    pub from_name: Option<String>,
+    /// The addressee of our direct message, or `Some("")` for a direct message to us.
+    pub direct: Option<String>,
+    /// The text.
+    pub text: String,
+    /// When it was written, in ms since the Unix epoch.
+    pub sent_at: u64,
+    /// For ours: how many peers it went to.
+    pub recipients: usize,
+    /// For ours: how many confirmed it.
+    pub delivered: usize,
+}
+
+/// The page's state: signals the components read, and the way to give the network commands.
+#[derive(Clone, Copy)]
+pub struct AppState {
+    /// Discovery.
+    pub discovery: RwSignal<DiscoveryView>,
+    /// Signaling.
+    pub signaling: RwSignal<SignalingView>,
+    /// The rendezvous slot we hold.
+    pub slot: RwSignal<Option<PeerId>>,
+    /// Known peers by ID.
+    pub peers: RwSignal<BTreeMap<PeerId, PeerRow>>,
+    /// The chat, oldest first.
+    pub messages: RwSignal<Vec<ChatLine>>,
+    /// The last error from sending, shown under the composer.
+    pub send_error: RwSignal<Option<String>>,
+    /// Our display name.
+    pub name: RwSignal<String>,
+    commands: StoredValue<Option<UnboundedSender<Command>>>,
+}
+
+impl AppState {
+    /// Empty state, with the chat history of earlier visits.
+    #[must_use]
+    pub fn new(name: String) -> Self {
+        Self {
+            discovery: RwSignal::new(DiscoveryView::Resolving),
+            signaling: RwSignal::new(SignalingView::Waiting),
+            slot: RwSignal::new(None),
+            peers: RwSignal::new(BTreeMap::new()),
+            messages: RwSignal::new(storage::load(HISTORY_KEY).unwrap_or_default()),
+            send_error: RwSignal::new(None),
+            name: RwSignal::new(name),
+            commands: StoredValue::new(None),
+        }
+    }
+
+    /// Connects the state to a running network: its events update the signals here, and
+    /// [`AppState::command`] reaches it.
+    pub fn connect(
+        self,
+        mut events: UnboundedReceiver<NetEvent>,
+        commands: UnboundedSender<Command>,
+    ) {
+        self.commands.set_value(Some(commands));
+        spawn_local(async move {
+            while let Some(event) = events.next().await {
+                self.apply(event);
+            }
+        });
+    }
+
+    /// Gives the network a command.
+    pub fn command(&self, command: Command) {
+        self.commands.with_value(|commands| {
+            if let Some(commands) = commands {
+                let _ = commands.unbounded_send(command);
+            }
+        });
+    }
+
+    fn apply(self, event: NetEvent) {
+        match event {
+            NetEvent::Discovered { report, fallback } => {
+                self.discovery.set(DiscoveryView::Done { report, fallback });
+            }
+            NetEvent::Signaling(view) => self.signaling.set(view),
+            NetEvent::IdReplaced(_) => {}
+            NetEvent::Slot(slot) => self.slot.set(slot),
+            NetEvent::Peer(view) => self.peers.update(|peers| {
+                let previous = peers.remove(&view.id);
+                peers.insert(
+                    view.id.clone(),
+                    PeerRow {
+                        id: view.id,
+                        name: view.name,
+                        state: view.state,
+                        found_by: view.found_by,
+                        rtt: previous.as_ref().and_then(|p| p.rtt),
+                        candidates: previous.and_then(|p| p.candidates),
+                    },
+                );
+            }),
+            NetEvent::PeerRemoved(id) => self.peers.update(|peers| {
+                peers.remove(&id);
+            }),
+            NetEvent::Path {
+                peer,
+                rtt,
+                candidates,
+            } => self.peers.update(|peers| {
+                if let Some(row) = peers.get_mut(&peer) {
+                    row.rtt = rtt;
+                    row.candidates = candidates;
+                }
+            }),
+            NetEvent::Chat(chat) => self.push_message(ChatLine {
+                id: chat.id,
+                from: Some(chat.from.to_string()),
+                from_name: chat.from_name,
+                direct: chat.direct.then(String::new),
+                text: chat.text,
+                sent_at: chat.sent_at,
+                recipients: 0,
+                delivered: 0,
+            }),
+            NetEvent::Sent {
+                id,
+                text,
+                to,
+                recipients,
+                sent_at,
+            } => {
+                self.send_error.set(None);
+                self.push_message(ChatLine {
+                    id,
+                    from: None,
+                    from_name: None,
+                    direct: to.map(|p| p.to_string()),
+                    text,
+                    sent_at,
+                    recipients,
+                    delivered: 0,
+                });
+            }
+            NetEvent::Delivered { id, delivered } => {
+                self.messages.update(|messages| {
+                    if let Some(line) = messages.iter_mut().rev().find(|m| m.id == id) {
+                        line.delivered = delivered;
+                    }
+                });
+                self.save_history();
+            }
+            NetEvent::SendFailed(reason) => self.send_error.set(Some(reason)),
+        }
+    }
+
+    fn push_message(self, line: ChatLine) {
+        self.messages.update(|messages| {
+            messages.push(line);
+            let excess = messages.len().saturating_sub(HISTORY_LEN);
+            messages.drain(..excess);
+        });
+        self.save_history();
+    }
+
+    fn save_history(self) {
+        self.messages
+            .with_untracked(|messages| storage::save(HISTORY_KEY, messages));
+    }
+}
