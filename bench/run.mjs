@@ -15,6 +15,7 @@ import { root, serveStatic, launchBrowser, newPage } from "../tests/e2e/support.
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const THROUGHPUT_BYTES = 16 << 20;
 const PINGS = 200;
+const PEERS_PER_PAGE = Number(process.env.BENCH_PEERS ?? 100);
 const site = join(root, "target/bench/site");
 const env = process.env;
 
@@ -49,6 +50,7 @@ async function buildSite() {
     logLevel: "warning",
   });
   await cp(join(root, "dist"), join(site, "app"), { recursive: true });
+  await cp(join(root, "target/bench/seedmesh"), join(site, "seedmesh"), { recursive: true });
 }
 
 async function pageWeight() {
@@ -123,6 +125,88 @@ async function peerjsRun(browser, base, serialization) {
   });
 }
 
+async function seedmeshRun(browser, base) {
+  return withPages(browser, 2, `${base}seedmesh.html`, async ([a, b]) => {
+    const ids = [`bench-${process.pid}-${unique++}`, `bench-${process.pid}-${unique++}`];
+    const registerA = await call(a, "register", peerServer, ids[0]);
+    const registerB = await call(b, "register", peerServer, ids[1]);
+    const connect = await call(a, "dial", ids[1], "json");
+    await call(b, "waitIncoming");
+    const rtt = median(await call(a, "rtt", PINGS));
+    const ms = await call(a, "throughput", THROUGHPUT_BYTES, 64 << 10);
+    return { register: [registerA, registerB], connect, rtt, throughput: THROUGHPUT_BYTES / 1e3 / ms };
+  });
+}
+
+/** From navigation to the first connected peer in the app, with one page already there. */
+async function firstPeerRun(browser, base) {
+  const first = await newPage(browser);
+  const second = await newPage(browser);
+  try {
+    await first.page.goto(`${base}app/`);
+    await first.page.getByTestId("signaling").filter({ hasText: "registered as" }).waitFor({ timeout: 20_000 });
+    // Note the moment the first connected peer appears, from the page's own clock (0 is the
+    // start of navigation).
+    await second.page.addInitScript(() => {
+      new MutationObserver((_, observer) => {
+        if (document.querySelector("[data-testid=peer-list] li[data-state=connected]")) {
+          window.firstPeerAt = performance.now();
+          observer.disconnect();
+        }
+      }).observe(document, { subtree: true, childList: true, attributes: true });
+    });
+    await second.page.goto(`${base}app/`);
+    const connectedAt = await second.page.waitForFunction(() => window.firstPeerAt, null, {
+      timeout: 20_000,
+    });
+    return { firstPeer: await connectedAt.jsonValue() };
+  } finally {
+    await first.context.close();
+    await second.context.close();
+  }
+}
+
+/** DoH lookups of the dev zone through the web crate's discover(). */
+async function discoveryRun(browser, base) {
+  return withPages(browser, 1, `${base}seedmesh.html`, async ([page]) => {
+    const domain = "seedmesh.test";
+    const good = env.SEEDMESH_DOH_URL;
+    const cold = await call(page, "lookup", domain, good, false);
+    await call(page, "lookup", domain, good, true);
+    const warm = await call(page, "lookup", domain, good, true);
+    const failover = await call(page, "lookup", domain, `${env.SEEDMESH_DOH_DOWN_URL},${good}`, false);
+    const hanging = await call(page, "lookup", domain, `${env.SEEDMESH_DOH_HANG_URL},${good}`, false);
+    return { cold, warm, failover, hanging };
+  });
+}
+
+/** How many connections one page holds open, and the JS heap each costs. */
+async function peersPerPage(browser, base, count) {
+  return withPages(browser, 2, `${base}seedmesh.html`, async ([hub, dialer]) => {
+    const ids = [`hub-${process.pid}-${unique++}`, `dialer-${process.pid}-${unique++}`];
+    await call(hub, "register", peerServer, ids[0]);
+    await call(dialer, "register", peerServer, ids[1]);
+    const cdp = await hub.context().newCDPSession(hub);
+    const heap = async () => {
+      await cdp.send("HeapProfiler.collectGarbage");
+      return (await cdp.send("Runtime.getHeapUsage")).usedSize;
+    };
+    const before = await heap();
+    let open = 0;
+    let failure = null;
+    for (; open < count; open++) {
+      try {
+        await call(dialer, "dial", ids[0], "json");
+      } catch (error) {
+        failure = String(error.message ?? error).slice(0, 200);
+        break;
+      }
+    }
+    const after = await heap();
+    return { open, bytesPerConnection: open ? (after - before) / open : 0, failure };
+  });
+}
+
 async function trysteroRun(browser, base, trackerUrl) {
   return withPages(browser, 2, `${base}trystero.html`, async ([a, b]) => {
     const room = `room-${process.pid}-${unique++}`;
@@ -180,7 +264,12 @@ async function main() {
         peerjsRun(browser, server.url, serialization),
       );
     }
+    results.seedmesh = await collect("seedmesh", () => seedmeshRun(browser, server.url));
     results.trystero = await collect("trystero", () => trysteroRun(browser, server.url, trackerUrl));
+    results.firstPeer = await collect("time to first peer", () => firstPeerRun(browser, server.url));
+    results.discovery = await collect("discovery", () => discoveryRun(browser, server.url));
+    results.peersPerPage = await peersPerPage(browser, server.url, PEERS_PER_PAGE);
+    console.log(`  peers per page: ${results.peersPerPage.open}`);
     results.ceiling = await collect("raw channel", () => ceilingRun(browser, server.url));
   } finally {
     await browser.close();
@@ -193,43 +282,90 @@ async function main() {
 const fmt = (x, digits = 1) => (x === undefined ? "—" : x.toFixed(digits));
 const cell = (s, digits) => (s ? `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : "—");
 
+const ratio = (a, b) => (a !== undefined && b ? a / b : undefined);
+const verdict = (ok) => (ok === undefined ? "—" : ok ? "met" : "**missed**");
+
 async function writeResults(results) {
   await mkdir(join(root, "docs"), { recursive: true });
   await writeFile(join(root, "docs/benchmarks.json"), JSON.stringify(results, null, 2) + "\n");
   const m = results.machine;
   const w = results.pageWeight;
+  const kib = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
+  const sm = results.seedmesh;
+  const pj = results.peerjs;
+  const bestPeerjs = (key) => Math.min(...Object.values(pj).map((r) => r[key].median));
   const lines = [
     "# Benchmarks",
     "",
-    "Written by `make bench`; do not edit by hand. Medians with (min–max) over the runs, each",
-    "side measured in the same Chromium run against the same local stack.",
+    "Written by `make bench`; do not edit by hand. Medians with (min–max) over the runs; every side",
+    "measured in the same Chromium run against the same local stack, in a loopback-only network",
+    "namespace. Pairs of peers are two pages in separate browser contexts.",
     "",
     `Machine: ${m.cpu}, ${m.memory}, Linux ${m.kernel}; Chromium ${m.chromium}; ${m.runs} runs; ${m.date}.`,
+    "",
+    "## Targets",
+    "",
+    "| target | seedmesh | compared with | ratio | |",
+    "|---|---|---|---|---|",
+  ];
+  const throughputVsTrystero = ratio(sm.throughput.median, results.trystero.throughput.median);
+  const connectVsPeerjs = ratio(sm.connect.median, bestPeerjs("connect"));
+  const rttVsPeerjs = ratio(sm.rtt.median, bestPeerjs("rtt"));
+  lines.push(
+    `| throughput ≥ Trystero | ${fmt(sm.throughput.median)} MB/s | Trystero ${fmt(results.trystero.throughput.median)} MB/s | ${fmt(throughputVsTrystero, 2)}× | ${verdict(throughputVsTrystero >= 1)} |`,
+    `| connect ≤ 0.8× PeerJS | ${fmt(sm.connect.median)} ms | PeerJS (best serialization) ${fmt(bestPeerjs("connect"))} ms | ${fmt(connectVsPeerjs, 2)}× | ${verdict(connectVsPeerjs <= 0.8)} |`,
+    `| RTT ≤ PeerJS | ${fmt(sm.rtt.median, 2)} ms | PeerJS (best serialization) ${fmt(bestPeerjs("rtt"), 2)} ms | ${fmt(rttVsPeerjs, 2)}× | ${verdict(rttVsPeerjs <= 1)} |`,
+    `| page weight ≤ 150 KB gzip | ${kib(w.seedmesh.gzip)} | PeerJS chat ${kib(w.peerjs.gzip)} | ${fmt(ratio(w.seedmesh.gzip, w.peerjs.gzip), 2)}× | ${verdict(w.seedmesh.gzip <= 150_000)} |`,
+    `| time to first peer ≤ 1 s | ${fmt(results.firstPeer.firstPeer.median)} ms | — | — | ${verdict(results.firstPeer.firstPeer.median <= 1000)} |`,
+    "",
+    `Throughput against the raw channel ceiling: ${fmt(ratio(sm.throughput.median, results.ceiling.throughput.median), 2)}×; against PeerJS \`raw\`: ${fmt(ratio(sm.throughput.median, pj.raw.throughput.median), 2)}×.`,
     "",
     "## Page weight",
     "",
     "| page | raw | gzip -9 |",
     "|---|---|---|",
-    `| seedmesh app (html, js, wasm, css) | ${(w.seedmesh.raw / 1024).toFixed(1)} KiB | ${(w.seedmesh.gzip / 1024).toFixed(1)} KiB |`,
-    `| minimal PeerJS chat (peerjs.min.js + glue) | ${(w.peerjs.raw / 1024).toFixed(1)} KiB | ${(w.peerjs.gzip / 1024).toFixed(1)} KiB |`,
+    `| seedmesh app (html, js, wasm, css) | ${kib(w.seedmesh.raw)} | ${kib(w.seedmesh.gzip)} |`,
+    `| minimal PeerJS chat (peerjs.min.js + glue) | ${kib(w.peerjs.raw)} | ${kib(w.peerjs.gzip)} |`,
     "",
     "## Connections",
     "",
     "| | register (ms) | connect (ms) | RTT, median of 200 pings (ms) | 16 MiB throughput (MB/s) |",
     "|---|---|---|---|---|",
-  ];
-  for (const [s, r] of Object.entries(results.peerjs)) {
-    lines.push(`| PeerJS 1.5.5, ${s} | ${cell(r.register)} | ${cell(r.connect)} | ${cell(r.rtt, 2)} | ${cell(r.throughput)} |`);
+    `| seedmesh (Rust, seedmesh framing, 64 KiB messages) | ${cell(sm.register)} | ${cell(sm.connect)} | ${cell(sm.rtt, 2)} | ${cell(sm.throughput)} |`,
+  );
+  for (const [s, r] of Object.entries(pj)) {
+    lines.push(`| PeerJS 1.5.5, ${s} (16,000-byte messages) | ${cell(r.register)} | ${cell(r.connect)} | ${cell(r.rtt, 2)} | ${cell(r.throughput)} |`);
   }
   const t = results.trystero;
-  lines.push(`| Trystero 0.25 (torrent), join | — | ${cell(t.join)} | ${cell(t.rtt, 2)} | ${cell(t.throughput)} |`);
-  lines.push(`| raw RTCDataChannel, one page (ceiling) | — | — | — | ${cell(results.ceiling.throughput)} |`);
+  lines.push(`| Trystero 0.25 (torrent; connect = join to peer) | — | ${cell(t.join)} | ${cell(t.rtt, 2)} | ${cell(t.throughput)} |`);
+  lines.push(`| raw RTCDataChannel, one page, 64 KiB messages (ceiling) | — | — | — | ${cell(results.ceiling.throughput)} |`);
   lines.push("", "Throughput samples (MB/s), in run order:", "");
-  for (const [s, r] of Object.entries(results.peerjs)) {
+  lines.push(`- seedmesh: ${sm.throughput.samples.map((x) => fmt(x)).join(", ")}`);
+  for (const [s, r] of Object.entries(pj)) {
     lines.push(`- PeerJS ${s}: ${r.throughput.samples.map((x) => fmt(x)).join(", ")}`);
   }
   lines.push(`- Trystero: ${t.throughput.samples.map((x) => fmt(x)).join(", ")}`);
   lines.push(`- raw channel: ${results.ceiling.throughput.samples.map((x) => fmt(x)).join(", ")}`);
+  const d = results.discovery;
+  lines.push(
+    "",
+    "## Discovery and joining",
+    "",
+    "| | ms |",
+    "|---|---|",
+    `| cold DoH lookup (no cache) | ${cell(d.cold)} |`,
+    `| warm lookup (localStorage cache) | ${cell(d.warm, 2)} |`,
+    `| failover, one of two resolvers down | ${cell(d.failover)} |`,
+    `| one of two resolvers hanging | ${cell(d.hanging)} |`,
+    `| time to first peer: app page load to first open channel, zero configuration | ${cell(results.firstPeer.firstPeer)} |`,
+    "",
+    "## Peers per page",
+    "",
+    `One page accepted ${results.peersPerPage.open} connections from another` +
+      (results.peersPerPage.failure ? ` before a dial failed (${results.peersPerPage.failure})` : " (the benchmark's limit)") +
+      `; each cost ${kib(results.peersPerPage.bytesPerConnection)} of JS heap after garbage collection` +
+      " (browser-internal WebRTC memory is not in the JS heap).",
+  );
   await writeFile(join(root, "docs/benchmarks.md"), lines.join("\n") + "\n");
   console.log(lines.join("\n"));
 }

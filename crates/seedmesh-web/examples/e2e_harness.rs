@@ -1,5 +1,6 @@
 //! A seedmesh peer that a test page drives from JavaScript, for the end-to-end interop suites
-//! (`tests/e2e/connections.test.mjs`). Built by `scripts/build-e2e-harness.sh`.
+//! (`tests/e2e/connections.test.mjs`) and the benchmark (`bench/pages/seedmesh.html`). Built
+//! by `scripts/build-e2e-harness.sh`, and in release mode by `scripts/bench.sh`.
 //!
 //! One [`Peer`] per page; connections are numbered handles. Every wait takes a timeout.
 
@@ -345,4 +346,107 @@ pub fn close(handle: u32) {
     }
     CONNECTIONS.with(|c| c.borrow_mut().remove(&handle));
     SENDERS.with(|s| s.borrow_mut().remove(&handle));
+}
+
+/// For the benchmark's receiver: echoes every message except bytes, which it counts; after a
+/// JSON `{"bulk": n}` it answers `{"done": n}` once `n` bytes have arrived.
+#[wasm_bindgen]
+pub fn sink(handle: u32) -> Result<(), JsValue> {
+    let mut connection = CONNECTIONS
+        .with(|c| c.borrow_mut().remove(&handle))
+        .ok_or_else(|| fail(format!("no connection {handle}")))?;
+    spawn_local(async move {
+        let mut expected = 0usize;
+        let mut received = 0usize;
+        while let Some(event) = connection.next_event().await {
+            match event {
+                ConnectionEvent::Message(Message::Binary(bytes)) => {
+                    received += bytes.len();
+                    if expected > 0 && received >= expected {
+                        expected = 0;
+                        let done = Message::Json(serde_json::json!({ "done": received }));
+                        let _ = connection.send(&done).await;
+                    }
+                }
+                ConnectionEvent::Message(Message::Json(value)) if value.get("bulk").is_some() => {
+                    expected = value["bulk"].as_u64().unwrap_or(0) as usize;
+                    received = 0;
+                }
+                ConnectionEvent::Message(message) => {
+                    let _ = connection.send(&message).await;
+                }
+                ConnectionEvent::Closed(_) => break,
+                ConnectionEvent::Error(_) => {}
+                _ => {}
+            }
+        }
+    });
+    Ok(())
+}
+
+/// For the benchmark's sender: announces `total` bytes to a [`sink`], sends them in messages
+/// of `chunk` bytes, and resolves to the milliseconds until the sink confirmed them all.
+#[wasm_bindgen]
+pub async fn blast(handle: u32, total: u32, chunk: u32) -> Result<f64, JsValue> {
+    let mut connection = CONNECTIONS
+        .with(|c| c.borrow_mut().remove(&handle))
+        .ok_or_else(|| fail(format!("no connection {handle}")))?;
+    let result = async {
+        let announce = Message::Json(serde_json::json!({ "bulk": total }));
+        connection.send(&announce).await.map_err(fail)?;
+        let started = now_ms();
+        let payload = vec![7u8; chunk.max(1) as usize];
+        let mut sent = 0u32;
+        while sent < total {
+            connection
+                .send(&Message::Binary(payload.clone()))
+                .await
+                .map_err(fail)?;
+            sent = sent.saturating_add(chunk.max(1));
+        }
+        let done = within(60_000, async {
+            loop {
+                match connection.next_event().await {
+                    Some(ConnectionEvent::Message(Message::Json(v))) if v.get("done").is_some() => {
+                        return true;
+                    }
+                    Some(ConnectionEvent::Message(_) | ConnectionEvent::Error(_)) => {}
+                    _ => return false,
+                }
+            }
+        })
+        .await;
+        if done == Some(true) {
+            Ok(now_ms() - started)
+        } else {
+            Err(fail("the receiver did not confirm the bulk transfer"))
+        }
+    }
+    .await;
+    CONNECTIONS.with(|c| c.borrow_mut().insert(handle, connection));
+    result
+}
+
+/// Looks `domain`'s seed records up through the comma-separated DoH `resolvers`, with or
+/// without the localStorage cache; resolves to the milliseconds the lookup took.
+#[wasm_bindgen]
+pub async fn lookup(domain: String, resolvers: String, cache: bool) -> Result<f64, JsValue> {
+    use seedmesh_web::doh::{CacheMode, DiscoveryOptions, discover};
+    let mut options =
+        DiscoveryOptions::from_build_config(Some(&resolvers), None, None).map_err(fail)?;
+    options.cache = if cache {
+        CacheMode::LocalStorage
+    } else {
+        CacheMode::Off
+    };
+    let started = now_ms();
+    let report = discover(&domain, &options).await;
+    let elapsed = now_ms() - started;
+    if report.config.is_empty() {
+        return Err(fail(format!(
+            "the lookup found nothing: {:?}",
+            report.error
+        )));
+    }
+    Ok(elapsed)
 }
