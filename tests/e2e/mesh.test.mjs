@@ -90,6 +90,25 @@ test("a message that is too large gets a clear error", async () => {
   assert.match(await error.textContent(), /9000 bytes; the limit is 8192 bytes/);
 });
 
+test("the page has no accessibility violations, light or dark (axe-core)", async () => {
+  const { page } = pages[0];
+  for (const colorScheme of ["light", "dark"]) {
+    await page.emulateMedia({ colorScheme });
+    await page.addScriptTag({ path: join(root, "node_modules/axe-core/axe.min.js") });
+    const { passes, violations } = await page.evaluate(async () => {
+      const result = await window.axe.run(document);
+      return {
+        passes: result.passes.length,
+        violations: result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(", ")})`),
+      };
+    });
+    assert.ok(passes > 10, `axe checked only ${passes} rules`);
+    assert.deepEqual(violations, [], `${colorScheme} scheme`);
+    console.log("screenshot:", await screenshot(page, `mesh-${colorScheme}`));
+  }
+  await page.emulateMedia({ colorScheme: null });
+});
+
 test("a reloaded page rejoins with the same ID and its history", async () => {
   const { page } = pages[3];
   const id = await ownId(page);

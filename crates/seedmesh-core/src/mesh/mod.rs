@@ -139,7 +139,7 @@ impl fmt::Display for ChatError {
         match self {
             Self::TooLarge { len } => write!(
                 f,
-                "the message is {len} bytes; the limit is {} bytes — shorten it or send it as a file",
+                "the message is {len} bytes; the limit is {} bytes — shorten it or split it in several",
                 message::MAX_CHAT_BYTES
             ),
             Self::Empty => write!(f, "the message is empty"),
