@@ -16,9 +16,11 @@ use gloo_timers::future::TimeoutFuture;
 use seedmesh_core::channel::Message;
 use seedmesh_core::discovery::{DiscoveryReport, SeedConfig};
 use seedmesh_core::mesh::{
-    LinkId, Mesh, MeshConfig, MeshMessage, MeshOutput, PeerView, ReceivedChat, SlotResult,
+    FileOffer, LinkId, Mesh, MeshConfig, MeshMessage, MeshOutput, PeerView, ReceivedChat,
+    SlotResult,
 };
 use seedmesh_core::signaling::{ServerConfig, SignalingError};
+use seedmesh_core::transfer::{self, Progress};
 use seedmesh_core::{Instant, PeerId, Token};
 use seedmesh_web::doh::{DiscoveryOptions, discover};
 use seedmesh_web::peer::{
@@ -124,6 +126,46 @@ pub enum NetEvent {
     },
     /// A message could not be sent; the text says why.
     SendFailed(String),
+    /// A peer is sending a file.
+    FileOffered(FileOffer),
+    /// A file of ours is on its way.
+    FileSent {
+        /// The transfer's ID.
+        id: String,
+        /// The file's name.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+        /// The addressee, for a direct transfer.
+        to: Option<PeerId>,
+        /// How many peers it goes to.
+        recipients: usize,
+        /// When, in ms since the Unix epoch.
+        sent_at: u64,
+    },
+    /// Bytes of a file have been sent or received.
+    FileProgress {
+        /// The transfer's ID.
+        id: String,
+        /// Bytes so far.
+        done: u64,
+    },
+    /// A file arrived whole.
+    FileReceived {
+        /// The transfer's ID.
+        id: String,
+        /// The file.
+        bytes: Vec<u8>,
+        /// Its media type.
+        mime: String,
+    },
+    /// A transfer from a peer failed; the text says why.
+    FileFailed {
+        /// The transfer's ID, if known.
+        id: Option<String>,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// What the UI asks of the network.
@@ -138,6 +180,17 @@ pub enum Command {
     },
     /// Our display name changed.
     Rename(String),
+    /// Send a file to the room, or to one peer.
+    SendFile {
+        /// The file's name.
+        name: String,
+        /// Its media type.
+        mime: String,
+        /// Its bytes.
+        bytes: Vec<u8>,
+        /// The addressee, for a direct transfer.
+        to: Option<PeerId>,
+    },
 }
 
 /// Starts the network for `identity` with `settings`.
@@ -162,9 +215,15 @@ enum Input {
     Tick,
 }
 
+/// A message for a link's outbox; file chunks note how far their transfer has got.
+struct Outgoing {
+    message: Message,
+    file_progress: Option<(String, u64)>,
+}
+
 struct Link {
     sender: ConnectionSender,
-    outbox: UnboundedSender<Message>,
+    outbox: UnboundedSender<Outgoing>,
     reader: AbortHandle,
 }
 
@@ -179,6 +238,11 @@ struct Driver {
     events: UnboundedSender<NetEvent>,
     links: HashMap<LinkId, Link>,
     slots: HashMap<PeerId, AbortHandle>,
+    files: transfer::Receiver,
+    /// The media type of each file arriving.
+    file_types: HashMap<String, String>,
+    /// The link each file arrives on, to confirm it there.
+    file_links: HashMap<String, LinkId>,
     server: ServerConfig,
     options: PeerOptions,
 }
@@ -310,6 +374,9 @@ async fn run(
         events,
         links: HashMap::new(),
         slots: HashMap::new(),
+        files: transfer::Receiver::default(),
+        file_types: HashMap::new(),
+        file_links: HashMap::new(),
         server: plan.server,
         options: peer_options,
     };
@@ -425,6 +492,12 @@ impl Driver {
                 }
             }
             Input::Command(Command::Rename(name)) => self.mesh.set_name(&name),
+            Input::Command(Command::SendFile {
+                name,
+                mime,
+                bytes,
+                to,
+            }) => self.send_file(&name, &mime, &bytes, to),
             Input::Incoming(connection) => match self.mesh.accept(now, connection.peer().clone()) {
                 Some(link) => {
                     self.attach(link, connection);
@@ -465,6 +538,9 @@ impl Driver {
             }
             Input::Dialed(link, Err(error)) => {
                 self.mesh.handle_link_failed(now, link, &error.to_string());
+            }
+            Input::Connection(_, ConnectionEvent::Message(Message::Binary(chunk))) => {
+                self.receive_chunk(&chunk);
             }
             Input::Connection(link, ConnectionEvent::Message(message)) => {
                 let bytes = match message {
@@ -510,7 +586,10 @@ impl Driver {
                 MeshOutput::Send { link, message } => {
                     if let Some(state) = self.links.get(&link) {
                         let value = serde_json::to_value(&message).unwrap_or_default();
-                        let _ = state.outbox.unbounded_send(Message::Json(value));
+                        let _ = state.outbox.unbounded_send(Outgoing {
+                            message: Message::Json(value),
+                            file_progress: None,
+                        });
                     }
                 }
                 MeshOutput::Close { link } => {
@@ -523,6 +602,7 @@ impl Driver {
                 MeshOutput::PeerChanged(view) => self.emit(NetEvent::Peer(view)),
                 MeshOutput::PeerRemoved(id) => self.emit(NetEvent::PeerRemoved(id)),
                 MeshOutput::ChatReceived(chat) => self.emit(NetEvent::Chat(chat)),
+                MeshOutput::FileOffered(offer) => self.expect_file(offer),
                 MeshOutput::Delivered { id, delivered, .. } => {
                     self.emit(NetEvent::Delivered { id, delivered });
                 }
@@ -548,13 +628,17 @@ impl Driver {
     /// Keeps a link's sender and pumps its events and outgoing messages.
     fn attach(&mut self, link: LinkId, mut connection: Connection) {
         let sender = connection.sender();
-        let (outbox, mut outbox_rx) = unbounded::<Message>();
+        let (outbox, mut outbox_rx) = unbounded::<Outgoing>();
         {
             let sender = sender.clone();
+            let events = self.events.clone();
             spawn_local(async move {
-                while let Some(message) = outbox_rx.next().await {
-                    if sender.send(&message).await.is_err() {
+                while let Some(outgoing) = outbox_rx.next().await {
+                    if sender.send(&outgoing.message).await.is_err() {
                         break;
+                    }
+                    if let Some((id, done)) = outgoing.file_progress {
+                        let _ = events.unbounded_send(NetEvent::FileProgress { id, done });
                     }
                 }
             });
@@ -586,6 +670,88 @@ impl Driver {
                 reader,
             },
         );
+    }
+
+    /// Announces a file and queues its chunks on each recipient's link, after the announcement.
+    fn send_file(&mut self, name: &str, mime: &str, bytes: &[u8], to: Option<PeerId>) {
+        let size = bytes.len() as u64;
+        let sent_at = wall_clock();
+        let outgoing = match self.mesh.send_file(sent_at, name, mime, size, to.as_ref()) {
+            Ok(outgoing) => outgoing,
+            Err(error) => {
+                self.emit(NetEvent::SendFailed(error.to_string()));
+                return;
+            }
+        };
+        self.emit(NetEvent::FileSent {
+            id: outgoing.id.clone(),
+            name: name.to_owned(),
+            size,
+            to,
+            recipients: outgoing.links.len(),
+            sent_at,
+        });
+        // The announcement goes first: queue it before the chunks.
+        self.drain();
+        for link in &outgoing.links {
+            let Some(state) = self.links.get(link) else {
+                continue;
+            };
+            let mut done = 0u64;
+            for chunk in transfer::chunks(&outgoing.id, bytes) {
+                done = (done + transfer::CHUNK_SIZE as u64).min(size);
+                let _ = state.outbox.unbounded_send(Outgoing {
+                    message: Message::Binary(chunk),
+                    file_progress: Some((outgoing.id.clone(), done)),
+                });
+            }
+        }
+    }
+
+    /// Gets ready for a file a peer announced.
+    fn expect_file(&mut self, offer: FileOffer) {
+        if let Err(error) = self.files.announce(&offer.id, offer.size) {
+            self.emit(NetEvent::FileFailed {
+                id: Some(offer.id.clone()),
+                reason: error.to_string(),
+            });
+            return;
+        }
+        self.file_types.insert(offer.id.clone(), offer.mime.clone());
+        let (id, link) = (offer.id.clone(), offer.link);
+        self.emit(NetEvent::FileOffered(offer));
+        if let Some(Progress::Complete { bytes, .. }) = self.files.take_empty(&id) {
+            self.finish_file(link, id, bytes);
+        } else {
+            self.file_links.insert(id, link);
+        }
+    }
+
+    fn receive_chunk(&mut self, chunk: &[u8]) {
+        match self.files.receive(chunk) {
+            Ok(Progress::Partial { id, received, .. }) => {
+                self.emit(NetEvent::FileProgress { id, done: received });
+            }
+            Ok(Progress::Complete { id, bytes }) => {
+                if let Some(link) = self.file_links.remove(&id) {
+                    self.finish_file(link, id, bytes);
+                }
+            }
+            Err(error) => self.emit(NetEvent::FileFailed {
+                id: None,
+                reason: error.to_string(),
+            }),
+        }
+    }
+
+    fn finish_file(&mut self, link: LinkId, id: String, bytes: Vec<u8>) {
+        self.mesh.file_received(link, &id);
+        let mime = self.file_types.remove(&id).unwrap_or_default();
+        self.emit(NetEvent::FileProgress {
+            id: id.clone(),
+            done: bytes.len() as u64,
+        });
+        self.emit(NetEvent::FileReceived { id, bytes, mime });
     }
 
     /// Reads every connected link's path for the peer list.

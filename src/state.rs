@@ -70,6 +70,26 @@ pub struct ChatLine {
     pub recipients: usize,
     /// For ours: how many confirmed it.
     pub delivered: usize,
+    /// The file, if this line is a file transfer.
+    #[serde(default)]
+    pub file: Option<FileLine>,
+}
+
+/// A file transfer in the chat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileLine {
+    /// The file's name.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Bytes sent or received so far.
+    pub done: u64,
+    /// A download link once it arrived; not kept across reloads.
+    #[serde(skip)]
+    pub url: Option<String>,
+    /// Why it failed, if it did.
+    #[serde(default)]
+    pub failed: Option<String>,
 }
 
 /// The page's state: signals the components read, and the way to give the network commands.
@@ -176,6 +196,7 @@ impl AppState {
                 sent_at: chat.sent_at,
                 recipients: 0,
                 delivered: 0,
+                file: None,
             }),
             NetEvent::Sent {
                 id,
@@ -194,8 +215,65 @@ impl AppState {
                     sent_at,
                     recipients,
                     delivered: 0,
+                    file: None,
                 });
             }
+            NetEvent::FileOffered(offer) => self.push_message(ChatLine {
+                id: offer.id,
+                from: Some(offer.from.to_string()),
+                from_name: offer.from_name,
+                direct: offer.direct.then(String::new),
+                text: String::new(),
+                sent_at: offer.sent_at,
+                recipients: 0,
+                delivered: 0,
+                file: Some(FileLine {
+                    name: offer.name,
+                    size: offer.size,
+                    done: 0,
+                    url: None,
+                    failed: None,
+                }),
+            }),
+            NetEvent::FileSent {
+                id,
+                name,
+                size,
+                to,
+                recipients,
+                sent_at,
+            } => self.push_message(ChatLine {
+                id,
+                from: None,
+                from_name: None,
+                direct: to.map(|p| p.to_string()),
+                text: String::new(),
+                sent_at,
+                recipients,
+                delivered: 0,
+                file: Some(FileLine {
+                    name,
+                    size,
+                    done: 0,
+                    url: None,
+                    failed: None,
+                }),
+            }),
+            NetEvent::FileProgress { id, done } => self.update_file(&id, |file| {
+                file.done = file.done.max(done);
+            }),
+            NetEvent::FileReceived { id, bytes, mime } => {
+                let url = download_url(&bytes, &mime);
+                self.update_file(&id, |file| {
+                    file.done = file.size;
+                    file.url = url;
+                });
+                self.save_history();
+            }
+            NetEvent::FileFailed { id, reason } => match id {
+                Some(id) => self.update_file(&id, |file| file.failed = Some(reason)),
+                None => self.send_error.set(Some(reason)),
+            },
             NetEvent::Delivered { id, delivered } => {
                 self.messages.update(|messages| {
                     if let Some(line) = messages.iter_mut().rev().find(|m| m.id == id) {
@@ -206,6 +284,19 @@ impl AppState {
             }
             NetEvent::SendFailed(reason) => self.send_error.set(Some(reason)),
         }
+    }
+
+    fn update_file(self, id: &str, change: impl FnOnce(&mut FileLine)) {
+        self.messages.update(|messages| {
+            if let Some(file) = messages
+                .iter_mut()
+                .rev()
+                .find(|m| m.id == id)
+                .and_then(|m| m.file.as_mut())
+            {
+                change(file);
+            }
+        });
     }
 
     fn push_message(self, line: ChatLine) {
@@ -221,4 +312,13 @@ impl AppState {
         self.messages
             .with_untracked(|messages| storage::save(HISTORY_KEY, messages));
     }
+}
+
+/// An object URL for `bytes`, to download them as a file.
+fn download_url(bytes: &[u8], mime: &str) -> Option<String> {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).ok()?;
+    web_sys::Url::create_object_url_with_blob(&blob).ok()
 }

@@ -4,7 +4,7 @@ use seedmesh_core::PeerId;
 use seedmesh_core::mesh::PeerState;
 
 use crate::network::Command;
-use crate::state::{AppState, ChatLine};
+use crate::state::{AppState, ChatLine, FileLine};
 
 /// The room chat and direct messages: the history and a composer.
 #[component]
@@ -20,7 +20,10 @@ pub fn Messaging() -> impl IntoView {
                 <ol class="messages" data-testid="messages" aria-live="polite">
                     <For
                         each=move || state.messages.get()
-                        key=|line| (line.id.clone(), line.delivered)
+                        key=|line| {
+                            let file = line.file.as_ref().map(|f| (f.done, f.url.is_some(), f.failed.clone()));
+                            (line.id.clone(), line.delivered, file)
+                        }
                         let:line
                     >
                         <MessageItem line=line/>
@@ -57,9 +60,47 @@ fn MessageItem(line: ChatLine) -> impl IntoView {
                 <span class="message-scope">{scope}</span>
                 <time>{clock(line.sent_at)}</time>
             </div>
-            <p class="message-text">{line.text.clone()}</p>
+            {match line.file.clone() {
+                None => view! { <p class="message-text">{line.text.clone()}</p> }.into_any(),
+                Some(file) => view! { <FileItem file=file/> }.into_any(),
+            }}
             {delivery.map(|d| view! { <span class="delivery" data-testid="delivery">{d}</span> })}
         </li>
+    }
+}
+
+/// A file transfer: name, size, progress and, once it arrived, a download link.
+#[component]
+fn FileItem(file: FileLine) -> impl IntoView {
+    let label = format!("Transfer of {}", file.name);
+    let status = match (&file.failed, &file.url) {
+        (Some(reason), _) => reason.clone(),
+        (None, Some(_)) => "received".to_owned(),
+        (None, None) if file.done >= file.size => "sent".to_owned(),
+        (None, None) => format!("{} of {}", human_size(file.done), human_size(file.size)),
+    };
+    view! {
+        <div class="file" data-testid="file">
+            <span class="file-name">{file.name.clone()}</span>
+            <span class="file-size">{human_size(file.size)}</span>
+            <progress
+                aria-label=label
+                max=file.size.max(1).to_string()
+                value=if file.size == 0 { "1".to_owned() } else { file.done.to_string() }
+            ></progress>
+            <span class="file-status">{status}</span>
+            {file.url.clone().map(|url| view! {
+                <a class="download" href=url download=file.name.clone()>"Download"</a>
+            })}
+        </div>
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        0..1024 => format!("{bytes} B"),
+        1024..1_048_576 => format!("{:.1} KiB", bytes as f64 / 1024.0),
+        _ => format!("{:.1} MiB", bytes as f64 / 1_048_576.0),
     }
 }
 
@@ -112,11 +153,47 @@ fn Composer() -> impl IntoView {
                 on:input=move |ev| text.set(event_target_value(&ev))
             />
             <button type="submit">"Send"</button>
+            <label class="file-button">
+                "Send a file"
+                <input type="file" class="visually-hidden" on:change=move |ev| {
+                    let to = PeerId::parse(&to.get_untracked()).ok();
+                    send_chosen_file(state, &ev, to);
+                }/>
+            </label>
         </form>
         <Show when=move || state.send_error.with(Option::is_some)>
             <p class="error" role="alert" data-testid="send-error">{move || state.send_error.get()}</p>
         </Show>
     }
+}
+
+/// Reads the file chosen in a file input and gives it to the network.
+fn send_chosen_file(state: AppState, event: &leptos::ev::Event, to: Option<PeerId>) {
+    use wasm_bindgen::JsCast;
+    let Some(input) = event
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+    else {
+        return;
+    };
+    let Some(file) = input.files().and_then(|files| files.get(0)) else {
+        return;
+    };
+    input.set_value("");
+    leptos::task::spawn_local(async move {
+        match wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await {
+            Ok(buffer) => state.command(Command::SendFile {
+                name: file.name(),
+                mime: file.type_(),
+                bytes: js_sys::Uint8Array::new(&buffer).to_vec(),
+                to,
+            }),
+            Err(_) => state.send_error.set(Some(format!(
+                "the browser could not read {}; try choosing it again",
+                file.name()
+            ))),
+        }
+    });
 }
 
 /// `HH:MM` in the reader's time zone.

@@ -3,6 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { createHash, randomBytes } from "node:crypto";
 import { root, serveStatic, launchBrowser, newPage, screenshot } from "./support.mjs";
 
 const WAIT = { timeout: 20_000 };
@@ -39,7 +40,7 @@ async function waitForPeers(page, count) {
 async function send(page, text, to) {
   await page.getByLabel("Send to").selectOption(to ?? "");
   await page.getByRole("textbox", { name: "Message" }).fill(text);
-  await page.getByRole("button", { name: "Send" }).click();
+  await page.getByRole("button", { name: "Send", exact: true }).click();
 }
 
 test("four pages with nothing configured all find each other", async () => {
@@ -88,6 +89,38 @@ test("a message that is too large gets a clear error", async () => {
   const error = pages[0].page.getByTestId("send-error");
   await error.waitFor(WAIT);
   assert.match(await error.textContent(), /9000 bytes; the limit is 8192 bytes/);
+});
+
+test("a 5 MiB file reaches the room intact, with progress on both ends", async () => {
+  const bytes = randomBytes(5 * 1024 * 1024);
+  const digest = createHash("sha256").update(bytes).digest("hex");
+  const sender = pages[1].page;
+  await sender.getByLabel("Send to").selectOption("");
+  await sender.locator("input[type=file]").setInputFiles({ name: "photo <1>.bin", mimeType: "application/octet-stream", buffer: bytes });
+  const done = (page) =>
+    page.waitForFunction(
+      () => {
+        const bar = document.querySelector("[data-testid=file] progress");
+        return bar && Number(bar.value) === Number(bar.max) && Number(bar.max) > 1_000_000;
+      },
+      null,
+      { timeout: 60_000 },
+    );
+  await done(sender);
+  for (const i of [0, 2, 3]) {
+    const page = pages[i].page;
+    await page.locator("[data-testid=file] .download").waitFor({ timeout: 60_000 });
+    await done(page);
+    assert.equal(await page.locator("[data-testid=file] .file-name").textContent(), "photo <1>.bin");
+    const received = await page.evaluate(async () => {
+      const link = document.querySelector("[data-testid=file] .download");
+      const buffer = await (await fetch(link.href)).arrayBuffer();
+      const hash = await crypto.subtle.digest("SHA-256", buffer);
+      return [...new Uint8Array(hash)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    });
+    assert.equal(received, digest, `page ${i}`);
+  }
+  await sender.getByTestId("delivery").filter({ hasText: "delivered to 3 of 3" }).last().waitFor(WAIT);
 });
 
 test("the page has no accessibility violations, light or dark (axe-core)", async () => {

@@ -13,6 +13,7 @@
 //! - [`signaling`]: the PeerServer client.
 //! - [`mesh`]: rendezvous, peer exchange and chat between pages.
 //! - [`channel`]: what crosses a data channel.
+//! - [`transfer`]: files in chunks.
 //! - [`connection`]: one data connection's timeouts, liveness and close.
 
 #![forbid(unsafe_code)]
@@ -25,6 +26,7 @@ pub mod mesh;
 pub mod peer_id;
 pub mod signaling;
 pub mod time;
+pub mod transfer;
 
 pub use peer_id::{PeerId, PeerIdError, Token};
 pub use time::Instant;

@@ -18,6 +18,8 @@ pub const MAX_CHAT_BYTES: usize = 8 * 1024;
 pub const MAX_NAME_CHARS: usize = 40;
 /// The most peer IDs one [`MeshMessage::Peers`] may carry.
 pub const MAX_PEERS_PER_MESSAGE: usize = 256;
+/// The longest file name, in characters.
+pub const MAX_FILE_NAME_CHARS: usize = 255;
 /// The longest message ID, in bytes.
 pub const MAX_MESSAGE_ID_LEN: usize = 160;
 /// The longest encoded message we read, in bytes.
@@ -63,6 +65,26 @@ pub enum MeshMessage {
     /// The receiver's chat message `id` arrived.
     Ack {
         /// The ID of the acknowledged chat message.
+        id: String,
+    },
+    /// A file follows in binary chunks (see [`crate::transfer`]).
+    File {
+        /// The transfer's unique ID, also in every chunk.
+        id: String,
+        /// The file's name, shown as text.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+        /// Its media type, e.g. `image/png`; may be empty.
+        mime: String,
+        /// When it was sent, in milliseconds since the Unix epoch, by the sender's clock.
+        sent_at: u64,
+        /// Whether it is for the receiver alone rather than the room.
+        direct: bool,
+    },
+    /// All of the receiver's file `id` arrived.
+    FileReceived {
+        /// The transfer's ID.
         id: String,
     },
 }
@@ -137,7 +159,16 @@ impl MeshMessage {
                 }
                 Ok(())
             }
-            Self::Ack { id } => check_message_id(id),
+            Self::Ack { id } | Self::FileReceived { id } => check_message_id(id),
+            Self::File { id, name, mime, .. } => {
+                check_message_id(id)?;
+                if name.chars().count() > MAX_FILE_NAME_CHARS || mime.len() > 255 {
+                    return Err(Invalid(
+                        "a file name over 255 characters or a long media type",
+                    ));
+                }
+                Ok(())
+            }
         }
     }
 }

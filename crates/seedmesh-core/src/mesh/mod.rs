@@ -235,6 +235,38 @@ pub struct OutgoingChat {
     pub recipients: usize,
 }
 
+/// A file a peer announced; its chunks follow on `link`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOffer {
+    /// The transfer's ID.
+    pub id: String,
+    /// The sender.
+    pub from: PeerId,
+    /// The sender's display name.
+    pub from_name: Option<String>,
+    /// The file's name.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its media type; may be empty.
+    pub mime: String,
+    /// When it was sent, in ms since the Unix epoch.
+    pub sent_at: u64,
+    /// Sent to us alone rather than the room.
+    pub direct: bool,
+    /// The link its chunks arrive on.
+    pub link: LinkId,
+}
+
+/// A file on its way: stream [`crate::transfer::chunks`] to each link, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingFile {
+    /// The transfer's ID.
+    pub id: String,
+    /// The links to send the chunks on.
+    pub links: Vec<LinkId>,
+}
+
 /// What the mesh wants done, or wants the UI to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MeshOutput {
@@ -276,7 +308,9 @@ pub enum MeshOutput {
     PeerRemoved(PeerId),
     /// A chat message arrived.
     ChatReceived(ReceivedChat),
-    /// Another peer confirmed one of our chat messages.
+    /// A peer announced a file.
+    FileOffered(FileOffer),
+    /// Another peer confirmed one of our chat messages or files.
     Delivered {
         /// The message's ID.
         id: String,
@@ -579,7 +613,31 @@ impl Mesh {
                         direct,
                     }));
             }
-            MeshMessage::Ack { id } => {
+            MeshMessage::File {
+                id,
+                name,
+                size,
+                mime,
+                sent_at,
+                direct,
+            } => {
+                let Some(from) = self.peer_of(link) else {
+                    return;
+                };
+                let from_name = self.peers.get(&from).and_then(|p| p.view.name.clone());
+                self.outputs.push_back(MeshOutput::FileOffered(FileOffer {
+                    id,
+                    from,
+                    from_name,
+                    name,
+                    size,
+                    mime,
+                    sent_at,
+                    direct,
+                    link,
+                }));
+            }
+            MeshMessage::Ack { id } | MeshMessage::FileReceived { id } => {
                 let Some(from) = self.peer_of(link) else {
                     return;
                 };
@@ -610,18 +668,7 @@ impl Mesh {
         if text.trim().is_empty() {
             return Err(ChatError::Empty);
         }
-        let links: Vec<LinkId> = match to {
-            Some(peer) => {
-                let link = self
-                    .peers
-                    .get(peer)
-                    .filter(|p| p.view.state == PeerState::Connected)
-                    .and_then(|p| p.view.link)
-                    .ok_or_else(|| ChatError::NotConnected(peer.clone()))?;
-                vec![link]
-            }
-            None => self.introduced_links(),
-        };
+        let links = self.recipients(to)?;
         self.chat_counter += 1;
         let id = format!("{}-{wall_clock}-{}", self.me, self.chat_counter);
         self.remember_chat(&id);
@@ -645,6 +692,45 @@ impl Mesh {
             id,
             recipients: links.len(),
         })
+    }
+
+    /// Announces a file to the room, or to `to` alone; the driver then streams its chunks to
+    /// the links returned, in order, after this announcement.
+    pub fn send_file(
+        &mut self,
+        wall_clock: u64,
+        name: &str,
+        mime: &str,
+        size: u64,
+        to: Option<&PeerId>,
+    ) -> Result<OutgoingFile, ChatError> {
+        let links = self.recipients(to)?;
+        self.chat_counter += 1;
+        let id = format!("{}-{wall_clock}-f{}", self.me, self.chat_counter);
+        let message = MeshMessage::File {
+            id: id.clone(),
+            name: name.chars().take(message::MAX_FILE_NAME_CHARS).collect(),
+            size,
+            mime: mime.chars().take(255).collect(),
+            sent_at: wall_clock,
+            direct: to.is_some(),
+        };
+        for &link in &links {
+            self.send(link, message.clone());
+        }
+        self.deliveries.insert(
+            id.clone(),
+            Delivery {
+                recipients: links.len(),
+                delivered: BTreeSet::new(),
+            },
+        );
+        Ok(OutgoingFile { id, links })
+    }
+
+    /// Tells the sender on `link` that all of file `id` arrived.
+    pub fn file_received(&mut self, link: LinkId, id: &str) {
+        self.send(link, MeshMessage::FileReceived { id: id.to_owned() });
     }
 
     /// Acts on what is due at `now`.
@@ -724,6 +810,22 @@ impl Mesh {
     }
 
     // -----------------------------------------------------------------------------------------
+
+    /// The links to reach `to`, or the whole room.
+    fn recipients(&self, to: Option<&PeerId>) -> Result<Vec<LinkId>, ChatError> {
+        match to {
+            Some(peer) => {
+                let link = self
+                    .peers
+                    .get(peer)
+                    .filter(|p| p.view.state == PeerState::Connected)
+                    .and_then(|p| p.view.link)
+                    .ok_or_else(|| ChatError::NotConnected(peer.clone()))?;
+                Ok(vec![link])
+            }
+            None => Ok(self.introduced_links()),
+        }
+    }
 
     fn slot_id(&self, slot: u8) -> Option<PeerId> {
         let ns = self.config.namespace.as_ref()?;

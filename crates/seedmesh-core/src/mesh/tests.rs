@@ -26,6 +26,7 @@ struct Node {
     mesh: Mesh,
     alive: bool,
     chats: Vec<ReceivedChat>,
+    files: Vec<FileOffer>,
     delivered: HashMap<String, usize>,
     list: HashMap<PeerId, PeerView>,
 }
@@ -68,6 +69,7 @@ impl Sim {
             mesh,
             alive: true,
             chats: Vec::new(),
+            files: Vec::new(),
             delivered: HashMap::new(),
             list: HashMap::new(),
         });
@@ -208,6 +210,11 @@ impl Sim {
                     self.nodes[n].list.remove(&id);
                 }
                 MeshOutput::ChatReceived(chat) => self.nodes[n].chats.push(chat),
+                MeshOutput::FileOffered(offer) => {
+                    // The receiving page confirms at once, as if every chunk had arrived.
+                    self.nodes[n].mesh.file_received(offer.link, &offer.id);
+                    self.nodes[n].files.push(offer);
+                }
                 MeshOutput::Delivered { id, delivered, .. } => {
                     self.nodes[n].delivered.insert(id, delivered);
                 }
@@ -431,4 +438,33 @@ fn bad_namespaces_are_refused() {
         Mesh::new(Sim::id(0), "a", config),
         Err(MeshError::InvalidNamespace(_))
     ));
+}
+
+#[test]
+fn files_are_announced_to_their_recipients_and_confirmed() {
+    let mut sim = Sim::new();
+    for i in 0..3 {
+        sim.add(Duration::from_millis(10 * i), rendezvous(4));
+    }
+    sim.run_for(Duration::from_secs(5));
+    let room = sim.nodes[0]
+        .mesh
+        .send_file(1, "notes <1>.txt", "text/plain", 42, None)
+        .unwrap();
+    assert_eq!(room.links.len(), 2);
+    let direct = sim.nodes[0]
+        .mesh
+        .send_file(2, "secret.bin", "", 7, Some(&Sim::id(1)))
+        .unwrap();
+    assert_eq!(direct.links.len(), 1);
+    sim.drain(0);
+    sim.run_for(Duration::from_secs(1));
+    let names =
+        |n: usize| -> Vec<String> { sim.nodes[n].files.iter().map(|f| f.name.clone()).collect() };
+    assert_eq!(names(1), ["notes <1>.txt", "secret.bin"]);
+    assert_eq!(names(2), ["notes <1>.txt"]);
+    assert_eq!(sim.nodes[1].files[0].size, 42);
+    assert!(sim.nodes[1].files[1].direct);
+    assert_eq!(sim.nodes[0].delivered[&room.id], 2);
+    assert_eq!(sim.nodes[0].delivered[&direct.id], 1);
 }
