@@ -3,14 +3,13 @@
 //! Order of precedence, later wins: the built-in defaults, the build's environment
 //! (`SEEDMESH_SEED_DOMAIN`, `SEEDMESH_DOH_RESOLVERS`), saved settings, the page URL's
 //! `?seed=DOMAIN` and `?doh=URL,URL`. Whatever the seed records say overrides the fallbacks
-//! below; the fallbacks let a fork with no DNS set up still work.
+//! below; the fallbacks let a fork with no DNS set up still work. There is no built-in seed
+//! domain: records on a domain the deployer does not control could steer every page.
 
 use serde::{Deserialize, Serialize};
 
 use crate::storage;
 
-/// The seed domain when the build names none.
-pub const FALLBACK_SEED_DOMAIN: &str = "seedmesh.dev";
 /// DoH endpoints when the build names none: both send CORS headers.
 pub const FALLBACK_RESOLVERS: [&str; 2] = [
     "https://cloudflare-dns.com/dns-query",
@@ -28,7 +27,7 @@ const SETTINGS_KEY: &str = "seedmesh.settings";
 /// Settings a person can change, kept in `localStorage`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
-    /// The domain whose `_seedmesh` TXT records describe the network.
+    /// The domain whose `_seedmesh` TXT records describe the network; empty for none.
     pub seed_domain: String,
     /// DoH endpoints, asked at once.
     pub resolvers: Vec<String>,
@@ -39,8 +38,8 @@ impl Settings {
     #[must_use]
     pub fn built_in() -> Self {
         let seed_domain = option_env!("SEEDMESH_SEED_DOMAIN")
-            .filter(|d| !d.is_empty())
-            .unwrap_or(FALLBACK_SEED_DOMAIN)
+            .unwrap_or_default()
+            .trim()
             .to_owned();
         let resolvers = match option_env!("SEEDMESH_DOH_RESOLVERS").filter(|r| !r.is_empty()) {
             Some(list) => split_list(list),

@@ -82,6 +82,8 @@ pub enum NetEvent {
         /// Whether the built-in defaults are in use.
         fallback: bool,
     },
+    /// No seed domain is set: the page uses its built-in defaults.
+    NoSeedDomain,
     /// Signaling changed.
     Signaling(SignalingView),
     /// Our ID was taken by another page (another tab of this browser, say): this page uses
@@ -272,12 +274,18 @@ async fn run(
             return;
         }
     };
-    let report = discover(&settings.seed_domain, &options).await;
-    let plan = Plan::from_report(&report.config);
-    emit(NetEvent::Discovered {
-        report: Box::new(report),
-        fallback: plan.fallback,
-    });
+    let plan = if settings.seed_domain.is_empty() {
+        emit(NetEvent::NoSeedDomain);
+        Plan::from_report(&SeedConfig::default())
+    } else {
+        let report = discover(&settings.seed_domain, &options).await;
+        let plan = Plan::from_report(&report.config);
+        emit(NetEvent::Discovered {
+            report: Box::new(report),
+            fallback: plan.fallback,
+        });
+        plan
+    };
 
     let server_name = server_name(&plan.server);
     let mut peer_options = PeerOptions::new(plan.server.clone());

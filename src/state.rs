@@ -25,6 +25,8 @@ pub enum DiscoveryView {
     /// Looking the seed domain up.
     #[default]
     Resolving,
+    /// No seed domain is set.
+    NoDomain,
     /// Done.
     Done {
         /// The lookup's report.
@@ -157,6 +159,7 @@ impl AppState {
             NetEvent::Discovered { report, fallback } => {
                 self.discovery.set(DiscoveryView::Done { report, fallback });
             }
+            NetEvent::NoSeedDomain => self.discovery.set(DiscoveryView::NoDomain),
             NetEvent::Signaling(view) => self.signaling.set(view),
             NetEvent::IdReplaced(_) => {}
             NetEvent::Slot(slot) => self.slot.set(slot),

@@ -24,7 +24,9 @@ pub fn ConnectionStatus(
             <h2 id="status-title">"Connection"</h2>
             <dl class="facts">
                 <dt>"Seed domain"</dt>
-                <dd data-testid="seed-domain">{seed_domain}</dd>
+                <dd data-testid="seed-domain">
+                    {if seed_domain.is_empty() { "none".to_owned() } else { seed_domain }}
+                </dd>
                 <dt>"Discovery"</dt>
                 <dd data-testid="discovery">{move || discovery_text(&state.discovery.get())}</dd>
                 <dt>"Signaling"</dt>
@@ -54,7 +56,7 @@ pub fn ConnectionStatus(
 fn DiscoveryProblems() -> impl IntoView {
     let state = expect_context::<AppState>();
     let problems = move || match state.discovery.get() {
-        DiscoveryView::Resolving => Vec::new(),
+        DiscoveryView::Resolving | DiscoveryView::NoDomain => Vec::new(),
         DiscoveryView::Done { report, .. } => {
             let mut lines: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
             if let Some(error) = &report.error {
@@ -78,6 +80,9 @@ fn DiscoveryProblems() -> impl IntoView {
 fn discovery_text(view: &DiscoveryView) -> String {
     match view {
         DiscoveryView::Resolving => "looking up the seed records…".to_owned(),
+        DiscoveryView::NoDomain => "no seed domain is set (see Settings): using the public PeerJS \
+             server and STUN, and meeting visitors of this same page"
+            .to_owned(),
         DiscoveryView::Done { report, fallback } => {
             let source = match report.source {
                 Source::Network => format!(

@@ -49,7 +49,7 @@ pub fn SettingsPanel(
                     .join(" ")
             })
             .collect::<Vec<_>>(),
-        DiscoveryView::Resolving => Vec::new(),
+        DiscoveryView::Resolving | DiscoveryView::NoDomain => Vec::new(),
     };
     view! {
         <section class="panel" aria-labelledby="settings-title">
