@@ -678,16 +678,7 @@ impl Mesh {
             sent_at: wall_clock,
             direct: to.is_some(),
         };
-        for &link in &links {
-            self.send(link, message.clone());
-        }
-        self.deliveries.insert(
-            id.clone(),
-            Delivery {
-                recipients: links.len(),
-                delivered: BTreeSet::new(),
-            },
-        );
+        self.send_tracked(&links, &id, &message);
         Ok(OutgoingChat {
             id,
             recipients: links.len(),
@@ -715,16 +706,7 @@ impl Mesh {
             sent_at: wall_clock,
             direct: to.is_some(),
         };
-        for &link in &links {
-            self.send(link, message.clone());
-        }
-        self.deliveries.insert(
-            id.clone(),
-            Delivery {
-                recipients: links.len(),
-                delivered: BTreeSet::new(),
-            },
-        );
+        self.send_tracked(&links, &id, &message);
         Ok(OutgoingFile { id, links })
     }
 
@@ -810,6 +792,20 @@ impl Mesh {
     }
 
     // -----------------------------------------------------------------------------------------
+
+    /// Sends `message` on every link and counts its confirmations under `id`.
+    fn send_tracked(&mut self, links: &[LinkId], id: &str, message: &MeshMessage) {
+        for &link in links {
+            self.send(link, message.clone());
+        }
+        self.deliveries.insert(
+            id.to_owned(),
+            Delivery {
+                recipients: links.len(),
+                delivered: BTreeSet::new(),
+            },
+        );
+    }
 
     /// The links to reach `to`, or the whole room.
     fn recipients(&self, to: Option<&PeerId>) -> Result<Vec<LinkId>, ChatError> {
