@@ -602,10 +602,14 @@ async fn drive(shared: Rc<PeerShared>, mut inputs: UnboundedReceiver<DriverInput
                     match event {
                         SocketEvent::Open => signaling.handle_socket_open(at),
                         SocketEvent::Message(text) => signaling.handle_socket_message(at, &text),
-                        SocketEvent::Closed { code, reason } => signaling.handle_socket_closed(
-                            at,
-                            &format!("the socket closed (code {code}) {reason}"),
-                        ),
+                        SocketEvent::Closed { code, reason } => {
+                            let why = if reason.is_empty() {
+                                format!("the socket closed with code {code}")
+                            } else {
+                                format!("the socket closed with code {code}: {reason}")
+                            };
+                            signaling.handle_socket_closed(at, &why);
+                        }
                     }
                 }
             }
