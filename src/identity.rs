@@ -1,6 +1,7 @@
 //! Who this page is: a peer ID and token that survive reloads, and a display name.
 
 use seedmesh_core::{PeerId, Token};
+use seedmesh_web::clock::random_u32;
 use serde::{Deserialize, Serialize};
 
 use crate::storage;
@@ -63,18 +64,5 @@ impl Identity {
                 name: self.name.clone(),
             },
         );
-    }
-}
-
-/// 32 random bits from the browser's cryptographic generator, or `Math.random` without one.
-pub fn random_u32() -> u32 {
-    let mut bytes = [0u8; 4];
-    let filled = web_sys::window()
-        .and_then(|w| w.crypto().ok())
-        .is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok());
-    if filled {
-        u32::from_le_bytes(bytes)
-    } else {
-        (js_sys::Math::random() * f64::from(u32::MAX)) as u32
     }
 }

@@ -21,7 +21,8 @@ use seedmesh_core::mesh::{
 };
 use seedmesh_core::signaling::{ServerConfig, SignalingError};
 use seedmesh_core::transfer::{self, Progress};
-use seedmesh_core::{Instant, PeerId, Token};
+use seedmesh_core::{PeerId, Token};
+use seedmesh_web::clock::{now, random_u32};
 use seedmesh_web::doh::{DiscoveryOptions, discover};
 use seedmesh_web::peer::{
     Connection, ConnectionEvent, ConnectionSender, DialOptions, Peer, PeerError, PeerEvent,
@@ -33,7 +34,7 @@ use wasm_bindgen::prelude::Closure;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::config::{self, Settings};
-use crate::identity::{Identity, random_u32};
+use crate::identity::Identity;
 
 /// How often each connection's path and round trip are read for the peer list.
 const DIAGNOSTICS_INTERVAL_MS: u32 = 2_000;
@@ -827,14 +828,6 @@ fn forward_peer(mut peer: Peer, inputs: UnboundedSender<Input>, main: bool) -> A
 fn server_name(server: &ServerConfig) -> String {
     let scheme = if server.secure { "wss" } else { "ws" };
     format!("{scheme}://{}:{}{}", server.host, server.port, server.path)
-}
-
-/// Milliseconds on the page's monotonic clock.
-fn now() -> Instant {
-    let millis = web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or(0.0, |p| p.now());
-    Instant::from_millis(millis.max(0.0) as u64)
 }
 
 /// Milliseconds since the Unix epoch, for timestamps people read.

@@ -9,11 +9,13 @@
 //! - [`peer`]: the async API: a peer on a PeerServer and its data connections.
 //! - [`peerserver`]: the PeerServer's WebSocket.
 //! - [`rtc`]: `RTCPeerConnection` and `RTCDataChannel`.
+//! - [`clock`]: the monotonic clock and random numbers.
 //! - [`js`]: turning JavaScript exceptions into typed errors, in one place.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod clock;
 pub mod doh;
 pub mod js;
 pub mod peer;

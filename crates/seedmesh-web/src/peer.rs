@@ -53,6 +53,7 @@ use serde_json::Value;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::RtcPeerConnectionState;
 
+use crate::clock::{now, random_u32};
 use crate::js::JsError;
 use crate::peerserver::{PeerServerSocket, SocketEvent};
 use crate::rtc::{
@@ -217,22 +218,6 @@ pub struct Diagnostics {
 }
 
 /// The current time for the core machines.
-fn now() -> Instant {
-    let millis = js_sys::Reflect::get(&js_sys::global(), &"performance".into())
-        .ok()
-        .and_then(|p| {
-            let now = js_sys::Reflect::get(&p, &"now".into()).ok()?;
-            let now: js_sys::Function = wasm_bindgen::JsCast::dyn_into(now).ok()?;
-            now.call0(&p).ok()?.as_f64()
-        })
-        .unwrap_or_else(js_sys::Date::now);
-    Instant::from_millis(millis.max(0.0) as u64)
-}
-
-fn random_u32() -> u32 {
-    (js_sys::Math::random() * f64::from(u32::MAX)) as u32
-}
-
 /// Sleeps until `deadline`, or forever if there is none.
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
