@@ -10,6 +10,7 @@
 //! - [`time`]: the one time type every machine takes as input.
 //! - [`discovery`]: seed records from DNS TXT over DNS-over-HTTPS.
 //! - [`peer_id`]: PeerJS-compatible peer IDs and tokens.
+//! - [`identity`]: which identity each page of a browser goes by.
 //! - [`signaling`]: the PeerServer client.
 //! - [`mesh`]: rendezvous, peer exchange and chat between pages.
 //! - [`channel`]: what crosses a data channel.
@@ -22,6 +23,7 @@
 pub mod channel;
 pub mod connection;
 pub mod discovery;
+pub mod identity;
 pub mod mesh;
 pub mod peer_id;
 pub mod signaling;

@@ -320,6 +320,54 @@ pub struct DiscoveryReport {
     pub records: Vec<TxtRecord>,
 }
 
+impl DiscoveryReport {
+    /// What each resolver that gave nothing did, in a short phrase people read, e.g.
+    /// `"dns.google did not answer in time and cloudflare-dns.com could not be reached"`;
+    /// `None` when no resolver failed (or the cache answered).
+    #[must_use]
+    pub fn resolver_failures(&self) -> Option<String> {
+        let phrases: Vec<String> = self
+            .attempts
+            .iter()
+            .filter_map(|attempt| {
+                let host = resolver_host(&attempt.resolver);
+                let what = match &attempt.outcome {
+                    AttemptOutcome::Pending
+                    | AttemptOutcome::Answered
+                    | AttemptOutcome::Aborted => return None,
+                    AttemptOutcome::NoRecords(code) => format!("has no records for it ({code})"),
+                    AttemptOutcome::TimedOut => "did not answer in time".to_owned(),
+                    AttemptOutcome::Failed(AttemptError::Transport(_)) => {
+                        "could not be reached".to_owned()
+                    }
+                    AttemptOutcome::Failed(AttemptError::Http(status)) => {
+                        format!("answered HTTP {status}")
+                    }
+                    AttemptOutcome::Failed(AttemptError::Dns(_)) => {
+                        "sent an unreadable answer".to_owned()
+                    }
+                    AttemptOutcome::Failed(AttemptError::Rcode(code)) => format!("answered {code}"),
+                    AttemptOutcome::Failed(AttemptError::Signature(_)) => {
+                        "sent records without a valid signature".to_owned()
+                    }
+                };
+                Some(format!("{host} {what}"))
+            })
+            .collect();
+        match phrases.as_slice() {
+            [] => None,
+            [one] => Some(one.clone()),
+            [rest @ .., last] => Some(format!("{} and {last}", rest.join(", "))),
+        }
+    }
+}
+
+/// The host (and port) of a resolver URL, as people name it.
+fn resolver_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split(['/', '?']).next().unwrap_or(rest)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Waiting for the endpoints' answers.
@@ -709,6 +757,14 @@ mod tests {
         }
     }
 
+    fn http_status(status: u16) -> HttpResponse {
+        HttpResponse {
+            status,
+            content_type: None,
+            body: Vec::new(),
+        }
+    }
+
     fn good() -> Vec<TxtRecord> {
         vec![
             TxtRecord::from_text("v=sm1; signal=peerjs; url=wss://signal.example.test/p"),
@@ -833,15 +889,7 @@ mod tests {
                 body: b"<html>".to_vec(),
             },
         );
-        lookup.handle_response(
-            at(3),
-            RequestId(2),
-            &HttpResponse {
-                status: 503,
-                content_type: None,
-                body: Vec::new(),
-            },
-        );
+        lookup.handle_response(at(3), RequestId(2), &http_status(503));
         assert!(!lookup.is_done());
         lookup.handle_response(
             at(4),
@@ -862,6 +910,42 @@ mod tests {
             report.attempts[2].outcome,
             AttemptOutcome::Failed(AttemptError::Http(503))
         );
+    }
+
+    #[test]
+    fn every_failed_resolver_is_named_in_one_phrase() {
+        let mut lookup = Lookup::new(at(0), DOMAIN, &config(4), None);
+        drain(&mut lookup);
+        lookup.handle_response(at(1), RequestId(0), &wire(Rcode::SERVFAIL, &[], 0, false));
+        lookup.handle_transport_error(at(2), RequestId(1), "TypeError: Failed to fetch");
+        lookup.handle_response(at(3), RequestId(2), &http_status(503));
+        lookup.handle_timeout(at(60_000));
+        let report = done_report(drain(&mut lookup));
+        assert_eq!(
+            report.resolver_failures().as_deref(),
+            Some(
+                "127.0.0.1:1000 answered SERVFAIL, 127.0.0.1:1001 could not be reached, \
+                 127.0.0.1:1002 answered HTTP 503 and 127.0.0.1:1003 did not answer in time"
+            )
+        );
+    }
+
+    #[test]
+    fn a_lookup_that_worked_names_no_failure() {
+        let mut lookup = Lookup::new(at(0), DOMAIN, &config(2), None);
+        drain(&mut lookup);
+        lookup.handle_response(
+            at(1),
+            RequestId(0),
+            &wire(Rcode::NOERROR, &good(), 60, false),
+        );
+        let report = done_report(drain(&mut lookup));
+        assert_eq!(report.resolver_failures(), None);
+        assert_eq!(
+            resolver_host("https://dns.google/dns-query?x=1"),
+            "dns.google"
+        );
+        assert_eq!(resolver_host("no scheme"), "no scheme");
     }
 
     #[test]
