@@ -10,6 +10,7 @@
 //! - [`peerserver`]: the PeerServer's WebSocket.
 //! - [`rtc`]: `RTCPeerConnection` and `RTCDataChannel`.
 //! - [`clock`]: the monotonic clock and random numbers.
+//! - [`locks`]: names one page of a browser holds at a time (Web Locks).
 //! - [`js`]: turning JavaScript exceptions into typed errors, in one place.
 
 #![forbid(unsafe_code)]
@@ -18,6 +19,7 @@
 pub mod clock;
 pub mod doh;
 pub mod js;
+pub mod locks;
 pub mod peer;
 pub mod peerserver;
 pub mod rtc;
