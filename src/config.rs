@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::storage;
+use crate::storage::Shared;
 
 /// DoH endpoints when the build names none: both send CORS headers.
 pub const FALLBACK_RESOLVERS: [&str; 2] = [
@@ -54,7 +54,9 @@ impl Settings {
     /// The settings in effect: built-in, then saved, then the page URL.
     #[must_use]
     pub fn load() -> Self {
-        let mut settings = storage::load::<Settings>(SETTINGS_KEY).unwrap_or_else(Self::built_in);
+        let mut settings = Shared
+            .load::<Settings>(SETTINGS_KEY)
+            .unwrap_or_else(Self::built_in);
         let query = web_sys::window()
             .and_then(|w| w.location().search().ok())
             .unwrap_or_default();
@@ -75,7 +77,7 @@ impl Settings {
 
     /// Keeps the settings for the next visit.
     pub fn save(&self) {
-        storage::save(SETTINGS_KEY, self);
+        Shared.save(SETTINGS_KEY, self);
     }
 }
 

@@ -1,68 +1,112 @@
-//! Who this page is: a peer ID and token that survive reloads, and a display name.
+//! Who this page is: the identity it claims from the browser's pool and holds while it is open.
+//!
+//! The decisions (which identity to ask for first, how many to keep) are
+//! [`seedmesh_core::identity`]'s; this module reads and writes storage and holds the lock.
+//! Every tab of a browser is a peer of its own, and a reloaded tab comes back as the same peer.
 
-use seedmesh_core::{PeerId, Token};
+use std::cell::RefCell;
+use std::time::Duration;
+
+use seedmesh_core::identity::{Claim, Identity, IdentityPool, StoredIdentity};
 use seedmesh_web::clock::random_u32;
-use serde::{Deserialize, Serialize};
+use seedmesh_web::locks::{self, HeldLock, LockError};
 
-use crate::storage;
+use crate::state::history_key;
+use crate::storage::{Shared, Tab};
 
-const IDENTITY_KEY: &str = "seedmesh.identity";
+/// The browser's identities, in `localStorage`.
+const POOL_KEY: &str = "seedmesh.identities";
+/// This tab's identity, in `sessionStorage`: a reload asks for it first.
+const TAB_KEY: &str = "seedmesh.identity";
+/// Where one identity for the whole browser was kept before identities were per tab.
+const LEGACY_KEY: &str = "seedmesh.identity";
+const LEGACY_HISTORY_KEY: &str = "seedmesh.history";
+/// How long a reloaded tab waits for the page it replaces to let go of its identity. A
+/// duplicated tab (which copies the original's `sessionStorage`) waits this long too, then
+/// takes another identity.
+const RELOAD_WAIT: Duration = Duration::from_secs(3);
 
-/// This page's identity on the network.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    /// The peer ID, registered on the PeerServer.
-    pub id: PeerId,
-    /// The secret that proves the ID is ours when we register it again.
-    pub token: Token,
-    /// The name other people see.
-    pub name: String,
+thread_local! {
+    /// The lock on this page's identity, held until the page goes.
+    static HELD: RefCell<Option<HeldLock>> = const { RefCell::new(None) };
 }
 
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    id: String,
-    token: String,
-    name: String,
+/// Claims an identity no other page of this browser is using: this tab's own from before a
+/// reload, else a stored one nobody holds, else a fresh one. Without Web Locks (an insecure
+/// `http:` address) only this tab's own identity is safe to reuse, so a new tab takes a fresh one.
+pub async fn claim() -> Identity {
+    let pool = load_pool();
+    let own = Tab
+        .load::<StoredIdentity>(TAB_KEY)
+        .and_then(|s| s.restore());
+    let claimed = match claim_stored(&pool, own.as_ref()).await {
+        Ok(Some(identity)) => identity,
+        Ok(None) => claim_fresh().await,
+        Err(_) => own.unwrap_or_else(|| Identity::fresh(&mut random_u32)),
+    };
+    remember(&claimed);
+    claimed
 }
 
-impl Identity {
-    /// The saved identity, or a new one (saved at once).
-    #[must_use]
-    pub fn load_or_create() -> Self {
-        let stored = storage::load::<Stored>(IDENTITY_KEY).and_then(|s| {
-            Some(Self {
-                id: PeerId::parse(&s.id).ok()?,
-                token: Token::restore(&s.token)?,
-                name: s.name,
-            })
-        });
-        stored.unwrap_or_else(|| {
-            let identity = Self::fresh();
-            identity.save();
-            identity
-        })
+/// Keeps a change to this page's identity (its name) for its reloads and later visits.
+pub fn remember(identity: &Identity) {
+    let now = js_sys::Date::now().max(0.0) as u64;
+    let mut pool = load_pool();
+    for forgotten in pool.remember(identity, now) {
+        Shared.remove(&history_key(&forgotten));
     }
+    Shared.save(POOL_KEY, &pool.to_stored());
+    Tab.save(TAB_KEY, &identity.to_stored(now));
+}
 
-    /// A new random identity with a name made from the ID.
-    #[must_use]
-    pub fn fresh() -> Self {
-        let mut random = random_u32;
-        let id = PeerId::random(None, &mut random);
-        let token = Token::random(&mut random);
-        let name = format!("Guest {}", &id.as_str()[..4]);
-        Self { id, token, name }
+async fn claim_stored(
+    pool: &IdentityPool,
+    own: Option<&Identity>,
+) -> Result<Option<Identity>, LockError> {
+    for (identity, claim) in pool.claim_order(own) {
+        let wait = match claim {
+            Claim::WaitBriefly => Some(RELOAD_WAIT),
+            Claim::IfFree => None,
+        };
+        if let Some(held) = locks::acquire(&identity.lock_name(), wait).await? {
+            HELD.with(|h| *h.borrow_mut() = Some(held));
+            return Ok(Some(identity));
+        }
     }
+    Ok(None)
+}
 
-    /// Keeps the identity for the next visit.
-    pub fn save(&self) {
-        storage::save(
-            IDENTITY_KEY,
-            &Stored {
-                id: self.id.to_string(),
-                token: self.token.as_str().to_owned(),
-                name: self.name.clone(),
-            },
-        );
+async fn claim_fresh() -> Identity {
+    let mut identity = Identity::fresh(&mut random_u32);
+    // A fresh ID is held already only if the random draw repeated one: draw again.
+    for _ in 0..3 {
+        match locks::acquire(&identity.lock_name(), None).await {
+            Ok(Some(held)) => {
+                HELD.with(|h| *h.borrow_mut() = Some(held));
+                break;
+            }
+            Ok(None) => identity = Identity::fresh(&mut random_u32),
+            Err(_) => break,
+        }
     }
+    identity
+}
+
+/// The browser's pool, with the one identity of older versions moved into it.
+fn load_pool() -> IdentityPool {
+    let stored: Vec<StoredIdentity> = Shared.load(POOL_KEY).unwrap_or_default();
+    let mut pool = IdentityPool::from_stored(&stored);
+    if let Some(legacy) = Shared
+        .load::<StoredIdentity>(LEGACY_KEY)
+        .and_then(|s| s.restore())
+    {
+        if let Some(history) = Shared.load::<serde_json::Value>(LEGACY_HISTORY_KEY) {
+            Shared.save(&history_key(&legacy.id), &history);
+        }
+        pool.remember(&legacy, 0);
+        Shared.save(POOL_KEY, &pool.to_stored());
+        Shared.remove(LEGACY_KEY);
+        Shared.remove(LEGACY_HISTORY_KEY);
+    }
+    pool
 }

@@ -34,7 +34,7 @@ use wasm_bindgen::prelude::Closure;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::config::{self, Settings};
-use crate::identity::Identity;
+use seedmesh_core::identity::Identity;
 
 /// How often each connection's path and round trip are read for the peer list.
 const DIAGNOSTICS_INTERVAL_MS: u32 = 2_000;
@@ -87,9 +87,9 @@ pub enum NetEvent {
     NoSeedDomain,
     /// Signaling changed.
     Signaling(SignalingView),
-    /// Our ID was taken by another page (another tab of this browser, say): this page uses
-    /// a fresh one.
-    IdReplaced(PeerId),
+    /// Our ID is registered under another token (by a page in another browser, say): this
+    /// page goes by this fresh identity instead.
+    IdReplaced(Identity),
     /// We hold this rendezvous slot, or none.
     Slot(Option<PeerId>),
     /// A peer appeared or changed.
@@ -304,11 +304,11 @@ async fn run(
         match Peer::connect(peer_options.clone()).await {
             Ok(peer) => break peer,
             Err(PeerError::Signaling(SignalingError::IdTaken { .. })) => {
-                // Another tab of this browser holds our ID: this one goes by a fresh ID.
+                // Someone else holds our ID on this server: go by a fresh one.
                 let name = identity.name.clone();
-                identity = Identity::fresh();
+                identity = Identity::fresh(&mut random_u32);
                 identity.name = name;
-                emit(NetEvent::IdReplaced(identity.id.clone()));
+                emit(NetEvent::IdReplaced(identity.clone()));
             }
             Err(error) => {
                 emit(NetEvent::Signaling(SignalingView::Failed {

@@ -9,15 +9,23 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use seedmesh_core::PeerId;
 use seedmesh_core::discovery::DiscoveryReport;
+use seedmesh_core::identity::Identity;
 use seedmesh_core::mesh::{FoundBy, PeerState};
 use serde::{Deserialize, Serialize};
 
+use crate::identity;
 use crate::network::{Command, NetEvent, SignalingView};
-use crate::storage;
+use crate::storage::Shared;
 
-const HISTORY_KEY: &str = "seedmesh.history";
 /// How many messages the history keeps.
 const HISTORY_LEN: usize = 500;
+
+/// Where the chat history of the peer `id` is kept. Each identity has its own, so a page
+/// never shows what another tab wrote as its own.
+#[must_use]
+pub fn history_key(id: &PeerId) -> String {
+    format!("seedmesh.history.{id}")
+}
 
 /// Discovery as the status panel shows it.
 #[derive(Debug, Clone, Default)]
@@ -111,23 +119,52 @@ pub struct AppState {
     pub send_error: RwSignal<Option<String>>,
     /// Our display name.
     pub name: RwSignal<String>,
+    /// Who this page is, once it has claimed an identity.
+    pub identity: RwSignal<Option<Identity>>,
     commands: StoredValue<Option<UnboundedSender<Command>>>,
 }
 
+impl Default for AppState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl AppState {
-    /// Empty state, with the chat history of earlier visits.
+    /// Empty state, before the page knows who it is.
     #[must_use]
-    pub fn new(name: String) -> Self {
+    pub fn new() -> Self {
         Self {
             discovery: RwSignal::new(DiscoveryView::Resolving),
             signaling: RwSignal::new(SignalingView::Waiting),
             slot: RwSignal::new(None),
             peers: RwSignal::new(BTreeMap::new()),
-            messages: RwSignal::new(storage::load(HISTORY_KEY).unwrap_or_default()),
+            messages: RwSignal::new(Vec::new()),
             send_error: RwSignal::new(None),
-            name: RwSignal::new(name),
+            name: RwSignal::new(String::new()),
+            identity: RwSignal::new(None),
             commands: StoredValue::new(None),
         }
+    }
+
+    /// This page goes by `identity`: its name, and its own chat history from earlier visits.
+    pub fn set_identity(self, identity: &Identity) {
+        self.name.set(identity.name.clone());
+        self.messages
+            .set(Shared.load(&history_key(&identity.id)).unwrap_or_default());
+        self.identity.set(Some(identity.clone()));
+    }
+
+    /// Changes our display name, here, in storage and for the peers.
+    pub fn rename(self, name: String) {
+        self.name.set(name.clone());
+        self.identity.update(|identity| {
+            if let Some(identity) = identity {
+                identity.name.clone_from(&name);
+                identity::remember(identity);
+            }
+        });
+        self.command(Command::Rename(name));
     }
 
     /// Connects the state to a running network: its events update the signals here, and
@@ -143,6 +180,17 @@ impl AppState {
                 self.apply(event);
             }
         });
+    }
+
+    /// How many peers are connected now (tracked: a closure calling it re-runs on change).
+    #[must_use]
+    pub fn connected_count(self) -> usize {
+        self.peers.with(|peers| {
+            peers
+                .values()
+                .filter(|p| p.state == PeerState::Connected)
+                .count()
+        })
     }
 
     /// Gives the network a command.
@@ -161,7 +209,10 @@ impl AppState {
             }
             NetEvent::NoSeedDomain => self.discovery.set(DiscoveryView::NoDomain),
             NetEvent::Signaling(view) => self.signaling.set(view),
-            NetEvent::IdReplaced(_) => {}
+            NetEvent::IdReplaced(identity) => {
+                identity::remember(&identity);
+                self.identity.set(Some(identity));
+            }
             NetEvent::Slot(slot) => self.slot.set(slot),
             NetEvent::Peer(view) => self.peers.update(|peers| {
                 let previous = peers.remove(&view.id);
@@ -312,8 +363,13 @@ impl AppState {
     }
 
     fn save_history(self) {
-        self.messages
-            .with_untracked(|messages| storage::save(HISTORY_KEY, messages));
+        self.identity.with_untracked(|identity| {
+            if let Some(identity) = identity {
+                let key = history_key(&identity.id);
+                self.messages
+                    .with_untracked(|messages| Shared.save(&key, messages));
+            }
+        });
     }
 }
 

@@ -1,24 +1,52 @@
-//! `localStorage` as JSON, failing quietly: a private window or a full quota costs persistence,
+//! Browser storage as JSON, failing quietly: a private window or a full quota costs persistence,
 //! never the page.
+//!
+//! [`Shared`] is `localStorage`, common to every page of the origin in this browser;
+//! [`Tab`] is `sessionStorage`, this tab's own, kept across reloads.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-fn local_storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok()?
+/// Which of the browser's stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// `localStorage`: shared by every page of this origin in this browser.
+    Shared,
+    /// `sessionStorage`: this tab's own, kept across reloads of it.
+    Tab,
 }
 
-/// The value stored under `key`, if there is a readable one.
-#[must_use]
-pub fn load<T: DeserializeOwned>(key: &str) -> Option<T> {
-    let text = local_storage()?.get_item(key).ok()??;
-    serde_json::from_str(&text).ok()
-}
+pub use Store::{Shared, Tab};
 
-/// Stores `value` under `key`; returns whether it was stored.
-pub fn save<T: Serialize>(key: &str, value: &T) -> bool {
-    let Ok(text) = serde_json::to_string(value) else {
-        return false;
-    };
-    local_storage().is_some_and(|s| s.set_item(key, &text).is_ok())
+impl Store {
+    fn storage(self) -> Option<web_sys::Storage> {
+        let window = web_sys::window()?;
+        match self {
+            Self::Shared => window.local_storage().ok()?,
+            Self::Tab => window.session_storage().ok()?,
+        }
+    }
+
+    /// The value stored under `key`, if there is a readable one.
+    #[must_use]
+    pub fn load<T: DeserializeOwned>(self, key: &str) -> Option<T> {
+        let text = self.storage()?.get_item(key).ok()??;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Stores `value` under `key`; returns whether it was stored.
+    pub fn save<T: Serialize>(self, key: &str, value: &T) -> bool {
+        let Ok(text) = serde_json::to_string(value) else {
+            return false;
+        };
+        self.storage()
+            .is_some_and(|s| s.set_item(key, &text).is_ok())
+    }
+
+    /// Forgets what is stored under `key`.
+    pub fn remove(self, key: &str) {
+        if let Some(storage) = self.storage() {
+            let _ = storage.remove_item(key);
+        }
+    }
 }

@@ -1,5 +1,5 @@
 use leptos::prelude::*;
-use seedmesh_core::discovery::Source;
+use seedmesh_core::discovery::{AttemptOutcome, Source};
 
 use crate::network::SignalingView;
 use crate::state::{AppState, DiscoveryView};
@@ -11,24 +11,18 @@ pub fn ConnectionStatus(
     seed_domain: String,
 ) -> impl IntoView {
     let state = expect_context::<AppState>();
-    let mesh_size = move || {
-        state.peers.with(|peers| {
-            peers
-                .values()
-                .filter(|p| p.state == seedmesh_core::mesh::PeerState::Connected)
-                .count()
-        })
-    };
     view! {
         <section class="panel" aria-labelledby="status-title">
             <h2 id="status-title">"Connection"</h2>
             <dl class="facts">
                 <dt>"Seed domain"</dt>
                 <dd data-testid="seed-domain">
-                    {if seed_domain.is_empty() { "none".to_owned() } else { seed_domain }}
+                    {if seed_domain.is_empty() { "none".to_owned() } else { seed_domain.clone() }}
                 </dd>
                 <dt>"Discovery"</dt>
-                <dd data-testid="discovery">{move || discovery_text(&state.discovery.get())}</dd>
+                <dd data-testid="discovery">
+                    {move || discovery_text(&state.discovery.get(), &seed_domain)}
+                </dd>
                 <dt>"Signaling"</dt>
                 <dd data-testid="signaling">{move || signaling_text(&state.signaling.get())}</dd>
                 <dt>"Rendezvous"</dt>
@@ -40,7 +34,7 @@ pub fn ConnectionStatus(
                 </dd>
                 <dt>"Mesh"</dt>
                 <dd data-testid="mesh-size">
-                    {move || match mesh_size() {
+                    {move || match state.connected_count() {
                         1 => "connected to 1 peer".to_owned(),
                         n => format!("connected to {n} peers"),
                     }}
@@ -51,7 +45,7 @@ pub fn ConnectionStatus(
     }
 }
 
-/// The problems found in the seed records and each resolver's failure.
+/// The problems found in the seed records, and each resolver's failure.
 #[component]
 fn DiscoveryProblems() -> impl IntoView {
     let state = expect_context::<AppState>();
@@ -62,13 +56,24 @@ fn DiscoveryProblems() -> impl IntoView {
             if let Some(error) = &report.error {
                 lines.push(error.to_string());
             }
+            for attempt in &report.attempts {
+                match &attempt.outcome {
+                    AttemptOutcome::Failed(error) => {
+                        lines.push(format!("{}: {error}", attempt.resolver));
+                    }
+                    AttemptOutcome::TimedOut => {
+                        lines.push(format!("{}: no answer in time", attempt.resolver));
+                    }
+                    _ => {}
+                }
+            }
             lines
         }
     };
     view! {
         <Show when=move || !problems().is_empty()>
             <details class="problems">
-                <summary>{move || format!("{} problem(s) with the seed records", problems().len())}</summary>
+                <summary>{move || format!("{} problem(s) with discovery", problems().len())}</summary>
                 <ul>
                     {move || problems().into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}
                 </ul>
@@ -77,13 +82,18 @@ fn DiscoveryProblems() -> impl IntoView {
     }
 }
 
-fn discovery_text(view: &DiscoveryView) -> String {
+/// Where the page's network description came from, in one plain sentence; when nothing could
+/// be read, which resolvers failed and what the page does instead.
+fn discovery_text(view: &DiscoveryView, seed_domain: &str) -> String {
+    const INSTEAD: &str = "uses the public PeerJS server and STUN, and meets visitors of this \
+                           same page";
     match view {
         DiscoveryView::Resolving => "looking up the seed records…".to_owned(),
-        DiscoveryView::NoDomain => "no seed domain is set (see Settings): using the public PeerJS \
-             server and STUN, and meeting visitors of this same page"
-            .to_owned(),
+        DiscoveryView::NoDomain => {
+            format!("No seed domain is set (see Settings), so this page {INSTEAD}.")
+        }
         DiscoveryView::Done { report, fallback } => {
+            let failures = report.resolver_failures();
             let source = match report.source {
                 Source::Network => format!(
                     "answered by {} in {} ms",
@@ -91,13 +101,23 @@ fn discovery_text(view: &DiscoveryView) -> String {
                     report.elapsed.as_millis()
                 ),
                 Source::Cache => "from the cache".to_owned(),
-                Source::LastKnownGood => {
-                    "every resolver failed; using the last records that worked".to_owned()
+                Source::LastKnownGood => format!(
+                    "{}, so this page uses the last records that worked",
+                    failures.as_deref().unwrap_or("every resolver failed")
+                ),
+                Source::Snapshot => format!(
+                    "{}, so this page uses the records built into it",
+                    failures.as_deref().unwrap_or("every resolver failed")
+                ),
+                _ => {
+                    let why = failures
+                        .or_else(|| report.error.as_ref().map(ToString::to_string))
+                        .unwrap_or_else(|| "no resolver answered".to_owned());
+                    return format!(
+                        "Could not read the seed records of {seed_domain}: {why}. This page \
+                         {INSTEAD} instead."
+                    );
                 }
-                Source::Snapshot => {
-                    "every resolver failed; using the records built into the page".to_owned()
-                }
-                _ => "no records could be read".to_owned(),
             };
             let dnssec = if report.authenticated {
                 ", DNSSEC validated"
@@ -105,9 +125,9 @@ fn discovery_text(view: &DiscoveryView) -> String {
                 ""
             };
             let fallback = if *fallback {
-                ". The records name no PeerServer: using the public PeerJS server and STUN"
+                format!(". The records name no PeerServer, so this page {INSTEAD}")
             } else {
-                ""
+                String::new()
             };
             format!("{source}{dnssec}{fallback}")
         }

@@ -4,9 +4,13 @@
 mod connection_status;
 mod messaging;
 mod peer_list;
+mod sections;
 mod settings;
+mod welcome;
 
 pub use connection_status::ConnectionStatus;
 pub use messaging::Messaging;
 pub use peer_list::PeerList;
+pub use sections::{Section, SectionNav};
 pub use settings::SettingsPanel;
+pub use welcome::Welcome;

@@ -2,7 +2,6 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
 use crate::config::{Settings, split_list};
-use crate::network::Command;
 use crate::state::{AppState, DiscoveryView};
 
 /// The seed domain, DoH resolvers and display name, and the raw records for diagnosis.
@@ -14,16 +13,16 @@ pub fn SettingsPanel(
     let state = expect_context::<AppState>();
     let domain = RwSignal::new(settings.seed_domain.clone());
     let resolvers = RwSignal::new(settings.resolvers.join("\n"));
-    let name = RwSignal::new(state.name.get_untracked());
+    // What is typed in the name field; until then, the name in effect.
+    let typed_name = RwSignal::new(None::<String>);
+    let name = move || typed_name.get().unwrap_or_else(|| state.name.get());
     let on_submit = move |event: SubmitEvent| {
         event.prevent_default();
-        let new_name = name.get_untracked();
+        let new_name = typed_name
+            .get_untracked()
+            .unwrap_or_else(|| state.name.get_untracked());
         if new_name != state.name.get_untracked() {
-            state.name.set(new_name.clone());
-            let mut identity = crate::identity::Identity::load_or_create();
-            identity.name = new_name.clone();
-            identity.save();
-            state.command(Command::Rename(new_name));
+            state.rename(new_name);
         }
         let updated = Settings {
             seed_domain: domain.get_untracked().trim().to_owned(),
@@ -56,8 +55,8 @@ pub fn SettingsPanel(
             <h2 id="settings-title">"Settings"</h2>
             <form class="settings" on:submit=on_submit>
                 <label for="display-name">"Your name"</label>
-                <input id="display-name" type="text" maxlength="40" prop:value=move || name.get()
-                    on:input=move |ev| name.set(event_target_value(&ev))/>
+                <input id="display-name" type="text" maxlength="40" prop:value=name
+                    on:input=move |ev| typed_name.set(Some(event_target_value(&ev)))/>
                 <label for="seed-domain">"Seed domain"</label>
                 <input id="seed-domain" type="text" prop:value=move || domain.get()
                     on:input=move |ev| domain.set(event_target_value(&ev))/>

@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
-import { root, serveStatic, launchBrowser, newPage, screenshot } from "./support.mjs";
+import { root, serveStatic, launchBrowser, newPage, screenshot, checkAccessibility } from "./support.mjs";
 
 const WAIT = { timeout: 20_000 };
 let server;
@@ -127,14 +127,7 @@ test("the page has no accessibility violations, light or dark (axe-core)", async
   const { page } = pages[0];
   for (const colorScheme of ["light", "dark"]) {
     await page.emulateMedia({ colorScheme });
-    await page.addScriptTag({ path: join(root, "node_modules/axe-core/axe.min.js") });
-    const { passes, violations } = await page.evaluate(async () => {
-      const result = await window.axe.run(document);
-      return {
-        passes: result.passes.length,
-        violations: result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(", ")})`),
-      };
-    });
+    const { passes, violations } = await checkAccessibility(page);
     assert.ok(passes > 10, `axe checked only ${passes} rules`);
     assert.deepEqual(violations, [], `${colorScheme} scheme`);
     console.log("screenshot:", await screenshot(page, `mesh-${colorScheme}`));

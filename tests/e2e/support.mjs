@@ -78,6 +78,14 @@ export async function launchBrowser() {
 /** A new page in its own context, allowed what Chromium needs to gather loopback candidates. */
 export async function newPage(browser, viewport = { width: 1280, height: 800 }) {
   const context = await browser.newContext({ viewport, permissions: ["microphone", "camera"] });
+  return newTab(context);
+}
+
+/**
+ * Another tab in `context`, as a person opens a second tab or window of the same browser: it
+ * shares the context's storage and locks. Collects the page's errors in `problems`.
+ */
+export async function newTab(context) {
   const page = await context.newPage();
   const problems = [];
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
@@ -102,4 +110,16 @@ export async function screenshot(page, name) {
   const path = join(screenshots, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   return path;
+}
+
+/** Runs axe-core on the page as it is now; resolves to { passes, violations } (violations as text). */
+export async function checkAccessibility(page) {
+  await page.addScriptTag({ path: join(root, "node_modules/axe-core/axe.min.js") });
+  return page.evaluate(async () => {
+    const result = await window.axe.run(document);
+    return {
+      passes: result.passes.length,
+      violations: result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(", ")})`),
+    };
+  });
 }
