@@ -6,6 +6,12 @@
 //! connection by connection ID. It reads no clock and opens no socket: the driver feeds it what
 //! happened and does what [`Signaling::poll_output`] says.
 //!
+//! Given several PeerServers ([`Signaling::with_fallbacks`], in priority order), it registers on
+//! the first that works: an attempt that fails moves on to the next server at once, a dropped
+//! registration is retried once on its own server first, and while registered on a fallback it
+//! tries the first server again every [`FAILBACK_INTERVAL`], so that pages which lost the same
+//! server come back together on the one they all prefer.
+//!
 //! ```
 //! use seedmesh_core::signaling::{ServerConfig, Signaling, SignalingOutput};
 //! use seedmesh_core::{Instant, PeerId, Token};
@@ -60,6 +66,12 @@ pub const MAX_PENDING_CONNECTIONS: usize = 64;
 pub const MAX_PENDING_CANDIDATES: usize = 64;
 /// How many messages are kept while the socket is down; older ones are dropped first.
 pub const MAX_OUTBOX: usize = 512;
+/// How long after a failed attempt the next server in line is tried.
+pub const FAILOVER_DELAY: Duration = Duration::from_millis(50);
+/// How often a peer registered on a fallback server tries the first server again.
+pub const FAILBACK_INTERVAL: Duration = Duration::from_secs(30);
+/// The most PeerServers one machine takes (the first and its fallbacks).
+pub const MAX_SERVERS: usize = 8;
 
 /// Where a PeerServer is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +224,11 @@ pub enum SignalingEvent {
         reason: String,
         /// How long until the next attempt.
         retry_in: Duration,
+        /// Which server failed, as an index into [`Signaling::servers`].
+        server: usize,
+        /// Whether the next attempt goes to another server not yet tried since the last
+        /// registration (so the failure may not matter).
+        failing_over: bool,
     },
     /// Signaling stopped for good.
     Failed(SignalingError),
@@ -279,8 +296,11 @@ enum State {
         grace_ends: Instant,
         next_heartbeat: Instant,
     },
-    /// Registered.
-    Registered { next_heartbeat: Instant },
+    /// Registered; on a fallback server, the first server is tried again at `failback_at`.
+    Registered {
+        next_heartbeat: Instant,
+        failback_at: Option<Instant>,
+    },
     /// Waiting to reconnect.
     AwaitingRetry { at: Instant },
     /// Stopped by an error.
@@ -305,7 +325,12 @@ struct Pending {
 /// The PeerServer client: registration, heartbeat, reconnects, and message routing.
 #[derive(Debug)]
 pub struct Signaling {
-    server: ServerConfig,
+    /// The first server, then its fallbacks, in the order they are tried.
+    servers: Vec<ServerConfig>,
+    /// The server being used or tried.
+    current: usize,
+    /// The server a series of failed attempts began with: back at it, a round is over.
+    round_start: usize,
     id: PeerId,
     token: Token,
     state: State,
@@ -321,8 +346,28 @@ impl Signaling {
     /// A client for `id` with `token` on `server`; call [`Signaling::connect`] to start.
     #[must_use]
     pub fn new(server: ServerConfig, id: PeerId, token: Token) -> Self {
+        Self::with_fallbacks(server, Vec::new(), id, token)
+    }
+
+    /// A client that registers on `first`, or on the first of `fallbacks` (in order) that works
+    /// when it does not; at most [`MAX_SERVERS`] in all are kept.
+    #[must_use]
+    pub fn with_fallbacks(
+        first: ServerConfig,
+        fallbacks: Vec<ServerConfig>,
+        id: PeerId,
+        token: Token,
+    ) -> Self {
+        let mut servers = vec![first];
+        for server in fallbacks {
+            if servers.len() < MAX_SERVERS && !servers.contains(&server) {
+                servers.push(server);
+            }
+        }
         Self {
-            server,
+            servers,
+            current: 0,
+            round_start: 0,
             id,
             token,
             state: State::Idle,
@@ -347,6 +392,18 @@ impl Signaling {
         &self.token
     }
 
+    /// Every server, in the order they are tried.
+    #[must_use]
+    pub fn servers(&self) -> &[ServerConfig] {
+        &self.servers
+    }
+
+    /// The index in [`Signaling::servers`] of the server in use, or being tried.
+    #[must_use]
+    pub fn current_server(&self) -> usize {
+        self.current
+    }
+
     /// Whether the ID is registered now.
     #[must_use]
     pub fn is_registered(&self) -> bool {
@@ -356,6 +413,7 @@ impl Signaling {
     /// Starts registering: asks the driver to open the socket.
     pub fn connect(&mut self, now: Instant) {
         if matches!(self.state, State::Idle | State::AwaitingRetry { .. }) {
+            self.round_start = self.current;
             self.open_socket(now);
         }
     }
@@ -391,10 +449,13 @@ impl Signaling {
     /// The driver's socket closed or failed.
     pub fn handle_socket_closed(&mut self, now: Instant, reason: &str) {
         match self.state {
-            State::AwaitingSocket { .. }
-            | State::AwaitingOpen { .. }
-            | State::Registered { .. } => {
-                self.retry_later(now, reason.to_owned());
+            State::AwaitingSocket { .. } | State::AwaitingOpen { .. } => {
+                self.retry_later(now, reason.to_owned(), true);
+            }
+            State::Registered { .. } => {
+                // The server may be restarting: try it once more before the others.
+                self.round_start = self.current;
+                self.retry_later(now, reason.to_owned(), false);
             }
             State::Idle | State::AwaitingRetry { .. } | State::Failed | State::Closed => {}
         }
@@ -412,7 +473,7 @@ impl Signaling {
         match message {
             ServerMessage::Open => {
                 if let State::AwaitingOpen { next_heartbeat, .. } = self.state {
-                    self.registered(next_heartbeat);
+                    self.registered(now, next_heartbeat);
                 }
             }
             ServerMessage::IdTaken { .. } => self.fail(SignalingError::IdTaken {
@@ -478,17 +539,28 @@ impl Signaling {
         match self.state {
             State::AwaitingSocket { deadline } if now >= deadline => {
                 self.outputs.push_back(SignalingOutput::CloseSocket);
-                self.retry_later(now, "the socket did not open in time".into());
+                self.retry_later(now, "the socket did not open in time".into(), true);
+            }
+            State::Registered {
+                failback_at: Some(at),
+                ..
+            } if now >= at => {
+                // Back to the first server; if it still fails, the others follow at once.
+                self.outputs.push_back(SignalingOutput::CloseSocket);
+                self.current = 0;
+                self.round_start = 0;
+                self.open_socket(now);
             }
             State::AwaitingOpen {
                 grace_ends,
                 next_heartbeat,
-            } if now >= grace_ends => self.registered(next_heartbeat),
+            } if now >= grace_ends => self.registered(now, next_heartbeat),
             State::AwaitingRetry { at } if now >= at => self.open_socket(now),
             _ => {}
         }
         match &mut self.state {
-            State::AwaitingOpen { next_heartbeat, .. } | State::Registered { next_heartbeat }
+            State::AwaitingOpen { next_heartbeat, .. }
+            | State::Registered { next_heartbeat, .. }
                 if now >= *next_heartbeat =>
             {
                 *next_heartbeat = now + HEARTBEAT_INTERVAL;
@@ -510,7 +582,10 @@ impl Signaling {
                 grace_ends,
                 next_heartbeat,
             } => Some(grace_ends.min(next_heartbeat)),
-            State::Registered { next_heartbeat } => Some(next_heartbeat),
+            State::Registered {
+                next_heartbeat,
+                failback_at,
+            } => Some(failback_at.map_or(next_heartbeat, |at| at.min(next_heartbeat))),
             State::AwaitingRetry { at } => Some(at),
             State::Idle | State::Failed | State::Closed => None,
         };
@@ -591,12 +666,17 @@ impl Signaling {
         self.state = State::AwaitingSocket {
             deadline: now + SOCKET_OPEN_TIMEOUT,
         };
-        let url = self.server.socket_url(&self.id, &self.token);
+        let url = self.servers[self.current].socket_url(&self.id, &self.token);
         self.outputs.push_back(SignalingOutput::OpenSocket(url));
     }
 
-    fn registered(&mut self, next_heartbeat: Instant) {
-        self.state = State::Registered { next_heartbeat };
+    fn registered(&mut self, now: Instant, next_heartbeat: Instant) {
+        let failback_at = (self.current != 0).then(|| now + FAILBACK_INTERVAL);
+        self.state = State::Registered {
+            next_heartbeat,
+            failback_at,
+        };
+        self.round_start = self.current;
         self.failed_attempts = 0;
         let reconnected = self.ever_registered;
         self.ever_registered = true;
@@ -607,12 +687,30 @@ impl Signaling {
         }
     }
 
-    fn retry_later(&mut self, now: Instant, reason: String) {
-        let factor = 1u32 << self.failed_attempts.min(10);
-        let retry_in = RECONNECT_BASE.saturating_mul(factor).min(RECONNECT_MAX);
+    /// Schedules the next attempt after a failure of the current server: on the next server
+    /// at once (`move_on`) while a round of them is not over, else after a backoff that
+    /// doubles with each round.
+    fn retry_later(&mut self, now: Instant, reason: String, move_on: bool) {
+        let failed = self.current;
+        if move_on {
+            self.current = (self.current + 1) % self.servers.len();
+        }
+        let failing_over = move_on && self.current != self.round_start;
+        let retry_in = if failing_over {
+            FAILOVER_DELAY
+        } else {
+            let rounds = self.failed_attempts / self.servers.len() as u32;
+            let factor = 1u32 << rounds.min(10);
+            RECONNECT_BASE.saturating_mul(factor).min(RECONNECT_MAX)
+        };
         self.failed_attempts = self.failed_attempts.saturating_add(1);
         self.state = State::AwaitingRetry { at: now + retry_in };
-        self.emit(SignalingEvent::Disconnected { reason, retry_in });
+        self.emit(SignalingEvent::Disconnected {
+            reason,
+            retry_in,
+            server: failed,
+            failing_over,
+        });
     }
 
     fn fail(&mut self, error: SignalingError) {

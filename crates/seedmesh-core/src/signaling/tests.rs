@@ -382,8 +382,11 @@ fn arb_input() -> impl Strategy<Value = Input> {
 
 proptest! {
     #[test]
-    fn any_sequence_of_inputs_keeps_the_machine_sane(inputs in proptest::collection::vec(arb_input(), 0..60)) {
-        let mut s = machine();
+    fn any_sequence_of_inputs_keeps_the_machine_sane(
+        inputs in proptest::collection::vec(arb_input(), 0..60),
+        fallbacks in any::<bool>(),
+    ) {
+        let mut s = if fallbacks { with_two_servers() } else { machine() };
         let mut now = 0u64;
         s.connect(at(now));
         for input in inputs {
@@ -402,6 +405,7 @@ proptest! {
             if let Some(next) = s.poll_timeout() {
                 prop_assert!(next.as_millis() + 60_000 >= now, "a wake-up far in the past");
             }
+            prop_assert!(s.current_server() < s.servers().len());
             prop_assert!(s.outbox.len() <= MAX_OUTBOX);
             prop_assert!(s.pending.len() <= MAX_PENDING_CONNECTIONS);
         }
@@ -431,4 +435,164 @@ fn a_stale_offer_from_a_peer_that_left_ends_in_peer_unavailable() {
             connection_id: ConnectionId::parse("dc_old").unwrap()
         }]
     );
+}
+
+fn with_two_servers() -> Signaling {
+    let first = ServerConfig::from_url("ws://127.0.0.1:9001/a", "peerjs").unwrap();
+    let second = ServerConfig::from_url("ws://127.0.0.1:9002/b", "peerjs").unwrap();
+    Signaling::with_fallbacks(
+        first,
+        vec![second],
+        peer("alice"),
+        Token::restore("tok3n").unwrap(),
+    )
+}
+
+/// The port of the socket the machine asks to open, if it asks.
+fn opened_port(outputs: &[SignalingOutput]) -> Option<&str> {
+    outputs.iter().find_map(|o| match o {
+        SignalingOutput::OpenSocket(url) => url.get(15..19),
+        _ => None,
+    })
+}
+
+fn disconnects(outputs: &[SignalingOutput]) -> Vec<(usize, bool, Duration)> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            SignalingOutput::Event(SignalingEvent::Disconnected {
+                server,
+                failing_over,
+                retry_in,
+                ..
+            }) => Some((*server, *failing_over, *retry_in)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_dead_first_server_fails_over_to_the_next_at_once() {
+    let mut s = with_two_servers();
+    s.connect(at(0));
+    assert_eq!(opened_port(&drain(&mut s)), Some("9001"));
+    s.handle_socket_closed(at(5), "connection refused");
+    assert_eq!(
+        disconnects(&drain(&mut s)),
+        [(0, true, FAILOVER_DELAY)],
+        "the first failure is only a failover"
+    );
+    s.handle_timeout(at(5) + FAILOVER_DELAY);
+    assert_eq!(opened_port(&drain(&mut s)), Some("9002"));
+    s.handle_socket_open(at(60));
+    s.handle_socket_message(at(61), r#"{"type":"OPEN"}"#);
+    assert!(s.is_registered());
+    assert_eq!(s.current_server(), 1);
+}
+
+#[test]
+fn when_every_server_fails_a_round_backs_off() {
+    let mut s = with_two_servers();
+    s.connect(at(0));
+    let mut now = 0;
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        drain(&mut s);
+        s.handle_socket_closed(at(now), "refused");
+        let [(server, failing_over, retry_in)] = disconnects(&drain(&mut s))[..] else {
+            panic!("one disconnect per failure")
+        };
+        seen.push((server, failing_over, retry_in.as_millis()));
+        now += u64::try_from(retry_in.as_millis()).unwrap();
+        s.handle_timeout(at(now));
+    }
+    assert_eq!(
+        seen,
+        [
+            (0, true, 50),
+            (1, false, 500),
+            (0, true, 50),
+            (1, false, 1_000),
+            (0, true, 50),
+            (1, false, 2_000),
+        ]
+    );
+}
+
+#[test]
+fn a_dropped_registration_tries_its_own_server_once_then_the_next() {
+    let mut s = with_two_servers();
+    s.connect(at(0));
+    s.handle_socket_open(at(1));
+    s.handle_socket_message(at(2), r#"{"type":"OPEN"}"#);
+    drain(&mut s);
+    s.handle_socket_closed(at(100), "server went away");
+    assert_eq!(disconnects(&drain(&mut s)), [(0, false, RECONNECT_BASE)]);
+    s.handle_timeout(at(600));
+    assert_eq!(opened_port(&drain(&mut s)), Some("9001"));
+    s.handle_socket_closed(at(601), "refused");
+    assert_eq!(disconnects(&drain(&mut s)), [(0, true, FAILOVER_DELAY)]);
+    s.handle_timeout(at(651));
+    assert_eq!(opened_port(&drain(&mut s)), Some("9002"));
+    s.handle_socket_open(at(660));
+    s.handle_timeout(at(1_660));
+    assert_eq!(
+        events(&mut s),
+        [SignalingEvent::Registered { reconnected: true }]
+    );
+}
+
+#[test]
+fn on_a_fallback_the_first_server_is_tried_again_and_kept_when_it_works() {
+    let mut s = with_two_servers();
+    s.connect(at(0));
+    s.handle_socket_closed(at(1), "refused");
+    s.handle_timeout(at(51));
+    s.handle_socket_open(at(60));
+    s.handle_socket_message(at(61), r#"{"type":"OPEN"}"#);
+    drain(&mut s);
+    let failback = at(61) + FAILBACK_INTERVAL;
+    assert!(s.poll_timeout().is_some_and(|t| t <= failback));
+    // Heartbeats go on until then.
+    s.handle_timeout(at(5_060));
+    assert!(s.is_registered());
+    s.handle_timeout(failback);
+    let out = drain(&mut s);
+    assert!(out.contains(&SignalingOutput::CloseSocket));
+    assert_eq!(opened_port(&out), Some("9001"));
+    // Still down: back to the fallback at once.
+    s.handle_socket_closed(failback, "refused");
+    assert_eq!(disconnects(&drain(&mut s)), [(0, true, FAILOVER_DELAY)]);
+    s.handle_timeout(failback + FAILOVER_DELAY);
+    assert_eq!(opened_port(&drain(&mut s)), Some("9002"));
+    s.handle_socket_open(failback + FAILOVER_DELAY);
+    s.handle_socket_message(failback + FAILOVER_DELAY, r#"{"type":"OPEN"}"#);
+    assert_eq!(s.current_server(), 1);
+    // Back up: the next try keeps it, and no more tries are scheduled.
+    let again = failback + FAILOVER_DELAY + FAILBACK_INTERVAL;
+    s.handle_timeout(again);
+    assert_eq!(opened_port(&drain(&mut s)), Some("9001"));
+    s.handle_socket_open(again);
+    s.handle_socket_message(again, r#"{"type":"OPEN"}"#);
+    assert_eq!(s.current_server(), 0);
+    assert!(
+        s.poll_timeout()
+            .is_some_and(|t| t <= again + HEARTBEAT_INTERVAL)
+    );
+}
+
+#[test]
+fn fallbacks_are_bounded_and_not_repeated() {
+    let server =
+        |port: u16| ServerConfig::from_url(&format!("ws://127.0.0.1:{port}/"), "k").unwrap();
+    let s = Signaling::with_fallbacks(
+        server(1),
+        (0..20).map(|i| server(1 + i % 12)).collect(),
+        peer("alice"),
+        Token::restore("tok3n").unwrap(),
+    );
+    assert_eq!(s.servers().len(), MAX_SERVERS);
+    let mut ports: Vec<_> = s.servers().iter().map(|s| s.port).collect();
+    ports.dedup();
+    assert_eq!(ports.len(), MAX_SERVERS);
 }
