@@ -73,6 +73,10 @@ const FLUSH_TIMEOUT_MS: u32 = 3_000;
 pub struct PeerOptions {
     /// The PeerServer.
     pub server: ServerConfig,
+    /// PeerServers to register on, in order, when `server` cannot be reached; while on one of
+    /// them the peer tries `server` again every
+    /// [`FAILBACK_INTERVAL`](seedmesh_core::signaling::FAILBACK_INTERVAL).
+    pub fallbacks: Vec<ServerConfig>,
     /// The ID to register; a random one if `None`.
     pub id: Option<PeerId>,
     /// The token the ID was registered with before; a fresh one if `None`.
@@ -91,6 +95,7 @@ impl PeerOptions {
     pub fn new(server: ServerConfig) -> Self {
         Self {
             server,
+            fallbacks: Vec::new(),
             id: None,
             token: None,
             rtc: RtcConfig::default(),
@@ -171,12 +176,17 @@ pub enum PeerEvent {
     Incoming(Connection),
     /// The ID is registered again after the PeerServer socket dropped.
     Reregistered,
-    /// The PeerServer socket dropped; open connections carry on, and it is retried.
+    /// A PeerServer socket dropped or could not open; open connections carry on, and it is
+    /// retried (on the next server when `failing_over`).
     Disconnected {
         /// What happened.
         reason: String,
         /// When the next attempt is made.
         retry_in: Duration,
+        /// The server that failed.
+        server: ServerConfig,
+        /// Whether the next attempt goes to another server not yet tried.
+        failing_over: bool,
     },
     /// The PeerServer refused us for good: no new connections can be made.
     Failed(SignalingError),
@@ -320,11 +330,22 @@ impl PeerShared {
                     let _ = self.events.unbounded_send(PeerEvent::Reregistered);
                 }
             }
-            SignalingEvent::Disconnected { reason, retry_in } => {
-                self.settle_first(Err(PeerError::Unreachable(reason.clone())));
-                let _ = self
-                    .events
-                    .unbounded_send(PeerEvent::Disconnected { reason, retry_in });
+            SignalingEvent::Disconnected {
+                reason,
+                retry_in,
+                server,
+                failing_over,
+            } => {
+                if !failing_over {
+                    self.settle_first(Err(PeerError::Unreachable(reason.clone())));
+                }
+                let server = self.signaling.borrow().servers()[server].clone();
+                let _ = self.events.unbounded_send(PeerEvent::Disconnected {
+                    reason,
+                    retry_in,
+                    server,
+                    failing_over,
+                });
             }
             SignalingEvent::Failed(error) => {
                 self.settle_first(Err(PeerError::Signaling(error.clone())));
@@ -411,7 +432,8 @@ impl fmt::Debug for Peer {
 
 impl Peer {
     /// Registers on the PeerServer and resolves once the ID is ours. Fails at once if the
-    /// server refuses the ID or cannot be reached; once registered, a dropped socket is retried
+    /// server refuses the ID, or if it and every fallback cannot be reached; once registered, a
+    /// dropped socket is retried
     /// with the same ID and token, and reported as [`PeerEvent::Disconnected`] and
     /// [`PeerEvent::Reregistered`].
     pub async fn connect(options: PeerOptions) -> Result<Self, PeerError> {
@@ -428,7 +450,12 @@ impl Peer {
         let (events_tx, events) = unbounded();
         let (first_tx, first) = oneshot::channel();
         let shared = Rc::new(PeerShared {
-            signaling: RefCell::new(Signaling::new(options.server.clone(), id, token)),
+            signaling: RefCell::new(Signaling::with_fallbacks(
+                options.server.clone(),
+                options.fallbacks.clone(),
+                id,
+                token,
+            )),
             options,
             socket: RefCell::new(None),
             generation: Cell::new(0),
@@ -522,6 +549,13 @@ impl PeerHandle {
     #[must_use]
     pub fn is_registered(&self) -> bool {
         self.shared.signaling.borrow().is_registered()
+    }
+
+    /// The PeerServer in use (or being tried).
+    #[must_use]
+    pub fn server(&self) -> ServerConfig {
+        let signaling = self.shared.signaling.borrow();
+        signaling.servers()[signaling.current_server()].clone()
     }
 
     /// Opens a connection to `peer` and resolves once its channel is open, or with why not
