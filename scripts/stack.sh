@@ -6,11 +6,13 @@
 #   scripts/stack.sh restart-peerserver DIR  stop the PeerServer and start it again on its port
 #
 # Parts: dnsdist serving ZONE_FILE (default tests/fixtures/dev.zone) over DNS-over-HTTPS with CORS,
-# and a PeerServer (npm `peer`). Each takes the port in its variable below if set, else a free one.
+# and two PeerServers (npm `peer`): the one the dev zone names, and a second that the zone's
+# failover domain prefers to it. Each takes the port in its variable below if set, else a free one.
 # DIR/env then holds, for `source`:
 #   SEEDMESH_DOH_URL          http://127.0.0.1:PORT/dns-query
-#   SEEDMESH_DOH_PORT, SEEDMESH_DNS_PORT, SEEDMESH_PEERSERVER_PORT
+#   SEEDMESH_DOH_PORT, SEEDMESH_DNS_PORT, SEEDMESH_PEERSERVER_PORT, SEEDMESH_PEERSERVER2_PORT
 #   SEEDMESH_PEERSERVER_URL   ws://127.0.0.1:PORT/seedmesh
+#   SEEDMESH_PEERSERVER2_PID  the second PeerServer's process, for tests that stop it
 #   and the discovery test endpoints listed in scripts/stack-dns.sh
 #   and the TURN relay listed in scripts/stack-turn.sh
 #   SEEDMESH_STACK_DIR        DIR
@@ -37,13 +39,13 @@ wait_for() { # wait_for WHAT LOG COMMAND...: retries COMMAND for up to 15 s
   return 1
 }
 
-start_peerserver() { # start_peerserver DIR: on SEEDMESH_PEERSERVER_PORT
-  local dir=$1
-  node "$root/node_modules/peer/dist/bin/peerjs.js" --port "$SEEDMESH_PEERSERVER_PORT" \
+start_peerserver() { # start_peerserver DIR [NAME PORT]: NAME defaults to peerserver on SEEDMESH_PEERSERVER_PORT
+  local dir=$1 name=${2:-peerserver} port=${3:-$SEEDMESH_PEERSERVER_PORT}
+  node "$root/node_modules/peer/dist/bin/peerjs.js" --port "$port" \
     --path /seedmesh --key peerjs --allow_discovery --expire_timeout 5000 --alive_timeout 60000 \
-    >>"$dir/peerserver.log" 2>&1 &
-  echo $! >"$dir/peerserver.pid"
-  wait_for PeerServer "$dir/peerserver.log" curl -sf -o /dev/null "http://127.0.0.1:$SEEDMESH_PEERSERVER_PORT/seedmesh"
+    >>"$dir/$name.log" 2>&1 &
+  echo $! >"$dir/$name.pid"
+  wait_for "PeerServer $name" "$dir/$name.log" curl -sf -o /dev/null "http://127.0.0.1:$port/seedmesh"
 }
 
 restart_peerserver() {
@@ -66,11 +68,16 @@ start() {
   export SEEDMESH_DOH_PORT=${SEEDMESH_DOH_PORT:-$(free_port)}
   export SEEDMESH_DNS_PORT=${SEEDMESH_DNS_PORT:-$(free_port)}
   export SEEDMESH_PEERSERVER_PORT=${SEEDMESH_PEERSERVER_PORT:-$(free_port)}
+  export SEEDMESH_PEERSERVER2_PORT=${SEEDMESH_PEERSERVER2_PORT:-$(free_port)}
   export SEEDMESH_DOH_URL="http://127.0.0.1:$SEEDMESH_DOH_PORT/dns-query"
   export SEEDMESH_PEERSERVER_URL="ws://127.0.0.1:$SEEDMESH_PEERSERVER_PORT/seedmesh"
 
   : >"$dir/peerserver.log"
+  : >"$dir/peerserver2.log"
   start_peerserver "$dir"
+  start_peerserver "$dir" peerserver2 "$SEEDMESH_PEERSERVER2_PORT"
+  export SEEDMESH_PEERSERVER2_PID
+  SEEDMESH_PEERSERVER2_PID=$(cat "$dir/peerserver2.pid")
   stack_turn_start "$dir"
 
   # The zone plus the discovery test zone, and the extra DoH endpoints (scripts/stack-dns.sh).
@@ -86,7 +93,8 @@ start() {
   stack_dns_start "$dir"
 
   {
-    for var in SEEDMESH_DOH_URL SEEDMESH_DOH_PORT SEEDMESH_DNS_PORT SEEDMESH_PEERSERVER_PORT SEEDMESH_PEERSERVER_URL; do
+    for var in SEEDMESH_DOH_URL SEEDMESH_DOH_PORT SEEDMESH_DNS_PORT SEEDMESH_PEERSERVER_PORT \
+      SEEDMESH_PEERSERVER_URL SEEDMESH_PEERSERVER2_PORT SEEDMESH_PEERSERVER2_PID; do
       printf 'export %s=%q\n' "$var" "${!var}"
     done
     stack_dns_env

@@ -72,6 +72,26 @@ pub enum SignalingView {
     },
 }
 
+/// One signaling server from the records, as the status panel lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerView {
+    /// The server's address.
+    pub name: String,
+    /// Where it stands for this page.
+    pub state: ServerState,
+}
+
+/// Where one signaling server stands for this page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerState {
+    /// Not in use: another server in the records is.
+    Standby,
+    /// This page is registered on it.
+    InUse,
+    /// The last attempt on it failed, for this reason.
+    Unreachable(String),
+}
+
 /// What the network tells the UI.
 #[derive(Debug, Clone)]
 pub enum NetEvent {
@@ -87,6 +107,8 @@ pub enum NetEvent {
     NoSeedDomain,
     /// Signaling changed.
     Signaling(SignalingView),
+    /// Every signaling server in the records, in the order they are tried, and its state.
+    Servers(Vec<ServerView>),
     /// Our ID is registered under another token (by a page in another browser, say): this
     /// page goes by this fresh identity instead.
     IdReplaced(Identity),
@@ -246,7 +268,7 @@ struct Driver {
     file_types: HashMap<String, String>,
     /// The link each file arrives on, to confirm it there.
     file_links: HashMap<String, LinkId>,
-    server: ServerConfig,
+    servers: Vec<ServerView>,
     options: PeerOptions,
 }
 
@@ -288,8 +310,22 @@ async fn run(
         plan
     };
 
-    let server_name = server_name(&plan.server);
+    // Where registration is tried, as the status says it: one server, or each in turn.
+    let servers_text = std::iter::once(&plan.server)
+        .chain(&plan.fallbacks)
+        .map(server_name)
+        .collect::<Vec<_>>()
+        .join(", then ");
+    let mut servers: Vec<ServerView> = std::iter::once(&plan.server)
+        .chain(&plan.fallbacks)
+        .map(|server| ServerView {
+            name: server_name(server),
+            state: ServerState::Standby,
+        })
+        .collect();
+    emit(NetEvent::Servers(servers.clone()));
     let mut peer_options = PeerOptions::new(plan.server.clone());
+    peer_options.fallbacks = plan.fallbacks.clone();
     peer_options.rtc = plan.rtc.clone();
     // Pages notice a vanished peer within about 5 s.
     peer_options.connection.ping_interval = Duration::from_secs(1);
@@ -297,7 +333,7 @@ async fn run(
     let mut backoff = 1_000u32;
     let peer = loop {
         emit(NetEvent::Signaling(SignalingView::Connecting {
-            server: server_name.clone(),
+            server: servers_text.clone(),
         }));
         peer_options.id = Some(identity.id.clone());
         peer_options.token = Some(identity.token.clone());
@@ -312,7 +348,7 @@ async fn run(
             }
             Err(error) => {
                 emit(NetEvent::Signaling(SignalingView::Failed {
-                    server: server_name.clone(),
+                    server: servers_text.clone(),
                     reason: format!("{error}. Trying again in {} s.", backoff / 1000),
                 }));
                 TimeoutFuture::new(backoff).await;
@@ -320,8 +356,15 @@ async fn run(
             }
         }
     };
+    let in_use = server_name(&peer.handle().server());
+    for view in &mut servers {
+        if view.name == in_use {
+            view.state = ServerState::InUse;
+        }
+    }
+    emit(NetEvent::Servers(servers.clone()));
     emit(NetEvent::Signaling(SignalingView::Registered {
-        server: server_name.clone(),
+        server: in_use,
         id: peer.id(),
     }));
 
@@ -329,7 +372,7 @@ async fn run(
         Ok(mesh) => mesh,
         Err(error) => {
             emit(NetEvent::Signaling(SignalingView::Failed {
-                server: server_name,
+                server: servers_text,
                 reason: error.to_string(),
             }));
             return;
@@ -386,7 +429,7 @@ async fn run(
         files: transfer::Receiver::default(),
         file_types: HashMap::new(),
         file_links: HashMap::new(),
-        server: plan.server,
+        servers,
         options: peer_options,
     };
     driver.mesh.start(now());
@@ -410,7 +453,10 @@ async fn run(
 
 /// What to connect with: the seed records' choices, or the built-in fallbacks.
 struct Plan {
+    /// The signaling server to try first.
     server: ServerConfig,
+    /// The others in the records, in the order to try them.
+    fallbacks: Vec<ServerConfig>,
     rtc: RtcConfig,
     mesh: MeshConfig,
     fallback: bool,
@@ -418,20 +464,19 @@ struct Plan {
 
 impl Plan {
     fn from_report(config: &SeedConfig) -> Self {
-        let from_records =
-            config
-                .signaling
-                .iter()
-                .min_by_key(|s| s.priority)
-                .map(|s| ServerConfig {
-                    secure: s.secure,
-                    host: s.host.clone(),
-                    port: s.port,
-                    path: s.path.clone(),
-                    key: s.key.clone(),
-                });
-        let fallback = from_records.is_none();
-        let server = from_records.unwrap_or_else(|| {
+        let mut endpoints: Vec<_> = config.signaling.iter().collect();
+        endpoints.sort_by_key(|s| s.priority);
+        let mut from_records = endpoints.into_iter().map(|s| ServerConfig {
+            secure: s.secure,
+            host: s.host.clone(),
+            port: s.port,
+            path: s.path.clone(),
+            key: s.key.clone(),
+        });
+        let first = from_records.next();
+        let fallbacks = from_records.collect();
+        let fallback = first.is_none();
+        let server = first.unwrap_or_else(|| {
             ServerConfig::from_url(config::FALLBACK_PEERSERVER, "peerjs")
                 .expect("the built-in PeerServer URL is valid")
         });
@@ -461,6 +506,7 @@ impl Plan {
         };
         Self {
             server,
+            fallbacks,
             rtc: RtcConfig {
                 ice_servers,
                 relay_only: false,
@@ -483,6 +529,13 @@ impl Plan {
 impl Driver {
     fn emit(&self, event: NetEvent) {
         let _ = self.events.unbounded_send(event);
+    }
+
+    fn set_server_state(&mut self, name: &str, state: ServerState) {
+        if let Some(view) = self.servers.iter_mut().find(|v| v.name == name) {
+            view.state = state;
+            self.emit(NetEvent::Servers(self.servers.clone()));
+        }
     }
 
     fn handle(&mut self, input: Input) {
@@ -514,21 +567,41 @@ impl Driver {
                 }
                 None => connection.close(),
             },
-            Input::Peer(PeerEvent::Disconnected { reason, .. }) => {
-                self.emit(NetEvent::Signaling(SignalingView::Reconnecting {
-                    server: server_name(&self.server),
-                    reason,
-                }));
+            Input::Peer(PeerEvent::Disconnected {
+                reason,
+                server,
+                failing_over,
+                ..
+            }) => {
+                let failed = server_name(&server);
+                self.set_server_state(&failed, ServerState::Unreachable(reason.clone()));
+                // A failure on the way to the next server, or one from before the current
+                // registration, changes nothing for the page.
+                if !failing_over && !self.peer.is_registered() {
+                    self.emit(NetEvent::Signaling(SignalingView::Reconnecting {
+                        server: failed,
+                        reason,
+                    }));
+                }
             }
             Input::Peer(PeerEvent::Reregistered) => {
+                let in_use = server_name(&self.peer.server());
+                for view in &mut self.servers {
+                    if view.name == in_use {
+                        view.state = ServerState::InUse;
+                    } else if view.state == ServerState::InUse {
+                        view.state = ServerState::Standby;
+                    }
+                }
+                self.emit(NetEvent::Servers(self.servers.clone()));
                 self.emit(NetEvent::Signaling(SignalingView::Registered {
-                    server: server_name(&self.server),
+                    server: in_use,
                     id: self.peer.id(),
                 }));
             }
             Input::Peer(PeerEvent::Failed(error)) => {
                 self.emit(NetEvent::Signaling(SignalingView::Failed {
-                    server: server_name(&self.server),
+                    server: server_name(&self.peer.server()),
                     reason: error.to_string(),
                 }));
             }

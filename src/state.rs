@@ -14,7 +14,7 @@ use seedmesh_core::mesh::{FoundBy, PeerState};
 use serde::{Deserialize, Serialize};
 
 use crate::identity;
-use crate::network::{Command, NetEvent, SignalingView};
+use crate::network::{Command, NetEvent, ServerView, SignalingView};
 use crate::storage::Shared;
 
 /// How many messages the history keeps.
@@ -109,6 +109,8 @@ pub struct AppState {
     pub discovery: RwSignal<DiscoveryView>,
     /// Signaling.
     pub signaling: RwSignal<SignalingView>,
+    /// Every signaling server in the records and its state.
+    pub servers: RwSignal<Vec<ServerView>>,
     /// The rendezvous slot we hold.
     pub slot: RwSignal<Option<PeerId>>,
     /// Known peers by ID.
@@ -137,6 +139,7 @@ impl AppState {
         Self {
             discovery: RwSignal::new(DiscoveryView::Resolving),
             signaling: RwSignal::new(SignalingView::Waiting),
+            servers: RwSignal::new(Vec::new()),
             slot: RwSignal::new(None),
             peers: RwSignal::new(BTreeMap::new()),
             messages: RwSignal::new(Vec::new()),
@@ -209,6 +212,7 @@ impl AppState {
             }
             NetEvent::NoSeedDomain => self.discovery.set(DiscoveryView::NoDomain),
             NetEvent::Signaling(view) => self.signaling.set(view),
+            NetEvent::Servers(servers) => self.servers.set(servers),
             NetEvent::IdReplaced(identity) => {
                 identity::remember(&identity);
                 self.identity.set(Some(identity));

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use seedmesh_core::discovery::{AttemptOutcome, Source};
 
-use crate::network::SignalingView;
+use crate::network::{ServerState, SignalingView};
 use crate::state::{AppState, DiscoveryView};
 
 /// How this page is connected: discovery, signaling and the mesh, with every failure in words.
@@ -25,6 +25,18 @@ pub fn ConnectionStatus(
                 </dd>
                 <dt>"Signaling"</dt>
                 <dd data-testid="signaling">{move || signaling_text(&state.signaling.get())}</dd>
+                <Show when=move || state.servers.with(|s| s.len() > 1)>
+                    <dt>"Servers"</dt>
+                    <dd>
+                        <ul class="servers" data-testid="servers">
+                            {move || state.servers.get().into_iter().map(|server| view! {
+                                <li data-state=server_state_slug(&server.state)>
+                                    {format!("{}: {}", server.name, server_state_text(&server.state))}
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    </dd>
+                </Show>
                 <dt>"Rendezvous"</dt>
                 <dd>
                     {move || match state.slot.get() {
@@ -145,5 +157,21 @@ fn signaling_text(view: &SignalingView) -> String {
         SignalingView::Failed { server, reason } => {
             format!("cannot register on {server}: {reason}")
         }
+    }
+}
+
+fn server_state_slug(state: &ServerState) -> &'static str {
+    match state {
+        ServerState::Standby => "standby",
+        ServerState::InUse => "in-use",
+        ServerState::Unreachable(_) => "unreachable",
+    }
+}
+
+fn server_state_text(state: &ServerState) -> String {
+    match state {
+        ServerState::Standby => "standing by".to_owned(),
+        ServerState::InUse => "in use".to_owned(),
+        ServerState::Unreachable(reason) => format!("unreachable ({reason})"),
     }
 }

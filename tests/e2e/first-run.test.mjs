@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { root, serveStatic, launchBrowser, newPage, newTab, screenshot, checkAccessibility } from "./support.mjs";
+import { root, serveStatic, launchBrowser, newPage, newTab, screenshot, checkAccessibility, waitForConnected, send } from "./support.mjs";
 
 const WAIT = { timeout: 20_000 };
 const PHONE = { width: 390, height: 844 };
@@ -33,25 +33,6 @@ const connectedIds = (page) =>
   page
     .locator("[data-testid=peer-list] li[data-state=connected]")
     .evaluateAll((items) => items.map((li) => li.dataset.peerId).sort());
-
-async function waitForConnected(page, ids) {
-  await page.waitForFunction(
-    (want) => {
-      const have = [...document.querySelectorAll("[data-testid=peer-list] li[data-state=connected]")]
-        .map((li) => li.dataset.peerId)
-        .sort();
-      return JSON.stringify(have) === JSON.stringify(want);
-    },
-    [...ids].sort(),
-    WAIT,
-  );
-}
-
-async function send(page, text) {
-  await page.getByLabel("Send to").selectOption("");
-  await page.getByRole("textbox", { name: "Message" }).fill(text);
-  await page.getByRole("button", { name: "Send", exact: true }).click();
-}
 
 /** The chat as a page shows it: [who, text] for every line, oldest first. */
 const chat = (page) =>

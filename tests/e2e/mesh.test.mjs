@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
-import { root, serveStatic, launchBrowser, newPage, screenshot, checkAccessibility } from "./support.mjs";
+import { root, serveStatic, launchBrowser, newPage, screenshot, checkAccessibility, send } from "./support.mjs";
 
 const WAIT = { timeout: 20_000 };
 let server;
@@ -35,12 +35,6 @@ async function waitForPeers(page, count) {
     count,
     WAIT,
   );
-}
-
-async function send(page, text, to) {
-  await page.getByLabel("Send to").selectOption(to ?? "");
-  await page.getByRole("textbox", { name: "Message" }).fill(text);
-  await page.getByRole("button", { name: "Send", exact: true }).click();
 }
 
 test("four pages with nothing configured all find each other", async () => {

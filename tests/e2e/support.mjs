@@ -123,3 +123,24 @@ export async function checkAccessibility(page) {
     };
   });
 }
+
+/** Waits until the page's peer list shows exactly `ids` as connected. */
+export async function waitForConnected(page, ids, timeout = 20_000) {
+  await page.waitForFunction(
+    (want) => {
+      const have = [...document.querySelectorAll("[data-testid=peer-list] li[data-state=connected]")]
+        .map((li) => li.dataset.peerId)
+        .sort();
+      return JSON.stringify(have) === JSON.stringify(want);
+    },
+    [...ids].sort(),
+    { timeout },
+  );
+}
+
+/** Sends `text` from the page's composer to the room, or to the peer `to`. */
+export async function send(page, text, to) {
+  await page.getByLabel("Send to").selectOption(to ?? "");
+  await page.getByRole("textbox", { name: "Message" }).fill(text);
+  await page.getByRole("button", { name: "Send", exact: true }).click();
+}
