@@ -12,6 +12,7 @@
 //! - [`peer_id`]: PeerJS-compatible peer IDs and tokens.
 //! - [`identity`]: which identity each page of a browser goes by.
 //! - [`signaling`]: the PeerServer client.
+//! - [`invite`]: a connection's offer or answer in a link, for when no server can be reached.
 //! - [`mesh`]: rendezvous, peer exchange and chat between pages.
 //! - [`channel`]: what crosses a data channel.
 //! - [`transfer`]: files in chunks.
@@ -24,6 +25,7 @@ pub mod channel;
 pub mod connection;
 pub mod discovery;
 pub mod identity;
+pub mod invite;
 pub mod mesh;
 pub mod peer_id;
 pub mod signaling;
