@@ -5,7 +5,8 @@
 
 #![cfg(target_arch = "wasm32")]
 
-use futures::future::{Either, select};
+mod support;
+
 use gloo_timers::future::TimeoutFuture;
 use seedmesh_core::channel::Message;
 use seedmesh_core::connection::CloseReason;
@@ -16,6 +17,7 @@ use seedmesh_web::peer::{
 };
 use seedmesh_web::rtc::{IceServer, RtcConfig};
 use serde_json::json;
+use support::within;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -34,13 +36,6 @@ fn server() -> ServerConfig {
         option_env!("SEEDMESH_PEERSERVER_URL"),
     );
     ServerConfig::from_url(url, "peerjs").expect("the stack's PeerServer URL")
-}
-
-async fn within<T>(millis: u32, what: &str, future: impl core::future::Future<Output = T>) -> T {
-    match select(Box::pin(future), TimeoutFuture::new(millis)).await {
-        Either::Left((value, _)) => value,
-        Either::Right(_) => panic!("timed out after {millis} ms waiting for {what}"),
-    }
 }
 
 fn millis() -> f64 {

@@ -2,23 +2,17 @@
 
 #![cfg(target_arch = "wasm32")]
 
+mod support;
+
 use futures::FutureExt;
-use futures::future::{Either, select};
 use gloo_timers::future::TimeoutFuture;
 use seedmesh_web::rtc::{
     ChannelEvent, DataChannel, Frame, PeerConnection, PeerConnectionEvent, RtcConfig,
 };
+use support::within;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-/// Fails the test instead of hanging when `future` takes longer than `millis`.
-async fn within<T>(millis: u32, what: &str, future: impl core::future::Future<Output = T>) -> T {
-    match select(Box::pin(future), TimeoutFuture::new(millis)).await {
-        Either::Left((value, _)) => value,
-        Either::Right(_) => panic!("timed out after {millis} ms waiting for {what}"),
-    }
-}
 
 /// Relays every pending candidate from `from` to `to`; returns a channel `from` received, if any.
 async fn relay_candidates(from: &mut PeerConnection, to: &PeerConnection) -> Option<DataChannel> {

@@ -2,23 +2,17 @@
 
 #![cfg(target_arch = "wasm32")]
 
+mod support;
+
 use std::time::Duration;
 
-use futures::future::{Either, select};
 use gloo_timers::future::TimeoutFuture;
 use seedmesh_web::clock::now;
 use seedmesh_web::locks::acquire;
+use support::within;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-/// Fails the test instead of hanging when `future` takes longer than `millis`.
-async fn within<T>(millis: u32, what: &str, future: impl core::future::Future<Output = T>) -> T {
-    match select(Box::pin(future), TimeoutFuture::new(millis)).await {
-        Either::Left((value, _)) => value,
-        Either::Right(_) => panic!("timed out after {millis} ms waiting for {what}"),
-    }
-}
 
 #[wasm_bindgen_test]
 async fn a_held_lock_is_refused_to_others_until_dropped() {
