@@ -7,10 +7,11 @@
 //! happened and does what [`Signaling::poll_output`] says.
 //!
 //! Given several PeerServers ([`Signaling::with_fallbacks`], in priority order), it registers on
-//! the first that works: an attempt that fails moves on to the next server at once, a dropped
-//! registration is retried once on its own server first, and while registered on a fallback it
-//! tries the first server again every [`FAILBACK_INTERVAL`], so that pages which lost the same
-//! server come back together on the one they all prefer.
+//! the first that works: an attempt that fails (or that the server refuses) moves on to the next
+//! server at once, a dropped registration is retried once on its own server first, and while
+//! registered on a fallback it tries the first server again after [`FAILBACK_INTERVAL`] (twice
+//! as long after each try that fails), so that pages which lost the same server come back
+//! together on the one they all prefer.
 //!
 //! ```
 //! use seedmesh_core::signaling::{ServerConfig, Signaling, SignalingOutput};
@@ -68,8 +69,14 @@ pub const MAX_PENDING_CANDIDATES: usize = 64;
 pub const MAX_OUTBOX: usize = 512;
 /// How long after a failed attempt the next server in line is tried.
 pub const FAILOVER_DELAY: Duration = Duration::from_millis(50);
-/// How often a peer registered on a fallback server tries the first server again.
+/// How often a peer registered on a fallback server tries the first server again, at first;
+/// the wait doubles after each try that fails, up to [`FAILBACK_MAX_INTERVAL`].
 pub const FAILBACK_INTERVAL: Duration = Duration::from_secs(30);
+/// The longest wait between two tries of the first server.
+pub const FAILBACK_MAX_INTERVAL: Duration = Duration::from_secs(480);
+/// How long a try of the first server may take to open its socket: the peer is unregistered
+/// meanwhile, so this is shorter than [`SOCKET_OPEN_TIMEOUT`].
+pub const FAILBACK_OPEN_TIMEOUT: Duration = Duration::from_secs(3);
 /// The most PeerServers one machine takes (the first and its fallbacks).
 pub const MAX_SERVERS: usize = 8;
 
@@ -336,6 +343,10 @@ pub struct Signaling {
     state: State,
     failed_attempts: u32,
     ever_registered: bool,
+    /// Whether the attempt under way tries the first server again from a fallback.
+    failing_back: bool,
+    /// The wait before the next try of the first server.
+    failback_interval: Duration,
     outputs: VecDeque<SignalingOutput>,
     outbox: VecDeque<ClientMessage>,
     routes: HashMap<ConnectionId, Route>,
@@ -373,6 +384,8 @@ impl Signaling {
             state: State::Idle,
             failed_attempts: 0,
             ever_registered: false,
+            failing_back: false,
+            failback_interval: FAILBACK_INTERVAL,
             outputs: VecDeque::new(),
             outbox: VecDeque::new(),
             routes: HashMap::new(),
@@ -476,9 +489,20 @@ impl Signaling {
                     self.registered(now, next_heartbeat);
                 }
             }
+            // On a try of the first server from a fallback, a refusal only means staying put.
+            ServerMessage::IdTaken { .. } if self.failing_back => {
+                self.outputs.push_back(SignalingOutput::CloseSocket);
+                self.retry_later(now, "the ID is taken there".into(), true);
+            }
             ServerMessage::IdTaken { .. } => self.fail(SignalingError::IdTaken {
                 id: self.id.clone(),
             }),
+            // A server that refuses us (full, or another key) is one that failed, while others
+            // are left to try.
+            ServerMessage::Error { msg } if self.servers.len() > 1 => {
+                self.outputs.push_back(SignalingOutput::CloseSocket);
+                self.retry_later(now, format!("the server refused us: {msg}"), true);
+            }
             ServerMessage::Error { msg } => self.fail(SignalingError::Refused { msg }),
             ServerMessage::Heartbeat | ServerMessage::Other { .. } => {}
             ServerMessage::Offer { src, payload } => {
@@ -545,11 +569,14 @@ impl Signaling {
                 failback_at: Some(at),
                 ..
             } if now >= at => {
-                // Back to the first server; if it still fails, the others follow at once.
+                // Back to the first server; if it still fails, the others follow at once, and
+                // the next try waits twice as long.
                 self.outputs.push_back(SignalingOutput::CloseSocket);
                 self.current = 0;
                 self.round_start = 0;
+                self.failing_back = true;
                 self.open_socket(now);
+                self.failback_interval = (self.failback_interval * 2).min(FAILBACK_MAX_INTERVAL);
             }
             State::AwaitingOpen {
                 grace_ends,
@@ -663,15 +690,24 @@ impl Signaling {
     }
 
     fn open_socket(&mut self, now: Instant) {
+        let timeout = if self.failing_back {
+            FAILBACK_OPEN_TIMEOUT
+        } else {
+            SOCKET_OPEN_TIMEOUT
+        };
         self.state = State::AwaitingSocket {
-            deadline: now + SOCKET_OPEN_TIMEOUT,
+            deadline: now + timeout,
         };
         let url = self.servers[self.current].socket_url(&self.id, &self.token);
         self.outputs.push_back(SignalingOutput::OpenSocket(url));
     }
 
     fn registered(&mut self, now: Instant, next_heartbeat: Instant) {
-        let failback_at = (self.current != 0).then(|| now + FAILBACK_INTERVAL);
+        self.failing_back = false;
+        if self.current == 0 {
+            self.failback_interval = FAILBACK_INTERVAL;
+        }
+        let failback_at = (self.current != 0).then(|| now + self.failback_interval);
         self.state = State::Registered {
             next_heartbeat,
             failback_at,
@@ -692,6 +728,7 @@ impl Signaling {
     /// doubles with each round.
     fn retry_later(&mut self, now: Instant, reason: String, move_on: bool) {
         let failed = self.current;
+        self.failing_back = false;
         if move_on {
             self.current = (self.current + 1) % self.servers.len();
         }

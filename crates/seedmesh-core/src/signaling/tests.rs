@@ -448,6 +448,18 @@ fn with_two_servers() -> Signaling {
     )
 }
 
+/// Two servers, the first refusing: registered on the second at 61 ms.
+fn registered_on_fallback() -> Signaling {
+    let mut s = with_two_servers();
+    s.connect(at(0));
+    s.handle_socket_closed(at(1), "refused");
+    s.handle_timeout(at(51));
+    s.handle_socket_open(at(60));
+    s.handle_socket_message(at(61), r#"{"type":"OPEN"}"#);
+    assert_eq!(s.current_server(), 1);
+    s
+}
+
 /// The port of the socket the machine asks to open, if it asks.
 fn opened_port(outputs: &[SignalingOutput]) -> Option<&str> {
     outputs.iter().find_map(|o| match o {
@@ -544,15 +556,13 @@ fn a_dropped_registration_tries_its_own_server_once_then_the_next() {
 
 #[test]
 fn on_a_fallback_the_first_server_is_tried_again_and_kept_when_it_works() {
-    let mut s = with_two_servers();
-    s.connect(at(0));
-    s.handle_socket_closed(at(1), "refused");
-    s.handle_timeout(at(51));
-    s.handle_socket_open(at(60));
-    s.handle_socket_message(at(61), r#"{"type":"OPEN"}"#);
+    let mut s = registered_on_fallback();
     drain(&mut s);
     let failback = at(61) + FAILBACK_INTERVAL;
-    assert!(s.poll_timeout().is_some_and(|t| t <= failback));
+    assert!(matches!(
+        s.state,
+        State::Registered { failback_at: Some(t), .. } if t == failback
+    ));
     // Heartbeats go on until then.
     s.handle_timeout(at(5_060));
     assert!(s.is_registered());
@@ -568,16 +578,84 @@ fn on_a_fallback_the_first_server_is_tried_again_and_kept_when_it_works() {
     s.handle_socket_open(failback + FAILOVER_DELAY);
     s.handle_socket_message(failback + FAILOVER_DELAY, r#"{"type":"OPEN"}"#);
     assert_eq!(s.current_server(), 1);
-    // Back up: the next try keeps it, and no more tries are scheduled.
-    let again = failback + FAILOVER_DELAY + FAILBACK_INTERVAL;
+    // The next try comes twice as late; the first server is back, and is kept.
+    let again = failback + FAILOVER_DELAY + FAILBACK_INTERVAL * 2;
+    assert!(matches!(
+        s.state,
+        State::Registered { failback_at: Some(t), .. } if t == again
+    ));
     s.handle_timeout(again);
     assert_eq!(opened_port(&drain(&mut s)), Some("9001"));
     s.handle_socket_open(again);
     s.handle_socket_message(again, r#"{"type":"OPEN"}"#);
     assert_eq!(s.current_server(), 0);
+    assert!(matches!(
+        s.state,
+        State::Registered {
+            failback_at: None,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_try_of_the_first_server_that_hangs_gives_up_sooner() {
+    let mut s = registered_on_fallback();
+    let failback = at(61) + FAILBACK_INTERVAL;
+    s.handle_timeout(failback);
+    drain(&mut s);
+    assert_eq!(s.poll_timeout(), Some(failback + FAILBACK_OPEN_TIMEOUT));
+    s.handle_timeout(failback + FAILBACK_OPEN_TIMEOUT);
+    assert_eq!(
+        disconnects(&drain(&mut s)),
+        [(0, true, FAILOVER_DELAY)],
+        "a hanging first server sends the peer back to its fallback"
+    );
+}
+
+#[test]
+fn a_server_that_refuses_us_is_skipped_while_others_are_left() {
+    let mut s = with_two_servers();
+    s.connect(at(0));
+    s.handle_socket_open(at(1));
+    s.handle_socket_message(
+        at(2),
+        r#"{"type":"ERROR","payload":{"msg":"Server has reached its concurrent user limit"}}"#,
+    );
+    let out = drain(&mut s);
+    assert!(out.contains(&SignalingOutput::CloseSocket));
+    assert_eq!(disconnects(&out), [(0, true, FAILOVER_DELAY)]);
+    s.handle_timeout(at(2) + FAILOVER_DELAY);
+    assert_eq!(opened_port(&drain(&mut s)), Some("9002"));
+    s.handle_socket_open(at(60));
+    s.handle_socket_message(at(61), r#"{"type":"OPEN"}"#);
+    assert!(s.is_registered());
+}
+
+#[test]
+fn an_id_taken_on_the_first_server_keeps_the_peer_on_its_fallback() {
+    let mut s = registered_on_fallback();
+    let failback = at(61) + FAILBACK_INTERVAL;
+    s.handle_timeout(failback);
+    s.handle_socket_open(failback);
+    drain(&mut s);
+    s.handle_socket_message(
+        failback,
+        r#"{"type":"ID-TAKEN","payload":{"msg":"ID is taken"}}"#,
+    );
+    assert_eq!(disconnects(&drain(&mut s)), [(0, true, FAILOVER_DELAY)]);
+    s.handle_timeout(failback + FAILOVER_DELAY);
+    assert_eq!(opened_port(&drain(&mut s)), Some("9002"));
+    // Taken on the fallback too: that is for good.
+    s.handle_socket_open(failback + FAILOVER_DELAY);
+    s.handle_socket_message(
+        failback + FAILOVER_DELAY,
+        r#"{"type":"ID-TAKEN","payload":{"msg":"ID is taken"}}"#,
+    );
     assert!(
-        s.poll_timeout()
-            .is_some_and(|t| t <= again + HEARTBEAT_INTERVAL)
+        events(&mut s)
+            .iter()
+            .any(|e| matches!(e, SignalingEvent::Failed(SignalingError::IdTaken { .. })))
     );
 }
 
