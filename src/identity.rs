@@ -11,11 +11,16 @@ use seedmesh_core::identity::{Claim, Identity, IdentityPool, StoredIdentity};
 use seedmesh_web::clock::random_u32;
 use seedmesh_web::locks::{self, HeldLock, LockError};
 
-use crate::state::history_key;
+use crate::state::{HISTORY_PREFIX, history_key};
 use crate::storage::{Shared, Tab};
 
 /// The browser's identities, in `localStorage`.
 const POOL_KEY: &str = "seedmesh.identities";
+/// The lock a page holds while it reads and writes the pool, so that pages starting together
+/// do not overwrite each other's entries.
+const POOL_LOCK: &str = "seedmesh.identities";
+/// How long a page waits for another to finish with the pool.
+const POOL_WAIT: Duration = Duration::from_secs(5);
 /// This tab's identity, in `sessionStorage`: a reload asks for it first.
 const TAB_KEY: &str = "seedmesh.identity";
 /// Where one identity for the whole browser was kept before identities were per tab.
@@ -35,6 +40,7 @@ thread_local! {
 /// reload, else a stored one nobody holds, else a fresh one. Without Web Locks (an insecure
 /// `http:` address) only this tab's own identity is safe to reuse, so a new tab takes a fresh one.
 pub async fn claim() -> Identity {
+    let _pool_lock = locks::acquire(POOL_LOCK, Some(POOL_WAIT)).await;
     let pool = load_pool();
     let own = Tab
         .load::<StoredIdentity>(TAB_KEY)
@@ -45,7 +51,22 @@ pub async fn claim() -> Identity {
         Err(_) => own.unwrap_or_else(|| Identity::fresh(&mut random_u32)),
     };
     remember(&claimed);
+    forget_orphan_histories();
     claimed
+}
+
+/// Goes by `new` instead of `old`, whose ID the PeerServer holds for someone else: holds the
+/// new identity's lock and forgets the old identity and its history.
+pub async fn replace(old: Identity, new: Identity) {
+    let _pool_lock = locks::acquire(POOL_LOCK, Some(POOL_WAIT)).await;
+    if let Ok(Some(held)) = locks::acquire(&new.lock_name(), None).await {
+        HELD.with(|h| *h.borrow_mut() = Some(held));
+    }
+    let mut pool = load_pool();
+    pool.forget(&old.id);
+    Shared.save(POOL_KEY, &pool.to_stored());
+    Shared.remove(&history_key(&old.id));
+    remember(&new);
 }
 
 /// Keeps a change to this page's identity (its name) for its reloads and later visits.
@@ -92,9 +113,26 @@ async fn claim_fresh() -> Identity {
     identity
 }
 
-/// The browser's pool, with the one identity of older versions moved into it.
+/// Removes the chat histories of identities the pool no longer has.
+fn forget_orphan_histories() {
+    let pool = load_pool();
+    for key in Shared.keys_with_prefix(HISTORY_PREFIX) {
+        let id = &key[HISTORY_PREFIX.len()..];
+        if !pool.identities().any(|i| i.id.as_str() == id) {
+            Shared.remove(&key);
+        }
+    }
+}
+
+/// The browser's pool, with the one identity of older versions moved into it. Entries are
+/// read one by one: one that is unreadable costs only itself.
 fn load_pool() -> IdentityPool {
-    let stored: Vec<StoredIdentity> = Shared.load(POOL_KEY).unwrap_or_default();
+    let stored: Vec<StoredIdentity> = Shared
+        .load::<Vec<serde_json::Value>>(POOL_KEY)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|entry| serde_json::from_value(entry).ok())
+        .collect();
     let mut pool = IdentityPool::from_stored(&stored);
     if let Some(legacy) = Shared
         .load::<StoredIdentity>(LEGACY_KEY)

@@ -20,11 +20,14 @@ use crate::storage::Shared;
 /// How many messages the history keeps.
 const HISTORY_LEN: usize = 500;
 
+/// What every chat history key starts with.
+pub const HISTORY_PREFIX: &str = "seedmesh.history.";
+
 /// Where the chat history of the peer `id` is kept. Each identity has its own, so a page
 /// never shows what another tab wrote as its own.
 #[must_use]
 pub fn history_key(id: &PeerId) -> String {
-    format!("seedmesh.history.{id}")
+    format!("{HISTORY_PREFIX}{id}")
 }
 
 /// Discovery as the status panel shows it.
@@ -214,7 +217,9 @@ impl AppState {
             NetEvent::Signaling(view) => self.signaling.set(view),
             NetEvent::Servers(servers) => self.servers.set(servers),
             NetEvent::IdReplaced(identity) => {
-                identity::remember(&identity);
+                if let Some(old) = self.identity.get_untracked() {
+                    spawn_local(identity::replace(old, identity.clone()));
+                }
                 self.identity.set(Some(identity));
             }
             NetEvent::Slot(slot) => self.slot.set(slot),

@@ -43,6 +43,19 @@ impl Store {
             .is_some_and(|s| s.set_item(key, &text).is_ok())
     }
 
+    /// Every key stored that starts with `prefix`.
+    #[must_use]
+    pub fn keys_with_prefix(self, prefix: &str) -> Vec<String> {
+        let Some(storage) = self.storage() else {
+            return Vec::new();
+        };
+        let count = storage.length().unwrap_or(0);
+        (0..count)
+            .filter_map(|i| storage.key(i).ok().flatten())
+            .filter(|key| key.starts_with(prefix))
+            .collect()
+    }
+
     /// Forgets what is stored under `key`.
     pub fn remove(self, key: &str) {
         if let Some(storage) = self.storage() {

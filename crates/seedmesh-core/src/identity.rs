@@ -154,10 +154,25 @@ impl IdentityPool {
     }
 
     /// Records that a page goes by `identity` (new, claimed or renamed) at `now` (ms since the
-    /// Unix epoch). Returns the IDs forgotten to stay within [`MAX_STORED_IDENTITIES`], whose
-    /// per-identity data (chat history) should go too.
+    /// Unix epoch): it becomes the most recently used, and is never the one forgotten. Returns
+    /// the IDs forgotten to stay within [`MAX_STORED_IDENTITIES`], whose per-identity data
+    /// (chat history) should go too.
     pub fn remember(&mut self, identity: &Identity, now: u64) -> Vec<PeerId> {
-        self.insert(identity.clone(), now)
+        self.entries.retain(|(i, _)| i.id != identity.id);
+        // Stored times from a clock that has since gone back count as now.
+        for (_, used) in &mut self.entries {
+            *used = (*used).min(now);
+        }
+        self.entries.insert(0, (identity.clone(), now));
+        self.entries
+            .drain(MAX_STORED_IDENTITIES.min(self.entries.len())..)
+            .map(|(identity, _)| identity.id)
+            .collect()
+    }
+
+    /// Forgets the identity `id` (one the PeerServer gave to someone else).
+    pub fn forget(&mut self, id: &PeerId) {
+        self.entries.retain(|(i, _)| i.id != *id);
     }
 
     fn insert(&mut self, identity: Identity, used: u64) -> Vec<PeerId> {
@@ -226,10 +241,13 @@ mod tests {
     #[test]
     fn a_new_tab_tries_the_most_recently_used_identities_if_free() {
         let all = identities(3);
-        let mut pool = IdentityPool::default();
-        for (at, identity) in all.iter().enumerate() {
-            pool.remember(identity, 100 - at as u64);
-        }
+        let stored: Vec<_> = all
+            .iter()
+            .enumerate()
+            .map(|(at, identity)| identity.to_stored(100 - at as u64))
+            .rev()
+            .collect();
+        let pool = IdentityPool::from_stored(&stored);
         let order = pool.claim_order(None);
         assert_eq!(order.len(), 3);
         assert_eq!(order[0].0, all[0]);
@@ -295,15 +313,38 @@ mod tests {
     }
 
     #[test]
-    fn an_old_copy_with_another_token_does_not_replace_the_newer() {
+    fn an_old_stored_copy_with_another_token_does_not_replace_the_newer() {
         let mut random = counter(3);
         let newer = Identity::fresh(&mut random);
         let mut older = newer.clone();
         older.token = Token::random(&mut random);
-        let mut pool = IdentityPool::default();
-        pool.remember(&newer, 10);
-        pool.remember(&older, 5);
-        assert_eq!(pool.identities().next(), Some(&newer));
+        for stored in [
+            [newer.to_stored(10), older.to_stored(5)],
+            [older.to_stored(5), newer.to_stored(10)],
+        ] {
+            let pool = IdentityPool::from_stored(&stored);
+            assert_eq!(pool.identities().collect::<Vec<_>>(), [&newer]);
+        }
+    }
+
+    #[test]
+    fn the_identity_remembered_is_never_the_one_forgotten() {
+        // Every stored identity was used "later" than now: a clock that went back, or storage
+        // someone edited.
+        let all = identities(MAX_STORED_IDENTITIES + 1);
+        let stored: Vec<_> = all[..MAX_STORED_IDENTITIES]
+            .iter()
+            .map(|i| i.to_stored(u64::MAX))
+            .collect();
+        let mut pool = IdentityPool::from_stored(&stored);
+        let forgotten = pool.remember(&all[MAX_STORED_IDENTITIES], 1_000);
+        assert_eq!(pool.identities().next(), Some(&all[MAX_STORED_IDENTITIES]));
+        assert_eq!(forgotten.len(), 1);
+        assert!(!forgotten.contains(&all[MAX_STORED_IDENTITIES].id));
+        // Times are now at most now, so the order of use holds from here on.
+        assert!(pool.to_stored().iter().all(|e| e.last_used <= 1_000));
+        pool.forget(&all[MAX_STORED_IDENTITIES].id);
+        assert_eq!(pool.identities().count(), MAX_STORED_IDENTITIES - 1);
     }
 
     fn stored_entry() -> impl Strategy<Value = StoredIdentity> {
