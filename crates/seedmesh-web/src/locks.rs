@@ -120,13 +120,20 @@ pub async fn acquire(name: &str, wait: Option<Duration>) -> Result<Option<HeldLo
         }
         let mut release = None;
         let held = js_sys::Promise::new(&mut |resolve, _reject| release = Some(resolve));
-        let _ = granted.send(release);
+        // Nobody waits any more (the caller gave up): let go at once.
+        if let Err(Some(release)) = granted.send(release) {
+            let _ = release.call0(&JsValue::UNDEFINED);
+        }
         held.into()
     });
     let request = manager
         .request(name, &options, callback.as_ref().unchecked_ref())
         .context("requesting a Web Lock")
         .map_err(LockError::Failed)?;
+    let mut pending = Pending {
+        controller,
+        callback: Some(callback),
+    };
 
     let mut granted = granted_rx.fuse();
     let mut settled = JsFuture::from(request).fuse();
@@ -140,7 +147,7 @@ pub async fn acquire(name: &str, wait: Option<Duration>) -> Result<Option<HeldLo
         futures::select! {
             release = granted => {
                 // The callback ran, so it will not run again: dropping it is safe.
-                drop(callback);
+                pending.callback = None;
                 return Ok(release.ok().flatten().map(|release| HeldLock {
                     name: name.to_owned(),
                     release,
@@ -155,6 +162,7 @@ pub async fn acquire(name: &str, wait: Option<Duration>) -> Result<Option<HeldLo
                         return Err(LockError::Failed(error));
                     }
                 }
+                pending.callback = None;
                 if let Some(Ok(release)) = granted.now_or_never() {
                     return Ok(release.map(|release| HeldLock { name: name.to_owned(), release }));
                 }
@@ -162,8 +170,25 @@ pub async fn acquire(name: &str, wait: Option<Duration>) -> Result<Option<HeldLo
             }
             () = timer => {
                 // Stop waiting; the request settles (rejected) or the lock arrives just now.
-                controller.abort();
+                pending.controller.abort();
             }
+        }
+    }
+}
+
+/// A lock request under way. Dropped before it is answered (the caller stopped waiting), it
+/// withdraws the request; its callback stays alive, since the browser may already be calling
+/// it, and lets go of a lock granted that late.
+struct Pending {
+    controller: web_sys::AbortController,
+    callback: Option<Closure<dyn FnMut(JsValue) -> JsValue>>,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(callback) = self.callback.take() {
+            self.controller.abort();
+            callback.forget();
         }
     }
 }

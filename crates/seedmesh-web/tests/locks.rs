@@ -6,6 +6,7 @@ mod support;
 
 use std::time::Duration;
 
+use futures::future::{Either, select};
 use gloo_timers::future::TimeoutFuture;
 use seedmesh_web::clock::now;
 use seedmesh_web::locks::acquire;
@@ -77,6 +78,28 @@ async fn a_waiting_request_gets_the_lock_when_the_holder_lets_go() {
     let next = within(
         3_000,
         "the handover",
+        acquire(name, Some(Duration::from_secs(2))),
+    )
+    .await;
+    assert!(matches!(next, Ok(Some(_))), "{next:?}");
+}
+
+#[wasm_bindgen_test]
+async fn a_request_given_up_by_its_caller_never_keeps_the_lock() {
+    let name = "seedmesh.test.abandoned";
+    let held = acquire(name, None).await.unwrap().unwrap();
+    // The caller stops waiting long before the request's own limit.
+    let abandoned = select(
+        Box::pin(acquire(name, Some(Duration::from_secs(10)))),
+        TimeoutFuture::new(100),
+    )
+    .await;
+    assert!(matches!(abandoned, Either::Right(_)));
+    drop(abandoned);
+    drop(held);
+    let next = within(
+        3_000,
+        "the lock after the abandoned request",
         acquire(name, Some(Duration::from_secs(2))),
     )
     .await;
