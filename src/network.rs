@@ -19,7 +19,7 @@ use seedmesh_core::mesh::{
     FileOffer, LinkId, Mesh, MeshConfig, MeshMessage, MeshOutput, PeerView, ReceivedChat,
     SlotResult,
 };
-use seedmesh_core::signaling::{ServerConfig, SignalingError};
+use seedmesh_core::signaling::{MAX_SERVERS, ServerConfig, SignalingError};
 use seedmesh_core::transfer::{self, Progress};
 use seedmesh_core::{PeerId, Token};
 use seedmesh_web::clock::{now, random_u32};
@@ -474,7 +474,16 @@ impl Plan {
             key: s.key.clone(),
         });
         let first = from_records.next();
-        let fallbacks = from_records.collect();
+        // As the signaling machine keeps them: no server twice, at most MAX_SERVERS in all.
+        let mut fallbacks: Vec<ServerConfig> = Vec::new();
+        for server in from_records {
+            if first.as_ref() != Some(&server)
+                && !fallbacks.contains(&server)
+                && fallbacks.len() + 1 < MAX_SERVERS
+            {
+                fallbacks.push(server);
+            }
+        }
         let fallback = first.is_none();
         let server = first.unwrap_or_else(|| {
             ServerConfig::from_url(config::FALLBACK_PEERSERVER, "peerjs")

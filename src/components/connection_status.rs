@@ -152,7 +152,7 @@ fn signaling_text(view: &SignalingView) -> String {
         SignalingView::Connecting { server } => format!("registering on {server}…"),
         SignalingView::Registered { server, id } => format!("registered as {id} on {server}"),
         SignalingView::Reconnecting { server, reason } => {
-            format!("lost {server} ({reason}); reconnecting. Open connections carry on.")
+            format!("cannot reach {server} ({reason}); trying again. Open connections carry on.")
         }
         SignalingView::Failed { server, reason } => {
             format!("cannot register on {server}: {reason}")

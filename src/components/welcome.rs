@@ -17,9 +17,13 @@ pub fn Welcome() -> impl IntoView {
             SignalingView::Waiting | SignalingView::Connecting { .. } => {
                 format!("Joining the network as {name}…")
             }
-            SignalingView::Reconnecting { .. } | SignalingView::Failed { .. } => format!(
+            SignalingView::Reconnecting { .. } => format!(
                 "You are {name}; this page cannot reach its signaling server right now and \
                  keeps trying (see Connection)."
+            ),
+            SignalingView::Failed { .. } => format!(
+                "You are {name}; this page cannot register on a signaling server (see \
+                 Connection)."
             ),
         }
     };
