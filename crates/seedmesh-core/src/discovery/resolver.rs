@@ -335,7 +335,7 @@ impl DiscoveryReport {
                     AttemptOutcome::Pending
                     | AttemptOutcome::Answered
                     | AttemptOutcome::Aborted => return None,
-                    AttemptOutcome::NoRecords(code) => format!("has no records for it ({code})"),
+                    AttemptOutcome::NoRecords(code) => format!("has no seed records ({code})"),
                     AttemptOutcome::TimedOut => "did not answer in time".to_owned(),
                     AttemptOutcome::Failed(AttemptError::Transport(_)) => {
                         "could not be reached".to_owned()
