@@ -694,6 +694,9 @@ impl Driver {
                 MeshOutput::PeerRemoved(id) => self.emit(NetEvent::PeerRemoved(id)),
                 MeshOutput::ChatReceived(chat) => self.emit(NetEvent::Chat(chat)),
                 MeshOutput::FileOffered(offer) => self.expect_file(offer),
+                // This page signals through PeerServers only so far: a signaling message
+                // another page routed to it through the mesh is not acted on.
+                MeshOutput::SignalReceived { .. } => {}
                 MeshOutput::Delivered { id, delivered, .. } => {
                     self.emit(NetEvent::Delivered { id, delivered });
                 }

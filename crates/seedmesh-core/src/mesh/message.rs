@@ -87,6 +87,20 @@ pub enum MeshMessage {
         /// The transfer's ID.
         id: String,
     },
+    /// A PeerJS signaling message (offer, answer or candidate) from `from` for `to`, carried
+    /// through the mesh (see [`super::relay`]).
+    Signal {
+        /// The addressee's peer ID.
+        to: String,
+        /// The source's peer ID.
+        from: String,
+        /// How many more hops it may take, at most [`super::relay::MAX_HOPS`].
+        hops: u8,
+        /// With `from`, tells duplicates apart.
+        nonce: u64,
+        /// The signaling message, as PeerJS writes it to a PeerServer.
+        body: String,
+    },
 }
 
 /// Why a message from a peer was refused.
@@ -160,6 +174,20 @@ impl MeshMessage {
                 Ok(())
             }
             Self::Ack { id } | Self::FileReceived { id } => check_message_id(id),
+            Self::Signal {
+                to,
+                from,
+                hops,
+                body,
+                ..
+            } => {
+                PeerId::parse(to).map_err(|_| Invalid("a signal's addressee is not a valid ID"))?;
+                PeerId::parse(from).map_err(|_| Invalid("a signal's source is not a valid ID"))?;
+                if *hops > super::relay::MAX_HOPS || body.len() > super::relay::MAX_SIGNAL_BYTES {
+                    return Err(Invalid("a signal over 16 KiB or with more than 3 hops"));
+                }
+                Ok(())
+            }
             Self::File { id, name, mime, .. } => {
                 check_message_id(id)?;
                 if name.chars().count() > MAX_FILE_NAME_CHARS || mime.len() > 255 {

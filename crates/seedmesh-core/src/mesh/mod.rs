@@ -36,6 +36,7 @@
 //! ```
 
 pub mod message;
+pub mod relay;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
@@ -43,6 +44,7 @@ use core::fmt;
 use core::time::Duration;
 
 pub use message::{MeshMessage, MeshMessageError, clean_display_name};
+pub use relay::{DropReason, RelayStats};
 
 use crate::peer_id::PeerId;
 use crate::time::Instant;
@@ -66,6 +68,9 @@ pub const FAILED_LINGER: Duration = Duration::from_secs(30);
 const REFERRAL_ROOM: usize = 4;
 /// How many chat IDs are remembered to drop duplicates.
 const SEEN_CHATS: usize = 4096;
+/// How many peers learned by exchange are remembered with the link that told of them, as
+/// routes for signaling through the mesh.
+pub const MAX_ROUTES: usize = 4096;
 
 /// How a mesh behaves; usually from the seed records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +159,34 @@ impl fmt::Display for ChatError {
 }
 
 impl std::error::Error for ChatError {}
+
+/// Why a signaling message could not go through the mesh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignalError {
+    /// No link reaches the peer, and no linked peer told us of it: use a PeerServer.
+    NoRoute(PeerId),
+    /// The message is larger than [`relay::MAX_SIGNAL_BYTES`] bytes.
+    TooLarge(usize),
+}
+
+impl fmt::Display for SignalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoRoute(peer) => write!(
+                f,
+                "no connected peer can carry signaling to {peer}; use a signaling server"
+            ),
+            Self::TooLarge(len) => write!(
+                f,
+                "a signaling message of {len} bytes; the mesh carries at most {}",
+                relay::MAX_SIGNAL_BYTES
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SignalError {}
 
 /// The driver's handle for one data connection, handed out by the mesh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -310,6 +343,15 @@ pub enum MeshOutput {
     ChatReceived(ReceivedChat),
     /// A peer announced a file.
     FileOffered(FileOffer),
+    /// A signaling message for us arrived through the mesh.
+    SignalReceived {
+        /// Its source.
+        from: PeerId,
+        /// The link it came on.
+        via: LinkId,
+        /// The signaling message, as PeerJS writes it to a PeerServer.
+        body: String,
+    },
     /// Another peer confirmed one of our chat messages or files.
     Delivered {
         /// The message's ID.
@@ -375,6 +417,9 @@ pub struct Mesh {
     seen_chats: (HashSet<String>, VecDeque<String>),
     deliveries: BTreeMap<String, Delivery>,
     chat_counter: u64,
+    /// Which link told us of each peer, for signaling through the mesh.
+    routes: BTreeMap<PeerId, LinkId>,
+    relay: relay::Relay,
     outputs: VecDeque<MeshOutput>,
 }
 
@@ -404,6 +449,8 @@ impl Mesh {
             seen_chats: (HashSet::new(), VecDeque::new()),
             deliveries: BTreeMap::new(),
             chat_counter: 0,
+            routes: BTreeMap::new(),
+            relay: relay::Relay::default(),
             outputs: VecDeque::new(),
         })
     }
@@ -546,6 +593,8 @@ impl Mesh {
         let Some(state) = self.links.remove(&link) else {
             return;
         };
+        self.relay.forget_link(link);
+        self.routes.retain(|_, via| *via != link);
         let key = state.peer.clone().unwrap_or(state.remote.clone());
         if self.switch_to_other_link(&key, link) {
             return;
@@ -577,9 +626,21 @@ impl Mesh {
             }
             MeshMessage::Peers { ids } => {
                 for id in ids.iter().filter_map(|id| PeerId::parse(id).ok()) {
+                    if id != self.me
+                        && (self.routes.len() < MAX_ROUTES || self.routes.contains_key(&id))
+                    {
+                        self.routes.insert(id.clone(), link);
+                    }
                     self.learn_of(now, id);
                 }
             }
+            MeshMessage::Signal {
+                to,
+                from,
+                hops,
+                nonce,
+                body,
+            } => self.handle_signal(now, link, &to, &from, hops, nonce, body),
             MeshMessage::Name { name } => {
                 if let Some(peer) = self.peer_of(link)
                     && let Some(entry) = self.peers.get_mut(&peer)
@@ -652,6 +713,44 @@ impl Mesh {
                 }
             }
         }
+    }
+
+    /// Sends the signaling message `body` to `to` through the mesh: on our link to it, or
+    /// through the peer that told us of it. `nonce` must not repeat (draw it at random).
+    pub fn send_signal(
+        &mut self,
+        to: &PeerId,
+        body: String,
+        nonce: u64,
+    ) -> Result<(), SignalError> {
+        if body.len() > relay::MAX_SIGNAL_BYTES {
+            return Err(SignalError::TooLarge(body.len()));
+        }
+        let link = self
+            .open_link_to(to)
+            .or_else(|| self.routes.get(to).copied().filter(|l| self.is_open(*l)))
+            .ok_or_else(|| SignalError::NoRoute(to.clone()))?;
+        let message = MeshMessage::Signal {
+            to: to.to_string(),
+            from: self.me.to_string(),
+            hops: relay::MAX_HOPS,
+            nonce,
+            body,
+        };
+        self.send(link, message);
+        Ok(())
+    }
+
+    /// Whether signaling for `peer` can go through the mesh now.
+    #[must_use]
+    pub fn has_route_to(&self, peer: &PeerId) -> bool {
+        self.open_link_to(peer).is_some() || self.routes.get(peer).is_some_and(|l| self.is_open(*l))
+    }
+
+    /// What signaling through the mesh did so far.
+    #[must_use]
+    pub fn relay_stats(&self) -> &RelayStats {
+        self.relay.stats()
     }
 
     /// Sends `text` to the room, or to `to` alone; `wall_clock` is the time of writing in ms
@@ -1091,6 +1190,66 @@ impl Mesh {
 
     fn peer_of(&self, link: LinkId) -> Option<PeerId> {
         self.links.get(&link).and_then(|l| l.peer.clone())
+    }
+
+    fn is_open(&self, link: LinkId) -> bool {
+        self.links.get(&link).is_some_and(|l| l.open)
+    }
+
+    /// An open link whose peer introduced itself as `peer`.
+    fn open_link_to(&self, peer: &PeerId) -> Option<LinkId> {
+        self.links
+            .iter()
+            .find(|(_, l)| l.open && l.peer.as_ref() == Some(peer))
+            .map(|(link, _)| *link)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn handle_signal(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        to: &str,
+        from: &str,
+        hops: u8,
+        nonce: u64,
+        body: String,
+    ) {
+        let (Ok(to), Ok(from)) = (PeerId::parse(to), PeerId::parse(from)) else {
+            return;
+        };
+        let link_peer = self.peer_of(link);
+        let signal = relay::Incoming {
+            link,
+            link_peer: link_peer.as_ref(),
+            to: &to,
+            from: &from,
+            hops,
+            nonce,
+            body_len: body.len(),
+        };
+        let me = self.me.clone();
+        let next = self.open_link_to(&to);
+        match self.relay.handle(now, &me, signal, |_| next) {
+            relay::Decision::Deliver => {
+                self.outputs.push_back(MeshOutput::SignalReceived {
+                    from,
+                    via: link,
+                    body,
+                });
+            }
+            relay::Decision::Forward(next) => self.send(
+                next,
+                MeshMessage::Signal {
+                    to: to.to_string(),
+                    from: from.to_string(),
+                    hops: hops - 1,
+                    nonce,
+                    body,
+                },
+            ),
+            relay::Decision::Drop(_) => {}
+        }
     }
 
     fn introduced_links(&self) -> Vec<LinkId> {

@@ -26,6 +26,8 @@ struct Node {
     mesh: Mesh,
     alive: bool,
     chats: Vec<ReceivedChat>,
+    /// Signaling messages that reached this page through the mesh: source and body.
+    signals: Vec<(PeerId, String)>,
     files: Vec<FileOffer>,
     delivered: HashMap<String, usize>,
     list: HashMap<PeerId, PeerView>,
@@ -69,6 +71,7 @@ impl Sim {
             mesh,
             alive: true,
             chats: Vec::new(),
+            signals: Vec::new(),
             files: Vec::new(),
             delivered: HashMap::new(),
             list: HashMap::new(),
@@ -210,6 +213,9 @@ impl Sim {
                     self.nodes[n].list.remove(&id);
                 }
                 MeshOutput::ChatReceived(chat) => self.nodes[n].chats.push(chat),
+                MeshOutput::SignalReceived { from, body, .. } => {
+                    self.nodes[n].signals.push((from, body));
+                }
                 MeshOutput::FileOffered(offer) => {
                     // The receiving page confirms at once, as if every chunk had arrived.
                     self.nodes[n].mesh.file_received(offer.link, &offer.id);
@@ -467,4 +473,169 @@ fn files_are_announced_to_their_recipients_and_confirmed() {
     assert!(sim.nodes[1].files[1].direct);
     assert_eq!(sim.nodes[0].delivered[&room.id], 2);
     assert_eq!(sim.nodes[0].delivered[&direct.id], 1);
+}
+
+/// A page with open, introduced links to each of `peers`, in order.
+fn linked(me: &str, peers: &[&str]) -> (Mesh, Vec<LinkId>) {
+    let now = Instant::from_millis(0);
+    let mut mesh = Mesh::new(PeerId::parse(me).unwrap(), me, MeshConfig::default()).unwrap();
+    let links = peers
+        .iter()
+        .map(|peer| {
+            let link = mesh.accept(now, PeerId::parse(peer).unwrap()).unwrap();
+            mesh.handle_link_open(now, link);
+            let hello = MeshMessage::Hello {
+                id: (*peer).to_owned(),
+                name: (*peer).to_owned(),
+                version: message::PROTOCOL_VERSION,
+                seen: true,
+            };
+            mesh.handle_message(now, link, hello);
+            link
+        })
+        .collect();
+    while mesh.poll_output().is_some() {}
+    (mesh, links)
+}
+
+fn signal(to: &str, from: &str, hops: u8, nonce: u64) -> MeshMessage {
+    MeshMessage::Signal {
+        to: to.into(),
+        from: from.into(),
+        hops,
+        nonce,
+        body: r#"{"type":"OFFER"}"#.into(),
+    }
+}
+
+fn sent(mesh: &mut Mesh) -> Vec<(LinkId, MeshMessage)> {
+    std::iter::from_fn(|| mesh.poll_output())
+        .filter_map(|o| match o {
+            MeshOutput::Send { link, message } => Some((link, message)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn signaling_goes_through_the_peer_that_told_of_its_addressee() {
+    let now = Instant::from_millis(0);
+    // Alice is linked to Bob only; Bob tells her of Carol.
+    let (mut alice, links) = linked("alice", &["bob"]);
+    let carol = PeerId::parse("carol").unwrap();
+    assert!(!alice.has_route_to(&carol));
+    assert!(matches!(
+        alice.send_signal(&carol, "{}".into(), 1),
+        Err(SignalError::NoRoute(_))
+    ));
+    alice.handle_message(
+        now,
+        links[0],
+        MeshMessage::Peers {
+            ids: vec!["carol".into()],
+        },
+    );
+    while alice.poll_output().is_some() {}
+    assert!(alice.has_route_to(&carol));
+    alice
+        .send_signal(&carol, r#"{"type":"OFFER"}"#.into(), 7)
+        .unwrap();
+    assert_eq!(
+        sent(&mut alice),
+        [(links[0], signal("carol", "alice", relay::MAX_HOPS, 7))]
+    );
+
+    // Bob passes it on to Carol, one hop less.
+    let (mut bob, bob_links) = linked("bob", &["alice", "carol"]);
+    bob.handle_message(
+        now,
+        bob_links[0],
+        signal("carol", "alice", relay::MAX_HOPS, 7),
+    );
+    assert_eq!(
+        sent(&mut bob),
+        [(
+            bob_links[1],
+            signal("carol", "alice", relay::MAX_HOPS - 1, 7)
+        )]
+    );
+    // The same signal again is dropped.
+    bob.handle_message(
+        now,
+        bob_links[0],
+        signal("carol", "alice", relay::MAX_HOPS, 7),
+    );
+    assert!(sent(&mut bob).is_empty());
+    assert_eq!(bob.relay_stats().dropped[&DropReason::Duplicate], 1);
+
+    // Carol gets it, from Alice, through Bob.
+    let (mut carol_mesh, carol_links) = linked("carol", &["bob"]);
+    carol_mesh.handle_message(
+        now,
+        carol_links[0],
+        signal("carol", "alice", relay::MAX_HOPS - 1, 7),
+    );
+    let received: Vec<_> = std::iter::from_fn(|| carol_mesh.poll_output()).collect();
+    assert_eq!(
+        received,
+        [MeshOutput::SignalReceived {
+            from: PeerId::parse("alice").unwrap(),
+            via: carol_links[0],
+            body: r#"{"type":"OFFER"}"#.into(),
+        }]
+    );
+
+    // When Bob's link to Alice closes, Alice has no route to Carol any more.
+    alice.handle_link_closed(now, links[0]);
+    assert!(!alice.has_route_to(&carol));
+}
+
+#[test]
+fn a_neighbour_cannot_sign_signals_with_another_name() {
+    let now = Instant::from_millis(0);
+    let (mut bob, links) = linked("bob", &["mallory", "carol"]);
+    bob.handle_message(now, links[0], signal("carol", "alice", relay::MAX_HOPS, 1));
+    assert!(sent(&mut bob).is_empty());
+    assert_eq!(bob.relay_stats().dropped[&DropReason::ForgedSource], 1);
+}
+
+#[test]
+fn a_flooding_neighbour_gets_no_more_relayed_than_the_rate_allows() {
+    let (mut bob, links) = linked("bob", &["mallory", "carol"]);
+    let mut relayed = 0;
+    // 5,000 signals for Carol over five seconds.
+    for nonce in 0..5_000u64 {
+        let now = Instant::from_millis(nonce);
+        bob.handle_message(
+            now,
+            links[0],
+            signal("carol", "mallory", relay::MAX_HOPS, nonce),
+        );
+        relayed += sent(&mut bob).len();
+    }
+    let allowed = relay::SIGNAL_BURST + 5 * relay::SIGNALS_PER_SECOND;
+    assert!(relayed <= allowed as usize, "relayed {relayed}");
+    assert!(relayed + 2 >= allowed as usize, "relayed only {relayed}");
+    // Carol's own signals still get through Bob.
+    bob.handle_message(
+        Instant::from_millis(5_000),
+        links[1],
+        signal("mallory", "carol", relay::MAX_HOPS, 1),
+    );
+    assert_eq!(sent(&mut bob).len(), 1);
+}
+
+#[test]
+fn signal_messages_are_checked_when_read() {
+    let long = format!(
+        r#"{{"type":"signal","to":"carol","from":"alice","hops":3,"nonce":1,"body":"{}"}}"#,
+        "x".repeat(relay::MAX_SIGNAL_BYTES + 1)
+    );
+    assert!(MeshMessage::decode(long.as_bytes()).is_err());
+    let hops = r#"{"type":"signal","to":"carol","from":"alice","hops":9,"nonce":1,"body":""}"#;
+    assert!(MeshMessage::decode(hops.as_bytes()).is_err());
+    let bad_id = r#"{"type":"signal","to":"no way!","from":"alice","hops":1,"nonce":1,"body":""}"#;
+    assert!(MeshMessage::decode(bad_id.as_bytes()).is_err());
+    let good = signal("carol", "alice", 2, 5);
+    assert_eq!(MeshMessage::decode(good.encode().as_bytes()), Ok(good));
 }
