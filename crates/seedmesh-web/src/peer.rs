@@ -45,8 +45,8 @@ use seedmesh_core::connection::{
 };
 use seedmesh_core::signaling::{
     AnswerPayload, Candidate, CandidatePayload, ClientMessage, ConnectionId, ConnectionType,
-    OfferPayload, Serialization, ServerConfig, SessionDescription, Signaling, SignalingError,
-    SignalingEvent, SignalingOutput,
+    OfferPayload, Serialization, ServerConfig, ServerMessage, SessionDescription, Signaling,
+    SignalingError, SignalingEvent, SignalingOutput,
 };
 use seedmesh_core::{Instant, PeerId, Token};
 use serde_json::Value;
@@ -255,6 +255,25 @@ enum ConnInput {
     Close,
 }
 
+/// A signaling message to carry through the mesh: for `to`, the JSON a PeerServer would get
+/// (see [`seedmesh_core::mesh::Mesh::send_signal`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeshSignal {
+    /// The addressee.
+    pub to: PeerId,
+    /// The signaling message, as PeerJS writes it to a PeerServer.
+    pub body: String,
+}
+
+/// Where a connection's offer, answer and candidates go.
+#[derive(Clone)]
+enum SignalPath {
+    /// Through the PeerServer.
+    PeerServer,
+    /// Through the mesh: the application carries each [`MeshSignal`].
+    Mesh(UnboundedSender<MeshSignal>),
+}
+
 struct PeerShared {
     options: PeerOptions,
     signaling: RefCell<Signaling>,
@@ -271,6 +290,19 @@ impl PeerShared {
     fn signal(&self, message: ClientMessage) {
         self.signaling.borrow_mut().send(message);
         let _ = self.driver.unbounded_send(DriverInput::Pump);
+    }
+
+    /// Sends a connection's signaling message for `to` on its path.
+    fn signal_on(&self, path: &SignalPath, to: &PeerId, message: ClientMessage) {
+        match path {
+            SignalPath::PeerServer => self.signal(message),
+            SignalPath::Mesh(out) => {
+                let _ = out.unbounded_send(MeshSignal {
+                    to: to.clone(),
+                    body: message.to_json(),
+                });
+            }
+        }
     }
 
     fn route(&self, connection_id: &ConnectionId, input: ConnInput) {
@@ -351,7 +383,9 @@ impl PeerShared {
                 self.settle_first(Err(PeerError::Signaling(error.clone())));
                 let _ = self.events.unbounded_send(PeerEvent::Failed(error));
             }
-            SignalingEvent::Offer { src, payload } => self.accept(src, *payload),
+            SignalingEvent::Offer { src, payload } => {
+                self.accept(src, *payload, SignalPath::PeerServer);
+            }
             SignalingEvent::Answer { payload, .. } => {
                 let id = payload.connection_id.clone();
                 self.route(&id, ConnInput::Answer(payload));
@@ -377,7 +411,7 @@ impl PeerShared {
     }
 
     /// Takes up an offer: data connections in a serialization we speak only.
-    fn accept(self: &Rc<Self>, src: PeerId, offer: OfferPayload) {
+    fn accept(self: &Rc<Self>, src: PeerId, offer: OfferPayload, path: SignalPath) {
         let serialization = offer.serialization.unwrap_or(Serialization::Binary);
         let refused = if offer.connection_type != ConnectionType::Data {
             Some("it offered a media call; seedmesh takes data connections only".to_owned())
@@ -396,9 +430,11 @@ impl PeerShared {
         self.routes
             .borrow_mut()
             .insert(offer.connection_id.clone(), (src.clone(), tx.clone()));
-        self.signaling
-            .borrow_mut()
-            .accept(src.clone(), offer.connection_id.clone());
+        if let SignalPath::PeerServer = path {
+            self.signaling
+                .borrow_mut()
+                .accept(src.clone(), offer.connection_id.clone());
+        }
         let shared = self.clone();
         spawn_local(async move {
             let id = offer.connection_id.clone();
@@ -409,6 +445,7 @@ impl PeerShared {
                 serialization,
                 metadata: offer.metadata.clone(),
                 remote_seedmesh: offer.seedmesh.is_some_and(|v| v >= 1),
+                path,
             };
             run_connection(shared, setup, tx, rx, Some(offer.sdp.sdp), None).await;
         });
@@ -566,6 +603,75 @@ impl PeerHandle {
         peer: &PeerId,
         options: DialOptions,
     ) -> impl Future<Output = Result<Connection, PeerError>> + use<> {
+        self.dial_on(peer, options, SignalPath::PeerServer)
+    }
+
+    /// Like [`PeerHandle::dial`], but the offer and candidates go to `out` for the application
+    /// to carry through the mesh, and the answer and candidates come back through
+    /// [`PeerHandle::handle_mesh_signal`]. Without an answer the attempt ends when the
+    /// connection's timeout passes.
+    pub fn dial_through_mesh(
+        &self,
+        peer: &PeerId,
+        options: DialOptions,
+        out: UnboundedSender<MeshSignal>,
+    ) -> impl Future<Output = Result<Connection, PeerError>> + use<> {
+        self.dial_on(peer, options, SignalPath::Mesh(out))
+    }
+
+    /// Takes up a signaling message `from` a peer that came through the mesh: an offer starts
+    /// a connection that answers through `out`; an answer or candidate goes to the connection
+    /// with `from` it belongs to. Anything else, or unreadable, is refused with a reason and
+    /// changes nothing.
+    pub fn handle_mesh_signal(
+        &self,
+        from: &PeerId,
+        body: &str,
+        out: UnboundedSender<MeshSignal>,
+    ) -> Result<(), String> {
+        // The same JSON a PeerServer relays, with the source it would add.
+        let mut value: Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
+        let object = value
+            .as_object_mut()
+            .ok_or("a signaling message is a JSON object")?;
+        object.insert("src".into(), Value::String(from.to_string()));
+        let message = ServerMessage::parse(&value.to_string()).map_err(|e| e.to_string())?;
+        let shared = &self.shared;
+        let belongs = |id: &ConnectionId| {
+            shared
+                .routes
+                .borrow()
+                .get(id)
+                .is_some_and(|(peer, _)| peer == from)
+        };
+        match message {
+            ServerMessage::Offer { src, payload } => {
+                if shared.routes.borrow().contains_key(&payload.connection_id) {
+                    return Err("an offer for a connection that exists".into());
+                }
+                shared.accept(src, *payload, SignalPath::Mesh(out));
+            }
+            ServerMessage::Answer { payload, .. } if belongs(&payload.connection_id) => {
+                let id = payload.connection_id.clone();
+                shared.route(&id, ConnInput::Answer(payload));
+            }
+            ServerMessage::Candidate { payload, .. } if belongs(&payload.connection_id) => {
+                shared.route(
+                    &payload.connection_id,
+                    ConnInput::Candidate(payload.candidate),
+                );
+            }
+            _ => return Err("not an offer, or an answer or candidate of ours".into()),
+        }
+        Ok(())
+    }
+
+    fn dial_on(
+        &self,
+        peer: &PeerId,
+        options: DialOptions,
+        path: SignalPath,
+    ) -> impl Future<Output = Result<Connection, PeerError>> + use<> {
         let (opened_tx, opened) = oneshot::channel();
         if options.serialization.is_supported() {
             let id = ConnectionId::random(&mut random_u32);
@@ -581,6 +687,7 @@ impl PeerHandle {
                 serialization: options.serialization,
                 metadata: options.metadata,
                 remote_seedmesh: false,
+                path,
             };
             let shared = self.shared.clone();
             let reliable = options.reliable;
@@ -655,6 +762,7 @@ struct Setup {
     serialization: Serialization,
     metadata: Value,
     remote_seedmesh: bool,
+    path: SignalPath,
 }
 
 /// What a [`Connection`] handle shares with its task.
@@ -788,11 +896,23 @@ async fn connection_task(
                 metadata: setup.metadata.clone(),
                 seedmesh: Some(FRAMING_VERSION),
             };
-            peer_shared
-                .signaling
-                .borrow_mut()
-                .dial(setup.peer.clone(), payload);
-            let _ = peer_shared.driver.unbounded_send(DriverInput::Pump);
+            match &setup.path {
+                SignalPath::PeerServer => {
+                    peer_shared
+                        .signaling
+                        .borrow_mut()
+                        .dial(setup.peer.clone(), payload);
+                    let _ = peer_shared.driver.unbounded_send(DriverInput::Pump);
+                }
+                path => peer_shared.signal_on(
+                    path,
+                    &setup.peer,
+                    ClientMessage::Offer {
+                        dst: setup.peer.clone(),
+                        payload: Box::new(payload),
+                    },
+                ),
+            }
         }
         Some(sdp) => {
             let answer = match pc.accept_offer(sdp).await {
@@ -800,18 +920,22 @@ async fn connection_task(
                 Err(e) => return Err((e.into(), opened)),
             };
             remote_description_set = true;
-            peer_shared.signal(ClientMessage::Answer {
-                dst: setup.peer.clone(),
-                payload: AnswerPayload {
-                    sdp: SessionDescription {
-                        kind: "answer".into(),
-                        sdp: answer,
+            peer_shared.signal_on(
+                &setup.path,
+                &setup.peer,
+                ClientMessage::Answer {
+                    dst: setup.peer.clone(),
+                    payload: AnswerPayload {
+                        sdp: SessionDescription {
+                            kind: "answer".into(),
+                            sdp: answer,
+                        },
+                        connection_type: ConnectionType::Data,
+                        connection_id: setup.id.clone(),
+                        seedmesh: Some(FRAMING_VERSION),
                     },
-                    connection_type: ConnectionType::Data,
-                    connection_id: setup.id.clone(),
-                    seedmesh: Some(FRAMING_VERSION),
                 },
-            });
+            );
         }
     }
 
@@ -977,19 +1101,23 @@ async fn connection_task(
             ConnInput::PeerLeft => machine.handle_peer_left(),
             ConnInput::Close => machine.close(CloseReason::Local),
             ConnInput::Pc(PeerConnectionEvent::IceCandidate(c)) => {
-                peer_shared.signal(ClientMessage::Candidate {
-                    dst: setup.peer.clone(),
-                    payload: CandidatePayload {
-                        candidate: Candidate {
-                            candidate: c.candidate,
-                            sdp_mid: c.sdp_mid,
-                            sdp_m_line_index: c.sdp_m_line_index,
-                            username_fragment: c.username_fragment,
+                peer_shared.signal_on(
+                    &setup.path,
+                    &setup.peer,
+                    ClientMessage::Candidate {
+                        dst: setup.peer.clone(),
+                        payload: CandidatePayload {
+                            candidate: Candidate {
+                                candidate: c.candidate,
+                                sdp_mid: c.sdp_mid,
+                                sdp_m_line_index: c.sdp_m_line_index,
+                                username_fragment: c.username_fragment,
+                            },
+                            connection_type: ConnectionType::Data,
+                            connection_id: setup.id.clone(),
                         },
-                        connection_type: ConnectionType::Data,
-                        connection_id: setup.id.clone(),
                     },
-                });
+                );
             }
             ConnInput::Pc(PeerConnectionEvent::DataChannel(mut dc)) => {
                 if channel.is_none() && shared.is_none() {
