@@ -25,8 +25,8 @@ use seedmesh_core::{PeerId, Token};
 use seedmesh_web::clock::{now, random_u32};
 use seedmesh_web::doh::{DiscoveryOptions, discover};
 use seedmesh_web::peer::{
-    Connection, ConnectionEvent, ConnectionSender, DialOptions, Peer, PeerError, PeerEvent,
-    PeerHandle, PeerOptions,
+    Connection, ConnectionEvent, ConnectionSender, DialOptions, MeshSignal, Peer, PeerError,
+    PeerEvent, PeerHandle, PeerOptions,
 };
 use seedmesh_web::rtc::{IceServer, RtcConfig};
 use wasm_bindgen::JsCast;
@@ -92,6 +92,19 @@ pub enum ServerState {
     Unreachable(String),
 }
 
+/// Signaling through the mesh so far, for the status panel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MeshSignalingView {
+    /// Signaling messages of ours sent through the mesh.
+    pub sent: u64,
+    /// Signaling messages for us that came through the mesh.
+    pub received: u64,
+    /// Signaling messages passed on for other peers.
+    pub relayed: u64,
+    /// Signaling messages from other peers that were dropped (duplicates, floods, forgeries).
+    pub dropped: u64,
+}
+
 /// What the network tells the UI.
 #[derive(Debug, Clone)]
 pub enum NetEvent {
@@ -109,6 +122,8 @@ pub enum NetEvent {
     Signaling(SignalingView),
     /// Every signaling server in the records, in the order they are tried, and its state.
     Servers(Vec<ServerView>),
+    /// Signaling through the mesh changed.
+    MeshSignaling(MeshSignalingView),
     /// Our ID is registered under another token (by a page in another browser, say): this
     /// page goes by this fresh identity instead.
     IdReplaced(Identity),
@@ -237,6 +252,8 @@ enum Input {
     Slot(u8, Result<Peer, SlotResult>),
     Dialed(LinkId, Result<Connection, PeerError>),
     Connection(LinkId, ConnectionEvent),
+    /// A signaling message of ours to carry through the mesh.
+    MeshSignal(MeshSignal),
     Tick,
 }
 
@@ -270,6 +287,12 @@ struct Driver {
     file_links: HashMap<String, LinkId>,
     servers: Vec<ServerView>,
     options: PeerOptions,
+    /// Where connections signaled through the mesh put their messages.
+    mesh_signals: UnboundedSender<MeshSignal>,
+    /// Our signaling messages sent through the mesh so far.
+    mesh_signals_sent: u64,
+    /// What the status panel last showed of signaling through the mesh.
+    mesh_signaling: MeshSignalingView,
 }
 
 async fn run(
@@ -381,6 +404,17 @@ async fn run(
     let (inputs, mut input_rx) = unbounded();
     let handle = peer.handle();
     forward_peer(peer, inputs.clone(), true);
+    let (mesh_signals, mut mesh_signal_rx) = unbounded::<MeshSignal>();
+    {
+        let inputs = inputs.clone();
+        spawn_local(async move {
+            while let Some(signal) = mesh_signal_rx.next().await {
+                if inputs.unbounded_send(Input::MeshSignal(signal)).is_err() {
+                    break;
+                }
+            }
+        });
+    }
     {
         let inputs = inputs.clone();
         spawn_local(async move {
@@ -431,6 +465,9 @@ async fn run(
         file_links: HashMap::new(),
         servers,
         options: peer_options,
+        mesh_signals,
+        mesh_signals_sent: 0,
+        mesh_signaling: MeshSignalingView::default(),
     };
     driver.mesh.start(now());
     driver.drain();
@@ -653,12 +690,38 @@ impl Driver {
                 self.mesh.handle_link_closed(now, link);
             }
             Input::Connection(..) => {}
+            Input::MeshSignal(signal) => {
+                let nonce = u64::from(random_u32()) << 32 | u64::from(random_u32());
+                // Without a route the attempt times out, as one whose peer never answers.
+                if self
+                    .mesh
+                    .send_signal(&signal.to, signal.body, nonce)
+                    .is_ok()
+                {
+                    self.mesh_signals_sent += 1;
+                }
+            }
             Input::Tick => self.read_paths(),
         }
     }
 
-    /// Does what the mesh asks.
+    /// Does what the mesh asks, and tells the UI what signaling through the mesh did.
     fn drain(&mut self) {
+        self.do_outputs();
+        let stats = self.mesh.relay_stats();
+        let view = MeshSignalingView {
+            sent: self.mesh_signals_sent,
+            received: stats.delivered,
+            relayed: stats.forwarded,
+            dropped: stats.dropped.values().sum(),
+        };
+        if view != self.mesh_signaling {
+            self.mesh_signaling = view;
+            self.emit(NetEvent::MeshSignaling(view));
+        }
+    }
+
+    fn do_outputs(&mut self) {
         while let Some(output) = self.mesh.poll_output() {
             match output {
                 MeshOutput::ClaimSlot { slot, id } => self.claim(slot, id),
@@ -668,7 +731,18 @@ impl Driver {
                     }
                 }
                 MeshOutput::Dial { link, remote } => {
-                    let dial = self.peer.dial(&remote, DialOptions::default());
+                    // Through the mesh when a connected peer can carry the signaling; the
+                    // PeerServer only when none can (rendezvous slots, DNS bootstrap peers).
+                    let dial: std::pin::Pin<Box<dyn std::future::Future<Output = _>>> =
+                        if self.mesh.has_route_to(&remote) {
+                            Box::pin(self.peer.dial_through_mesh(
+                                &remote,
+                                DialOptions::default(),
+                                self.mesh_signals.clone(),
+                            ))
+                        } else {
+                            Box::pin(self.peer.dial(&remote, DialOptions::default()))
+                        };
                     let inputs = self.inputs.clone();
                     spawn_local(async move {
                         let _ = inputs.unbounded_send(Input::Dialed(link, dial.await));
@@ -694,9 +768,12 @@ impl Driver {
                 MeshOutput::PeerRemoved(id) => self.emit(NetEvent::PeerRemoved(id)),
                 MeshOutput::ChatReceived(chat) => self.emit(NetEvent::Chat(chat)),
                 MeshOutput::FileOffered(offer) => self.expect_file(offer),
-                // This page signals through PeerServers only so far: a signaling message
-                // another page routed to it through the mesh is not acted on.
-                MeshOutput::SignalReceived { .. } => {}
+                MeshOutput::SignalReceived { from, body, .. } => {
+                    // Unreadable or stray signaling changes nothing; the relay has counted it.
+                    let _ = self
+                        .peer
+                        .handle_mesh_signal(&from, &body, self.mesh_signals.clone());
+                }
                 MeshOutput::Delivered { id, delivered, .. } => {
                     self.emit(NetEvent::Delivered { id, delivered });
                 }

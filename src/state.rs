@@ -14,7 +14,7 @@ use seedmesh_core::mesh::{FoundBy, PeerState};
 use serde::{Deserialize, Serialize};
 
 use crate::identity;
-use crate::network::{Command, NetEvent, ServerView, SignalingView};
+use crate::network::{Command, MeshSignalingView, NetEvent, ServerView, SignalingView};
 use crate::storage::Shared;
 
 /// How many messages the history keeps.
@@ -114,6 +114,8 @@ pub struct AppState {
     pub signaling: RwSignal<SignalingView>,
     /// Every signaling server in the records and its state.
     pub servers: RwSignal<Vec<ServerView>>,
+    /// Signaling through the mesh so far.
+    pub mesh_signaling: RwSignal<MeshSignalingView>,
     /// The rendezvous slot we hold.
     pub slot: RwSignal<Option<PeerId>>,
     /// Known peers by ID.
@@ -143,6 +145,7 @@ impl AppState {
             discovery: RwSignal::new(DiscoveryView::Resolving),
             signaling: RwSignal::new(SignalingView::Waiting),
             servers: RwSignal::new(Vec::new()),
+            mesh_signaling: RwSignal::new(MeshSignalingView::default()),
             slot: RwSignal::new(None),
             peers: RwSignal::new(BTreeMap::new()),
             messages: RwSignal::new(Vec::new()),
@@ -216,6 +219,7 @@ impl AppState {
             NetEvent::NoSeedDomain => self.discovery.set(DiscoveryView::NoDomain),
             NetEvent::Signaling(view) => self.signaling.set(view),
             NetEvent::Servers(servers) => self.servers.set(servers),
+            NetEvent::MeshSignaling(view) => self.mesh_signaling.set(view),
             NetEvent::IdReplaced(identity) => {
                 if let Some(old) = self.identity.get_untracked() {
                     spawn_local(identity::replace(old, identity.clone()));

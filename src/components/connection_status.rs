@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use seedmesh_core::discovery::{AttemptOutcome, Source};
 
-use crate::network::{ServerState, SignalingView};
+use crate::network::{MeshSignalingView, ServerState, SignalingView};
 use crate::state::{AppState, DiscoveryView};
 
 /// How this page is connected: discovery, signaling and the mesh, with every failure in words.
@@ -42,6 +42,22 @@ pub fn ConnectionStatus(
                     {move || match state.slot.get() {
                         Some(slot) => format!("holding slot {slot} for newcomers"),
                         None => "not holding a slot".to_owned(),
+                    }}
+                </dd>
+                <dt>"Mesh signaling"</dt>
+                <dd data-testid="mesh-signaling">
+                    {move || {
+                        let view = state.mesh_signaling.get();
+                        if view == MeshSignalingView::default() {
+                            "none yet: new links are signaled through the mesh when a \
+                             connected peer knows the other page"
+                                .to_owned()
+                        } else {
+                            format!(
+                                "{} sent, {} received, {} passed on for others, {} refused",
+                                view.sent, view.received, view.relayed, view.dropped
+                            )
+                        }
                     }}
                 </dd>
                 <dt>"Mesh"</dt>

@@ -1,37 +1,15 @@
 // Every signaling server in the records is used: with two PeerServers in the zone and the first
 // one stopped, pages that were on it move to the second and stay reachable, and a new page and a
 // reloaded page both join through the second.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { root, serveStatic, launchBrowser, newPage, screenshot, waitForConnected, send } from "./support.mjs";
+import { screenshot, waitForConnected, send, pageSuite } from "./support.mjs";
 
 const WAIT = { timeout: 20_000 };
 const first = `ws://127.0.0.1:${process.env.SEEDMESH_PEERSERVER2_PORT}/seedmesh/`;
 const second = `ws://127.0.0.1:${process.env.SEEDMESH_PEERSERVER_PORT}/seedmesh/`;
-let server;
-let browser;
-let url;
-const pages = [];
-
-before(async () => {
-  server = await serveStatic(process.env.SEEDMESH_DIST ?? join(root, "dist"), "/");
-  url = `${server.url}?seed=failover.seedmesh.test`;
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  for (const p of pages) await p.context.close().catch(() => {});
-  await browser?.close();
-  await server?.close();
-});
-
-async function open() {
-  const p = await newPage(browser);
-  pages.push(p);
-  await p.page.goto(url);
-  return p;
-}
+const suite = pageSuite();
+const open = () => suite.open("?seed=failover.seedmesh.test");
 
 const registeredOn = async (page, address) => {
   const signaling = page.getByTestId("signaling");

@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { root, serveStatic, launchBrowser, newPage, newTab, screenshot, checkAccessibility, waitForConnected, send } from "./support.mjs";
+import { root, serveStatic, launchBrowser, newPage, newTab, screenshot, checkAccessibility, waitForConnected, send, registeredId } from "./support.mjs";
 
 const WAIT = { timeout: 20_000 };
 const PHONE = { width: 390, height: 844 };
@@ -23,11 +23,6 @@ after(async () => {
   await browser?.close();
   await server?.close();
 });
-
-const ownId = async (page) => {
-  await page.getByTestId("signaling").filter({ hasText: "registered as" }).waitFor(WAIT);
-  return /registered as (\S+)/.exec(await page.getByTestId("signaling").textContent())[1];
-};
 
 const connectedIds = (page) =>
   page
@@ -48,7 +43,7 @@ test("two tabs of one browser are two peers and meet", async () => {
   first = await newPage(browser, DESKTOP);
   contexts.push(first.context);
   await first.page.goto(server.url);
-  const firstId = await ownId(first.page);
+  const firstId = await registeredId(first.page);
 
   // Alone, the first screen says what to do next: share this page's address.
   const welcome = first.page.getByTestId("welcome");
@@ -73,7 +68,7 @@ test("two tabs of one browser are two peers and meet", async () => {
 
   second = await newTab(first.context);
   await second.page.goto(server.url);
-  const secondId = await ownId(second.page);
+  const secondId = await registeredId(second.page);
   assert.notEqual(secondId, firstId, "the second tab took the first tab's ID");
   ids = [firstId, secondId];
 
@@ -93,8 +88,8 @@ test("the two tabs chat both ways", async () => {
 test("reloaded tabs come back as themselves, each with its own history", async () => {
   for (const tab of [first, second]) await tab.page.reload();
   const [firstId, secondId] = ids;
-  assert.equal(await ownId(first.page), firstId);
-  assert.equal(await ownId(second.page), secondId);
+  assert.equal(await registeredId(first.page), firstId);
+  assert.equal(await registeredId(second.page), secondId);
   await waitForConnected(first.page, [secondId]);
   await waitForConnected(second.page, [firstId]);
 
@@ -112,7 +107,7 @@ test("a page in another browser meets both tabs", async () => {
   const third = await newPage(browser, DESKTOP);
   contexts.push(third.context);
   await third.page.goto(server.url);
-  const thirdId = await ownId(third.page);
+  const thirdId = await registeredId(third.page);
   assert.ok(!ids.includes(thirdId));
   await waitForConnected(third.page, ids);
   await waitForConnected(first.page, [ids[1], thirdId]);

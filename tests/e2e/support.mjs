@@ -3,6 +3,7 @@
 import { createServer } from "node:http";
 import { readFile, mkdir } from "node:fs/promises";
 import { extname, join, normalize, resolve } from "node:path";
+import { before, after } from "node:test";
 import { chromium } from "playwright-core";
 
 export const root = resolve(import.meta.dirname, "../..");
@@ -143,4 +144,39 @@ export async function send(page, text, to) {
   await page.getByLabel("Send to").selectOption(to ?? "");
   await page.getByRole("textbox", { name: "Message" }).fill(text);
   await page.getByRole("button", { name: "Send", exact: true }).click();
+}
+
+/**
+ * The usual set-up of a suite of pages: the release build served at `prefix`, one Chromium,
+ * and every page opened with `suite.open(url)` closed at the end.
+ */
+export function pageSuite(prefix = "/") {
+  const suite = {
+    server: null,
+    browser: null,
+    pages: [],
+    async open(path = "") {
+      const p = await newPage(suite.browser);
+      suite.pages.push(p);
+      await p.page.goto(`${suite.server.url}${path}`);
+      return p;
+    },
+  };
+  before(async () => {
+    suite.server = await serveStatic(process.env.SEEDMESH_DIST ?? join(root, "dist"), prefix);
+    suite.browser = await launchBrowser();
+  });
+  after(async () => {
+    for (const p of suite.pages) await p.context.close().catch(() => {});
+    await suite.browser?.close();
+    await suite.server?.close();
+  });
+  return suite;
+}
+
+/** The peer ID the page registered, once it has. */
+export async function registeredId(page, timeout = 20_000) {
+  const signaling = page.getByTestId("signaling");
+  await signaling.filter({ hasText: "registered as" }).waitFor({ timeout });
+  return /registered as (\S+)/.exec(await signaling.textContent())[1];
 }
