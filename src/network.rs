@@ -14,6 +14,7 @@ use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use futures::future::{AbortHandle, Abortable, Either, select};
 use gloo_timers::future::TimeoutFuture;
 use seedmesh_core::channel::Message;
+use seedmesh_core::connection::CloseReason;
 use seedmesh_core::discovery::{DiscoveryReport, SeedConfig};
 use seedmesh_core::mesh::{
     FileOffer, LinkId, Mesh, MeshConfig, MeshMessage, MeshOutput, PeerView, ReceivedChat,
@@ -682,12 +683,19 @@ impl Driver {
                 }
             }
             Input::Connection(_, ConnectionEvent::Error(_)) => {}
-            Input::Connection(link, ConnectionEvent::Closed(_)) => {
+            Input::Connection(link, ConnectionEvent::Closed(reason)) => {
                 self.senders.borrow_mut().remove(&link);
                 if let Some(link_state) = self.links.remove(&link) {
                     link_state.reader.abort();
                 }
-                self.mesh.handle_link_closed(now, link);
+                match reason {
+                    // The path failed, but the peer may still be there: link again through
+                    // a peer we share.
+                    CloseReason::TransportFailed | CloseReason::Unresponsive { .. } => {
+                        self.mesh.handle_link_lost(now, link);
+                    }
+                    _ => self.mesh.handle_link_closed(now, link),
+                }
             }
             Input::Connection(..) => {}
             Input::MeshSignal(signal) => {

@@ -613,6 +613,20 @@ impl Mesh {
         }
     }
 
+    /// Reports that `link` was lost rather than closed: its path failed or its peer stopped
+    /// answering, while the peer may well still be there. Like [`Mesh::handle_link_closed`],
+    /// and then, when another connected peer told us of it, the pair connects again through
+    /// that peer (the smaller ID at once, the larger after [`EXCHANGE_GRACE`]).
+    pub fn handle_link_lost(&mut self, now: Instant, link: LinkId) {
+        let peer = self.peer_of(link);
+        self.handle_link_closed(now, link);
+        if let Some(peer) = peer
+            && self.has_route_to(&peer)
+        {
+            self.learn_of(now, peer);
+        }
+    }
+
     /// Reports a message that arrived on `link`.
     pub fn handle_message(&mut self, now: Instant, link: LinkId, message: MeshMessage) {
         if !self.links.get(&link).is_some_and(|l| l.open) {

@@ -17,6 +17,8 @@ enum Event {
     Open(usize, LinkId),
     Failed(usize, LinkId),
     Closed(usize, LinkId),
+    /// The link's path failed; its peer may still be there.
+    Lost(usize, LinkId),
     Deliver(usize, LinkId, String),
     /// A page may have a timeout due.
     Timer(usize),
@@ -44,6 +46,10 @@ struct Sim {
     events: Vec<Option<Event>>,
     /// The wake-up already scheduled for each page.
     timers: HashMap<usize, Instant>,
+    /// Whether the PeerServer is there.
+    server_up: bool,
+    /// Dials that went through the mesh.
+    mesh_dials: usize,
 }
 
 impl Sim {
@@ -56,6 +62,8 @@ impl Sim {
             queue: BinaryHeap::new(),
             events: Vec::new(),
             timers: HashMap::new(),
+            server_up: true,
+            mesh_dials: 0,
         }
     }
 
@@ -103,6 +111,49 @@ impl Sim {
         }
     }
 
+    /// The page a dial from `n` to `remote` reaches: through the PeerServer while it is up;
+    /// then through the mesh, when a connected peer told `n` of `remote` and is linked to it
+    /// (as the page's driver would signal).
+    fn dial_target(&mut self, n: usize, remote: &PeerId) -> Option<usize> {
+        if self.server_up {
+            return self.registry.get(remote).copied();
+        }
+        if self.nodes[n].mesh.has_route_to(remote) {
+            let target = self
+                .nodes
+                .iter()
+                .position(|node| node.mesh.me() == remote)?;
+            let carried = (0..self.nodes.len())
+                .any(|relay| relay != n && self.linked(n, relay) && self.linked(relay, target));
+            if carried {
+                self.mesh_dials += 1;
+                return Some(target);
+            }
+        }
+        None
+    }
+
+    /// Whether pages `a` and `b` have a link between them.
+    fn linked(&self, a: usize, b: usize) -> bool {
+        self.wires.iter().any(|(&(x, _), &(y, _))| x == a && y == b)
+    }
+
+    /// Breaks the link between pages `a` and `b` as a failed path would: both ends lose it.
+    fn cut(&mut self, a: usize, b: usize) {
+        let ends: Vec<_> = self
+            .wires
+            .iter()
+            .filter(|&(&(x, _), &(y, _))| x == a && y == b)
+            .map(|(&end, &other)| (end, other))
+            .collect();
+        for ((x, link), (y, other_link)) in ends {
+            self.wires.remove(&(x, link));
+            self.wires.remove(&(y, other_link));
+            self.schedule(self.now + LATENCY, Event::Lost(x, link));
+            self.schedule(self.now + LATENCY, Event::Lost(y, other_link));
+        }
+    }
+
     fn run_for(&mut self, duration: Duration) {
         let end = self.now + duration;
         while let Some(Reverse((at, _, index))) = self.queue.peek().copied() {
@@ -126,6 +177,7 @@ impl Sim {
             | Event::Open(n, _)
             | Event::Failed(n, _)
             | Event::Closed(n, _)
+            | Event::Lost(n, _)
             | Event::Deliver(n, ..)
             | Event::Timer(n) => *n,
         };
@@ -142,6 +194,7 @@ impl Sim {
             Event::Open(_, link) => mesh.handle_link_open(now, link),
             Event::Failed(_, link) => mesh.handle_link_failed(now, link, "peer unavailable"),
             Event::Closed(_, link) => mesh.handle_link_closed(now, link),
+            Event::Lost(_, link) => mesh.handle_link_lost(now, link),
             Event::Deliver(_, link, json) => {
                 let message = MeshMessage::decode(json.as_bytes()).expect("a valid message");
                 mesh.handle_message(now, link, message);
@@ -180,7 +233,7 @@ impl Sim {
                         self.registry.remove(&id);
                     }
                 }
-                MeshOutput::Dial { link, remote } => match self.registry.get(&remote).copied() {
+                MeshOutput::Dial { link, remote } => match self.dial_target(n, &remote) {
                     Some(target) if self.nodes[target].alive => {
                         let dialer = Self::id(n);
                         match self.nodes[target].mesh.accept(self.now, dialer) {
@@ -638,4 +691,69 @@ fn signal_messages_are_checked_when_read() {
     assert!(MeshMessage::decode(bad_id.as_bytes()).is_err());
     let good = signal("carol", "alice", 2, 5);
     assert_eq!(MeshMessage::decode(good.encode().as_bytes()), Ok(good));
+}
+
+#[test]
+fn a_lost_link_comes_back_through_a_common_neighbour_with_no_peerserver() {
+    let mut sim = Sim::new();
+    for i in 0..5 {
+        sim.add(Duration::from_millis(10 * i), rendezvous(4));
+    }
+    sim.run_for(Duration::from_secs(10));
+    for n in 0..5 {
+        assert_eq!(sim.connected(n).len(), 4, "page {n} before");
+    }
+    sim.server_up = false;
+    sim.registry.clear();
+    sim.cut(0, 1);
+    sim.run_for(Duration::from_secs(10));
+    assert!(
+        sim.linked(0, 1) && sim.linked(1, 0),
+        "pages 0 and 1 did not link again"
+    );
+    assert!(sim.mesh_dials > 0);
+    for n in 0..5 {
+        assert_eq!(sim.connected(n).len(), 4, "page {n} after");
+    }
+}
+
+#[test]
+fn with_no_peerserver_links_lost_at_random_form_again_and_the_mesh_stays_whole() {
+    let mut sim = Sim::new();
+    let pages = 60;
+    for i in 0..pages {
+        sim.add(Duration::from_millis(20 * i as u64), rendezvous(4));
+    }
+    sim.run_for(Duration::from_secs(60));
+    assert!(sim.is_one_component());
+    sim.server_up = false;
+    sim.registry.clear();
+    // Every tenth link fails, chosen by a fixed rule.
+    let mut pairs: Vec<(usize, usize)> = sim
+        .wires
+        .keys()
+        .map(|&(a, _)| a)
+        .flat_map(|a| (0..pages).filter(move |&b| a < b).map(move |b| (a, b)))
+        .collect();
+    pairs.retain(|&(a, b)| sim.linked(a, b));
+    pairs.sort_unstable();
+    pairs.dedup();
+    let cut: Vec<_> = pairs.iter().copied().step_by(10).collect();
+    for &(a, b) in &cut {
+        sim.cut(a, b);
+    }
+    sim.run_for(Duration::from_secs(30));
+    assert!(sim.is_one_component(), "the mesh split with no PeerServer");
+    let back = cut.iter().filter(|&&(a, b)| sim.linked(a, b)).count();
+    println!(
+        "{} of {} lost links formed again through the mesh ({} mesh dials)",
+        back,
+        cut.len(),
+        sim.mesh_dials
+    );
+    assert!(
+        back * 2 >= cut.len(),
+        "only {back} of {} lost links came back",
+        cut.len()
+    );
 }
