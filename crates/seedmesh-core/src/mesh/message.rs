@@ -184,7 +184,7 @@ impl MeshMessage {
                 PeerId::parse(to).map_err(|_| Invalid("a signal's addressee is not a valid ID"))?;
                 PeerId::parse(from).map_err(|_| Invalid("a signal's source is not a valid ID"))?;
                 if *hops > super::relay::MAX_HOPS || body.len() > super::relay::MAX_SIGNAL_BYTES {
-                    return Err(Invalid("a signal over 16 KiB or with more than 3 hops"));
+                    return Err(Invalid("a signal over 16 KiB or with more than 2 hops"));
                 }
                 Ok(())
             }

@@ -419,6 +419,8 @@ pub struct Mesh {
     chat_counter: u64,
     /// Which link told us of each peer, for signaling through the mesh.
     routes: BTreeMap<PeerId, LinkId>,
+    /// The link our signaling to each peer went out on: its answers must come back on it.
+    signaled_on: BTreeMap<PeerId, LinkId>,
     relay: relay::Relay,
     outputs: VecDeque<MeshOutput>,
 }
@@ -450,6 +452,7 @@ impl Mesh {
             deliveries: BTreeMap::new(),
             chat_counter: 0,
             routes: BTreeMap::new(),
+            signaled_on: BTreeMap::new(),
             relay: relay::Relay::default(),
             outputs: VecDeque::new(),
         })
@@ -566,7 +569,7 @@ impl Mesh {
 
     /// Reports that dialing `link` failed, with a reason for people to read.
     pub fn handle_link_failed(&mut self, now: Instant, link: LinkId, reason: &str) {
-        let Some(state) = self.links.remove(&link) else {
+        let Some(state) = self.remove_link(link) else {
             return;
         };
         let key = state.peer.clone().unwrap_or(state.remote.clone());
@@ -590,11 +593,9 @@ impl Mesh {
 
     /// Reports that `link` closed.
     pub fn handle_link_closed(&mut self, now: Instant, link: LinkId) {
-        let Some(state) = self.links.remove(&link) else {
+        let Some(state) = self.remove_link(link) else {
             return;
         };
-        self.relay.forget_link(link);
-        self.routes.retain(|_, via| *via != link);
         let key = state.peer.clone().unwrap_or(state.remote.clone());
         if self.switch_to_other_link(&key, link) {
             return;
@@ -640,7 +641,11 @@ impl Mesh {
             }
             MeshMessage::Peers { ids } => {
                 for id in ids.iter().filter_map(|id| PeerId::parse(id).ok()) {
+                    // The first peer to tell of an ID stays its route while its link is
+                    // open: a later one cannot take the route over by repeating the ID.
+                    let known = self.routes.get(&id).is_some_and(|via| self.is_open(*via));
                     if id != self.me
+                        && !known
                         && (self.routes.len() < MAX_ROUTES || self.routes.contains_key(&id))
                     {
                         self.routes.insert(id.clone(), link);
@@ -751,8 +756,17 @@ impl Mesh {
             nonce,
             body,
         };
+        if self.signaled_on.len() < MAX_ROUTES || self.signaled_on.contains_key(to) {
+            self.signaled_on.insert(to.clone(), link);
+        }
         self.send(link, message);
         Ok(())
+    }
+
+    /// The ID `link` dialed, or that dialed us on it.
+    #[must_use]
+    pub fn remote_of(&self, link: LinkId) -> Option<PeerId> {
+        self.links.get(&link).map(|l| l.remote.clone())
     }
 
     /// Whether signaling for `peer` can go through the mesh now.
@@ -1055,7 +1069,7 @@ impl Mesh {
     fn handle_hello(&mut self, now: Instant, link: LinkId, peer: PeerId, name: &str, seen: bool) {
         if peer == self.me {
             // We reached ourselves through a slot: drop it.
-            self.links.remove(&link);
+            self.remove_link(link);
             self.outputs.push_back(MeshOutput::Close { link });
             if let Some(slot_entry) = self.slot_entry_of(link) {
                 self.peers.remove(&slot_entry);
@@ -1101,7 +1115,7 @@ impl Mesh {
         if let Some(_kept) = existing {
             // Two links to one peer: the smaller ID keeps the first introduced and closes this.
             if self.me < peer {
-                self.links.remove(&link);
+                self.remove_link(link);
                 self.outputs.push_back(MeshOutput::Close { link });
             }
             return;
@@ -1170,7 +1184,7 @@ impl Mesh {
             .map(|p| p.view.id.to_string())
             .collect();
         self.send(link, MeshMessage::Peers { ids });
-        self.links.remove(&link);
+        self.remove_link(link);
         self.peers.remove(&evicted);
         self.outputs.push_back(MeshOutput::Close { link });
         self.outputs.push_back(MeshOutput::PeerRemoved(evicted));
@@ -1204,6 +1218,15 @@ impl Mesh {
 
     fn peer_of(&self, link: LinkId) -> Option<PeerId> {
         self.links.get(&link).and_then(|l| l.peer.clone())
+    }
+
+    /// Forgets `link` and everything kept about it: its relay allowance, the routes it
+    /// gave, and signaling sent on it.
+    fn remove_link(&mut self, link: LinkId) -> Option<Link> {
+        self.relay.forget_link(link);
+        self.routes.retain(|_, via| *via != link);
+        self.signaled_on.retain(|_, via| *via != link);
+        self.links.remove(&link)
     }
 
     fn is_open(&self, link: LinkId) -> bool {
@@ -1242,6 +1265,16 @@ impl Mesh {
             nonce,
             body_len: body.len(),
         };
+        // Signaling from a peer we signaled must come back the way ours went, or straight
+        // from it: whoever else names it as the source is not it.
+        let expected = self.signaled_on.get(&from).copied();
+        if to == self.me
+            && expected.is_some_and(|via| via != link)
+            && self.open_link_to(&from) != Some(link)
+        {
+            self.relay.note_drop(relay::DropReason::ForgedSource);
+            return;
+        }
         let me = self.me.clone();
         let next = self.open_link_to(&to);
         match self.relay.handle(now, &me, signal, |_| next) {

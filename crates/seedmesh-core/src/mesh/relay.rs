@@ -6,7 +6,7 @@
 //! whether it is ours, goes on to a linked peer, or is dropped, and keeps every collection it
 //! fills from outside bounded:
 //!
-//! - at most [`MAX_SIGNAL_BYTES`] of body and [`MAX_HOPS`] hops;
+//! - at most [`MAX_SIGNAL_BYTES`] of body and [`MAX_HOPS`] hops (one peer in between);
 //! - a source of the first hop must be the peer on the link it came on (a neighbour cannot
 //!   pose as another on its own link);
 //! - duplicates (same source and nonce) are dropped, remembered for [`SEEN_TTL`], at most
@@ -24,8 +24,10 @@ use crate::time::Instant;
 
 /// The largest signaling body relayed, in bytes (an offer with its candidates fits).
 pub const MAX_SIGNAL_BYTES: usize = 16 * 1024;
-/// The most hops a signal may take from its source to its addressee.
-pub const MAX_HOPS: u8 = 3;
+/// The most hops a signal may take from its source to its addressee: one peer in between.
+/// A relay passes a signal only to a peer it is linked to, so more hops would never be used,
+/// and every hop more is one more peer that could name another as the source.
+pub const MAX_HOPS: u8 = 2;
 /// How many signals a link may hand us at once.
 pub const SIGNAL_BURST: u32 = 40;
 /// How many signals a link may hand us each second after a burst.
@@ -49,7 +51,7 @@ pub enum Decision {
 /// Why a signal was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum DropReason {
-    /// Its body is over [`MAX_SIGNAL_BYTES`], or it claims more than [`MAX_HOPS`] hops.
+    /// Its body is over [`MAX_SIGNAL_BYTES`], or it claims more than [`MAX_HOPS`] hops, or none.
     OverLimit,
     /// Its source is not the peer of the link it came on, at the first hop; or it comes from
     /// us, or is addressed to its own source.
@@ -133,7 +135,7 @@ impl Relay {
         signal: Incoming<'_>,
         route: impl Fn(&PeerId) -> Option<LinkId>,
     ) -> Decision {
-        if signal.body_len > MAX_SIGNAL_BYTES || signal.hops > MAX_HOPS {
+        if signal.body_len > MAX_SIGNAL_BYTES || signal.hops > MAX_HOPS || signal.hops == 0 {
             return Decision::Drop(DropReason::OverLimit);
         }
         let first_hop = signal.hops == MAX_HOPS;
@@ -164,6 +166,11 @@ impl Relay {
             Some(link) if signal.hops > 1 && link != signal.link => Decision::Forward(link),
             _ => Decision::Drop(DropReason::NoRoute),
         }
+    }
+
+    /// Counts a signal dropped before the relay saw it.
+    pub fn note_drop(&mut self, reason: DropReason) {
+        *self.stats.dropped.entry(reason).or_default() += 1;
     }
 
     /// Forgets a link's allowance when it closes.

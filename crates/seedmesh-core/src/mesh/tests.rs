@@ -757,3 +757,45 @@ fn with_no_peerserver_links_lost_at_random_form_again_and_the_mesh_stays_whole()
         cut.len()
     );
 }
+
+#[test]
+fn answers_must_come_back_the_way_the_offer_went() {
+    let now = Instant::from_millis(0);
+    // Alice is linked to Bob and Mallory; Bob told her of Carol, and her offer went through Bob.
+    let (mut alice, links) = linked("alice", &["bob", "mallory"]);
+    alice.handle_message(
+        now,
+        links[0],
+        MeshMessage::Peers {
+            ids: vec!["carol".into()],
+        },
+    );
+    while alice.poll_output().is_some() {}
+    alice
+        .send_signal(&PeerId::parse("carol").unwrap(), "{}".into(), 1)
+        .unwrap();
+    while alice.poll_output().is_some() {}
+    // Mallory, one hop from Alice, names Carol as the source of an answer: refused.
+    alice.handle_message(now, links[1], signal("alice", "carol", 1, 9));
+    assert!(alice.poll_output().is_none());
+    assert_eq!(alice.relay_stats().dropped[&DropReason::ForgedSource], 1);
+    // The same through Bob, the way the offer went: taken.
+    alice.handle_message(now, links[0], signal("alice", "carol", 1, 10));
+    assert!(matches!(
+        alice.poll_output(),
+        Some(MeshOutput::SignalReceived { .. })
+    ));
+    // And Mallory cannot take Carol's route over by naming her too.
+    alice.handle_message(
+        now,
+        links[1],
+        MeshMessage::Peers {
+            ids: vec!["carol".into()],
+        },
+    );
+    while alice.poll_output().is_some() {}
+    alice
+        .send_signal(&PeerId::parse("carol").unwrap(), "{}".into(), 2)
+        .unwrap();
+    assert_eq!(sent(&mut alice)[0].0, links[0]);
+}
