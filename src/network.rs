@@ -5,7 +5,7 @@
 //! carries inputs to it and does what it asks.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -292,6 +292,8 @@ struct Driver {
     mesh_signals: UnboundedSender<MeshSignal>,
     /// Our signaling messages sent through the mesh so far.
     mesh_signals_sent: u64,
+    /// Links being dialed through the mesh.
+    mesh_dials: HashSet<LinkId>,
     /// What the status panel last showed of signaling through the mesh.
     mesh_signaling: MeshSignalingView,
 }
@@ -468,6 +470,7 @@ async fn run(
         options: peer_options,
         mesh_signals,
         mesh_signals_sent: 0,
+        mesh_dials: HashSet::new(),
         mesh_signaling: MeshSignalingView::default(),
     };
     driver.mesh.start(now());
@@ -662,8 +665,16 @@ impl Driver {
             }
             Input::Slot(slot, Err(result)) => self.mesh.handle_slot_result(now, slot, result),
             Input::Dialed(link, Ok(connection)) => {
+                self.mesh_dials.remove(&link);
                 self.attach(link, connection);
                 self.mesh.handle_link_open(now, link);
+            }
+            // A dial through the mesh that came to nothing (a stale route, a relay that dropped
+            // it) is tried once more through the PeerServer.
+            Input::Dialed(link, Err(_)) if self.mesh_dials.remove(&link) => {
+                if let Some(remote) = self.mesh.remote_of(link) {
+                    self.dial_through_server(link, &remote);
+                }
             }
             Input::Dialed(link, Err(error)) => {
                 self.mesh.handle_link_failed(now, link, &error.to_string());
@@ -738,24 +749,21 @@ impl Driver {
                         abort.abort();
                     }
                 }
-                MeshOutput::Dial { link, remote } => {
-                    // Through the mesh when a connected peer can carry the signaling; the
-                    // PeerServer only when none can (rendezvous slots, DNS bootstrap peers).
-                    let dial: std::pin::Pin<Box<dyn std::future::Future<Output = _>>> =
-                        if self.mesh.has_route_to(&remote) {
-                            Box::pin(self.peer.dial_through_mesh(
-                                &remote,
-                                DialOptions::default(),
-                                self.mesh_signals.clone(),
-                            ))
-                        } else {
-                            Box::pin(self.peer.dial(&remote, DialOptions::default()))
-                        };
+                // Through the mesh when a connected peer can carry the signaling; the
+                // PeerServer only when none can (rendezvous slots, DNS bootstrap peers).
+                MeshOutput::Dial { link, remote } if self.mesh.has_route_to(&remote) => {
+                    self.mesh_dials.insert(link);
+                    let dial = self.peer.dial_through_mesh(
+                        &remote,
+                        DialOptions::default(),
+                        self.mesh_signals.clone(),
+                    );
                     let inputs = self.inputs.clone();
                     spawn_local(async move {
                         let _ = inputs.unbounded_send(Input::Dialed(link, dial.await));
                     });
                 }
+                MeshOutput::Dial { link, remote } => self.dial_through_server(link, &remote),
                 MeshOutput::Send { link, message } => {
                     if let Some(state) = self.links.get(&link) {
                         let value = serde_json::to_value(&message).unwrap_or_default();
@@ -787,6 +795,14 @@ impl Driver {
                 }
             }
         }
+    }
+
+    fn dial_through_server(&self, link: LinkId, remote: &PeerId) {
+        let dial = self.peer.dial(remote, DialOptions::default());
+        let inputs = self.inputs.clone();
+        spawn_local(async move {
+            let _ = inputs.unbounded_send(Input::Dialed(link, dial.await));
+        });
     }
 
     fn claim(&mut self, slot: u8, id: PeerId) {

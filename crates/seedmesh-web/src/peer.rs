@@ -65,6 +65,9 @@ use crate::rtc::{
 pub const HIGH_WATER_MARK: u32 = 1024 * 1024;
 /// `bufferedAmount` at which a waiting [`Connection::send`] resumes.
 pub const LOW_WATER_MARK: u32 = 256 * 1024;
+/// How many connections offered through the mesh may be opening at once; more offers are
+/// refused before anything is created for them.
+pub const MAX_OPENING_MESH_OFFERS: usize = 8;
 /// How long a closing connection waits for its channel to send what is buffered.
 const FLUSH_TIMEOUT_MS: u32 = 3_000;
 
@@ -283,6 +286,8 @@ struct PeerShared {
     routes: RefCell<HashMap<ConnectionId, (PeerId, UnboundedSender<ConnInput>)>>,
     events: UnboundedSender<PeerEvent>,
     first: RefCell<Option<oneshot::Sender<Result<(), PeerError>>>>,
+    /// Connections offered through the mesh that are still opening.
+    opening_mesh_offers: Cell<usize>,
 }
 
 impl PeerShared {
@@ -436,9 +441,11 @@ impl PeerShared {
                 .accept(src.clone(), offer.connection_id.clone());
         }
         let shared = self.clone();
+        let opening = matches!(path, SignalPath::Mesh(_)).then(|| OpeningMeshOffer::new(self));
         spawn_local(async move {
             let id = offer.connection_id.clone();
             let setup = Setup {
+                opening,
                 role: Role::Answerer,
                 peer: src,
                 id,
@@ -500,6 +507,7 @@ impl Peer {
             routes: RefCell::new(HashMap::new()),
             events: events_tx,
             first: RefCell::new(Some(first_tx)),
+            opening_mesh_offers: Cell::new(0),
         });
         shared.signaling.borrow_mut().connect(now());
         spawn_local(drive(shared.clone(), inputs));
@@ -649,6 +657,12 @@ impl PeerHandle {
                 if shared.routes.borrow().contains_key(&payload.connection_id) {
                     return Err("an offer for a connection that exists".into());
                 }
+                if shared.opening_mesh_offers.get() >= MAX_OPENING_MESH_OFFERS {
+                    return Err(format!(
+                        "{MAX_OPENING_MESH_OFFERS} connections offered through the mesh are \
+                         opening already"
+                    ));
+                }
                 shared.accept(src, *payload, SignalPath::Mesh(out));
             }
             ServerMessage::Answer { payload, .. } if belongs(&payload.connection_id) => {
@@ -688,6 +702,7 @@ impl PeerHandle {
                 metadata: options.metadata,
                 remote_seedmesh: false,
                 path,
+                opening: None,
             };
             let shared = self.shared.clone();
             let reliable = options.reliable;
@@ -755,7 +770,29 @@ async fn drive(shared: Rc<PeerShared>, mut inputs: UnboundedReceiver<DriverInput
     }
 }
 
+/// Counts a connection offered through the mesh while it opens; dropped when it opened or
+/// ended.
+struct OpeningMeshOffer(Rc<PeerShared>);
+
+impl OpeningMeshOffer {
+    fn new(shared: &Rc<PeerShared>) -> Self {
+        shared
+            .opening_mesh_offers
+            .set(shared.opening_mesh_offers.get() + 1);
+        Self(shared.clone())
+    }
+}
+
+impl Drop for OpeningMeshOffer {
+    fn drop(&mut self) {
+        let count = &self.0.opening_mesh_offers;
+        count.set(count.get().saturating_sub(1));
+    }
+}
+
 struct Setup {
+    /// For a connection offered through the mesh, its place among those opening.
+    opening: Option<OpeningMeshOffer>,
     role: Role,
     peer: PeerId,
     id: ConnectionId,
@@ -839,7 +876,7 @@ async fn run_connection(
 
 async fn connection_task(
     peer_shared: &Rc<PeerShared>,
-    setup: Setup,
+    mut setup: Setup,
     tx: UnboundedSender<ConnInput>,
     mut rx: UnboundedReceiver<ConnInput>,
     offer_sdp: Option<String>,
@@ -948,6 +985,7 @@ async fn connection_task(
         while let Some(output) = machine.poll_output() {
             match output {
                 Output::Opened => {
+                    setup.opening = None;
                     let protocol = if remote_seedmesh {
                         Protocol::Seedmesh
                     } else {
@@ -1069,6 +1107,8 @@ async fn connection_task(
             }
         };
         match input {
+            // Only a dialer takes an answer, and only one.
+            ConnInput::Answer(_) if setup.role != Role::Dialer || remote_description_set => {}
             ConnInput::Answer(answer) => {
                 remote_seedmesh = answer.seedmesh.is_some_and(|v| v >= 1);
                 machine.handle_answered(at);
