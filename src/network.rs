@@ -142,6 +142,8 @@ pub enum NetEvent {
         rtt: Option<Duration>,
         /// The candidate types at both ends, e.g. `host`/`relay`.
         candidates: Option<(String, String)>,
+        /// Whether the connection was signaled through the mesh.
+        through_mesh: bool,
     },
     /// A chat message arrived.
     Chat(ReceivedChat),
@@ -294,6 +296,8 @@ struct Driver {
     mesh_signals_sent: u64,
     /// Links being dialed through the mesh.
     mesh_dials: HashSet<LinkId>,
+    /// Signaling for us through the mesh that this page refused.
+    mesh_signals_refused: u64,
     /// What the status panel last showed of signaling through the mesh.
     mesh_signaling: MeshSignalingView,
 }
@@ -471,6 +475,7 @@ async fn run(
         mesh_signals,
         mesh_signals_sent: 0,
         mesh_dials: HashSet::new(),
+        mesh_signals_refused: 0,
         mesh_signaling: MeshSignalingView::default(),
     };
     driver.mesh.start(now());
@@ -732,7 +737,7 @@ impl Driver {
             sent: self.mesh_signals_sent,
             received: stats.delivered,
             relayed: stats.forwarded,
-            dropped: stats.dropped.values().sum(),
+            dropped: stats.dropped.values().sum::<u64>() + self.mesh_signals_refused,
         };
         if view != self.mesh_signaling {
             self.mesh_signaling = view;
@@ -785,10 +790,13 @@ impl Driver {
                 MeshOutput::ChatReceived(chat) => self.emit(NetEvent::Chat(chat)),
                 MeshOutput::FileOffered(offer) => self.expect_file(offer),
                 MeshOutput::SignalReceived { from, body, .. } => {
-                    // Unreadable or stray signaling changes nothing; the relay has counted it.
-                    let _ = self
-                        .peer
-                        .handle_mesh_signal(&from, &body, self.mesh_signals.clone());
+                    // Unreadable or stray signaling changes nothing but the count.
+                    let taken =
+                        self.peer
+                            .handle_mesh_signal(&from, &body, self.mesh_signals.clone());
+                    if taken.is_err() {
+                        self.mesh_signals_refused += 1;
+                    }
                 }
                 MeshOutput::Delivered { id, delivered, .. } => {
                     self.emit(NetEvent::Delivered { id, delivered });
@@ -969,6 +977,7 @@ impl Driver {
                     peer,
                     rtt,
                     candidates,
+                    through_mesh: sender.signaled_through_mesh(),
                 });
             });
         }

@@ -62,6 +62,8 @@ pub struct PeerRow {
     pub rtt: Option<Duration>,
     /// Both ends' candidate types.
     pub candidates: Option<(String, String)>,
+    /// Whether the link was signaled through the mesh rather than a PeerServer.
+    pub through_mesh: bool,
 }
 
 /// One chat message, ours or someone's.
@@ -237,6 +239,7 @@ impl AppState {
                         state: view.state,
                         found_by: view.found_by,
                         rtt: previous.as_ref().and_then(|p| p.rtt),
+                        through_mesh: previous.as_ref().is_some_and(|p| p.through_mesh),
                         candidates: previous.and_then(|p| p.candidates),
                     },
                 );
@@ -248,10 +251,12 @@ impl AppState {
                 peer,
                 rtt,
                 candidates,
+                through_mesh,
             } => self.peers.update(|peers| {
                 if let Some(row) = peers.get_mut(&peer) {
                     row.rtt = rtt;
                     row.candidates = candidates;
+                    row.through_mesh = through_mesh;
                 }
             }),
             NetEvent::Chat(chat) => self.push_message(ChatLine {

@@ -60,6 +60,7 @@ fn PeerItem(row: PeerRow) -> impl IntoView {
             <span class=format!("badge {state_class}")>{state_text}</span>
             <span class="peer-meta">
                 {found}
+                {row.through_mesh.then_some(" · signaled through the mesh")}
                 {path.map(|p| format!(" · {p}"))}
                 {rtt.map(|r| format!(" · {r}"))}
             </span>

@@ -38,6 +38,12 @@ test("pages that meet through peer exchange signal through the page between them
   assert.ok(h.relayed >= 2, `the holder passed on only ${h.relayed} messages`);
   assert.equal(h.refused + x.refused + y.refused, 0);
 
+  // Each page's list says which of its links the mesh signaled.
+  const row = (page, id) => page.locator(`[data-testid=peer-list] li[data-peer-id="${id}"] .peer-meta`);
+  await row(b, ids[2]).filter({ hasText: "signaled through the mesh" }).waitFor(WAIT);
+  await row(c, ids[1]).filter({ hasText: "signaled through the mesh" }).waitFor(WAIT);
+  assert.doesNotMatch(await row(b, ids[0]).textContent(), /signaled through the mesh/);
+
   // And the link works.
   await send(b, "through a link the mesh made", ids[2]);
   await c.locator(".message-text", { hasText: "through a link the mesh made" }).waitFor(WAIT);

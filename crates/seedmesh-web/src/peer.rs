@@ -806,6 +806,7 @@ struct Setup {
 struct ConnShared {
     peer: PeerId,
     id: ConnectionId,
+    through_mesh: bool,
     serialization: Serialization,
     metadata: Value,
     remote_seedmesh: bool,
@@ -1011,6 +1012,7 @@ async fn connection_task(
                     let conn = Rc::new(ConnShared {
                         peer: setup.peer.clone(),
                         id: setup.id.clone(),
+                        through_mesh: matches!(setup.path, SignalPath::Mesh(_)),
                         serialization: setup.serialization,
                         metadata: setup.metadata.clone(),
                         remote_seedmesh,
@@ -1249,6 +1251,12 @@ impl ConnectionSender {
         &self.handle.0
     }
 
+    /// Whether the connection was signaled through the mesh rather than a PeerServer.
+    #[must_use]
+    pub fn signaled_through_mesh(&self) -> bool {
+        self.shared().through_mesh
+    }
+
     /// The peer at the other end.
     #[must_use]
     pub fn peer(&self) -> &PeerId {
@@ -1358,6 +1366,12 @@ impl Connection {
     #[must_use]
     pub fn serialization(&self) -> Serialization {
         self.sender.shared().serialization
+    }
+
+    /// Whether the connection was signaled through the mesh rather than a PeerServer.
+    #[must_use]
+    pub fn signaled_through_mesh(&self) -> bool {
+        self.sender.signaled_through_mesh()
     }
 
     /// The metadata the dialer attached to the offer.
