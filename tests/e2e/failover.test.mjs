@@ -13,10 +13,12 @@ const open = () => suite.open("?seed=failover.seedmesh.test");
 
 const registeredOn = async (page, address) => {
   const signaling = page.getByTestId("signaling");
-  await signaling.filter({ hasText: `on ${address}` }).waitFor(WAIT).catch(async (cause) => {
+  // Not "registering on A, then B…", which names the address too.
+  const registered = new RegExp(`registered as (\\S+) on ${address.replace(/[.]/g, "\\.")}`);
+  await signaling.filter({ hasText: registered }).waitFor(WAIT).catch(async (cause) => {
     throw new Error(`not registered on ${address}; the page says: ${await signaling.textContent()}`, { cause });
   });
-  return /registered as (\S+)/.exec(await signaling.textContent())[1];
+  return registered.exec(await signaling.textContent())[1];
 };
 
 const serverStates = (page) =>
