@@ -41,7 +41,7 @@ thread_local! {
 /// `http:` address) only this tab's own identity is safe to reuse, so a new tab takes a fresh one.
 pub async fn claim() -> Identity {
     let _pool_lock = locks::acquire(POOL_LOCK, Some(POOL_WAIT)).await;
-    let pool = load_pool();
+    let mut pool = load_pool();
     let own = Tab
         .load::<StoredIdentity>(TAB_KEY)
         .and_then(|s| s.restore());
@@ -50,8 +50,8 @@ pub async fn claim() -> Identity {
         Ok(None) => claim_fresh().await,
         Err(_) => own.unwrap_or_else(|| Identity::fresh(&mut random_u32)),
     };
-    remember(&claimed);
-    forget_orphan_histories();
+    remember_in(&mut pool, &claimed);
+    forget_orphan_histories(&pool);
     claimed
 }
 
@@ -64,15 +64,18 @@ pub async fn replace(old: Identity, new: Identity) {
     }
     let mut pool = load_pool();
     pool.forget(&old.id);
-    Shared.save(POOL_KEY, &pool.to_stored());
     Shared.remove(&history_key(&old.id));
-    remember(&new);
+    remember_in(&mut pool, &new);
 }
 
 /// Keeps a change to this page's identity (its name) for its reloads and later visits.
 pub fn remember(identity: &Identity) {
+    remember_in(&mut load_pool(), identity);
+}
+
+/// Records `identity` in `pool` as the one in use, and stores both.
+fn remember_in(pool: &mut IdentityPool, identity: &Identity) {
     let now = js_sys::Date::now().max(0.0) as u64;
-    let mut pool = load_pool();
     for forgotten in pool.remember(identity, now) {
         Shared.remove(&history_key(&forgotten));
     }
@@ -113,9 +116,8 @@ async fn claim_fresh() -> Identity {
     identity
 }
 
-/// Removes the chat histories of identities the pool no longer has.
-fn forget_orphan_histories() {
-    let pool = load_pool();
+/// Removes the chat histories of identities `pool` no longer has.
+fn forget_orphan_histories(pool: &IdentityPool) {
     for key in Shared.keys_with_prefix(HISTORY_PREFIX) {
         let id = &key[HISTORY_PREFIX.len()..];
         if !pool.identities().any(|i| i.id.as_str() == id) {
