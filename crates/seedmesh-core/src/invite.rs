@@ -35,8 +35,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::peer_id::{MAX_PEER_ID_LEN, PeerId};
 
-/// The format version written first in every encoded invite.
-pub const INVITE_VERSION: u8 = 1;
+/// The format version written first in every encoded invite. Version 2 added
+/// [`Invite::in_reply_to`].
+pub const INVITE_VERSION: u8 = 2;
 /// The most candidates an invite carries; more are dropped, the first kept.
 pub const MAX_CANDIDATES: usize = 12;
 /// The longest encoded invite [`Invite::decode`] reads, in characters.
@@ -138,6 +139,9 @@ pub struct Invite {
     pub setup: Setup,
     /// The candidates gathered, at most [`MAX_CANDIDATES`].
     pub candidates: Vec<Candidate>,
+    /// For an answer, the ICE username fragment of the offer it answers, so that a page with
+    /// several invites open gives it to the right one. Offers carry none.
+    pub in_reply_to: Option<String>,
 }
 
 /// Why an invite could not be made or read.
@@ -156,6 +160,14 @@ pub enum InviteError {
     /// The invite ends early or holds an impossible value at this byte: it was cut or changed
     /// on the way; ask for it again.
     Malformed(usize),
+    /// An answer was given where an invite's offer was expected.
+    NotAnOffer,
+    /// An invite's offer was given where the answer to one was expected.
+    NotAnAnswer,
+    /// The answer is to no invite open on this page.
+    NoOpenInvite,
+    /// The invite was made by this very page.
+    OwnInvite,
 }
 
 impl fmt::Display for InviteError {
@@ -179,6 +191,22 @@ impl fmt::Display for InviteError {
             Self::Malformed(at) => write!(
                 f,
                 "the invite is damaged (at byte {at}); copy the whole link again"
+            ),
+            Self::NotAnOffer => f.write_str(
+                "this is the answer to an invite, not an invite: give it to the page that made \
+                 the invite",
+            ),
+            Self::NotAnAnswer => f.write_str(
+                "this is an invite, not an answer: open it on the other device or in another \
+                 browser, and bring back the answer it shows",
+            ),
+            Self::NoOpenInvite => f.write_str(
+                "this answer is to no invite open on this page (it ended, or another page made \
+                 it): make a new invite",
+            ),
+            Self::OwnInvite => f.write_str(
+                "this invite was made by this page: open it on another device or in another \
+                 browser",
             ),
         }
     }
@@ -238,6 +266,7 @@ impl Invite {
             fingerprint,
             setup,
             candidates,
+            in_reply_to: None,
         })
     }
 
@@ -286,7 +315,12 @@ impl Invite {
             Setup::Passive => 2,
         };
         bytes.push(kind | setup << 1);
-        for text in [self.from.as_str(), &self.ufrag, &self.pwd] {
+        let in_reply_to = match self.kind {
+            Kind::Offer => None,
+            Kind::Answer => Some(self.in_reply_to.as_deref().unwrap_or_default()),
+        };
+        let texts = [self.from.as_str(), &self.ufrag, &self.pwd];
+        for text in texts.into_iter().chain(in_reply_to) {
             bytes.push(u8::try_from(text.len()).unwrap_or(u8::MAX));
             bytes.extend_from_slice(&text.as_bytes()[..text.len().min(255)]);
         }
@@ -365,6 +399,17 @@ impl Invite {
         if !ice_chars(pwd, 22, 64) {
             return Err(InviteError::Malformed(pwd_at));
         }
+        let in_reply_to = match kind {
+            Kind::Offer => None,
+            Kind::Answer => {
+                let at = reader.at;
+                match reader.text(32)? {
+                    "" => None,
+                    ufrag if ice_chars(ufrag, 4, 32) => Some(ufrag.to_owned()),
+                    _ => return Err(InviteError::Malformed(at)),
+                }
+            }
+        };
         let fingerprint: [u8; 32] = reader.array()?;
         let count_at = reader.at;
         let count = usize::from(reader.byte()?);
@@ -412,6 +457,7 @@ impl Invite {
             fingerprint,
             setup,
             candidates,
+            in_reply_to,
         })
     }
 }

@@ -43,6 +43,7 @@ use seedmesh_core::channel::{
 use seedmesh_core::connection::{
     CloseReason, Connection as ConnectionMachine, ConnectionConfig, Output, Role, TransportState,
 };
+use seedmesh_core::invite::{Invite, InviteError, Kind as InviteKind};
 use seedmesh_core::signaling::{
     AnswerPayload, Candidate, CandidatePayload, ClientMessage, ConnectionId, ConnectionType,
     OfferPayload, Serialization, ServerConfig, ServerMessage, SessionDescription, Signaling,
@@ -60,6 +61,12 @@ use crate::rtc::{
     ChannelEvent, DataChannel, IceCandidate, PathStats, PeerConnection, PeerConnectionEvent,
     RtcConfig,
 };
+
+/// How long an invite waits for its answer, and an answered invite for the inviting page to
+/// take the answer: long enough for a person to carry a link or a QR code both ways.
+pub const INVITE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// How many invites this page keeps open at once; making one more ends the oldest.
+pub const MAX_OPEN_INVITES: usize = 4;
 
 /// `bufferedAmount` above which [`Connection::send`] waits.
 pub const HIGH_WATER_MARK: u32 = 1024 * 1024;
@@ -143,6 +150,8 @@ pub enum PeerError {
     Channel(ChannelError),
     /// A browser API failed.
     Js(JsError),
+    /// An invite could not be made or read.
+    Invite(InviteError),
     /// The peer was shut down.
     Shutdown,
 }
@@ -158,6 +167,7 @@ impl fmt::Display for PeerError {
             Self::Closed(reason) => reason.fmt(f),
             Self::Channel(e) => e.fmt(f),
             Self::Js(e) => e.fmt(f),
+            Self::Invite(e) => e.fmt(f),
             Self::Shutdown => write!(f, "the peer was shut down"),
         }
     }
@@ -175,10 +185,20 @@ impl From<JsError> for PeerError {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum PeerEvent {
-    /// A peer connected to us; its channel is open.
+    /// A peer connected to us, or a connection made by invite opened; its channel is open.
     Incoming(Connection),
+    /// The ID is registered for the first time (after [`Peer::start`]).
+    Registered,
     /// The ID is registered again after the PeerServer socket dropped.
     Reregistered,
+    /// A connection by invite ended before it opened.
+    InviteEnded {
+        /// Which side of the invite this page was: [`InviteKind::Offer`] for the page that
+        /// made it.
+        side: InviteKind,
+        /// Why it ended.
+        reason: CloseReason,
+    },
     /// A PeerServer socket dropped or could not open; open connections carry on, and it is
     /// retried (on the next server when `failing_over`).
     Disconnected {
@@ -250,6 +270,11 @@ enum DriverInput {
 
 enum ConnInput {
     Answer(AnswerPayload),
+    /// The answer to our invite, from the page that names itself `from`.
+    InviteAnswer {
+        from: PeerId,
+        sdp: String,
+    },
     Candidate(Candidate),
     PeerUnavailable,
     PeerLeft,
@@ -275,7 +300,30 @@ enum SignalPath {
     PeerServer,
     /// Through the mesh: the application carries each [`MeshSignal`].
     Mesh(UnboundedSender<MeshSignal>),
+    /// By a person, as an invite: the description with every candidate gathered goes once out
+    /// as the invite's text, and nothing trickles.
+    Invite(Rc<InviteOut>),
 }
+
+/// Where an invite's text goes once its candidates are gathered.
+struct InviteOut {
+    text: RefCell<Option<oneshot::Sender<Result<String, PeerError>>>>,
+    /// For an answer, the ICE username fragment of the offer it answers.
+    in_reply_to: Option<String>,
+}
+
+impl SignalPath {
+    /// The invite's sender, if this is an invite whose text is not out yet.
+    fn take_invite_text(&self) -> Option<oneshot::Sender<Result<String, PeerError>>> {
+        match self {
+            Self::Invite(out) => out.text.borrow_mut().take(),
+            _ => None,
+        }
+    }
+}
+
+/// How long an invite waits for its candidates before it goes out with those it has.
+const INVITE_GATHERING_TIMEOUT: Duration = Duration::from_secs(5);
 
 struct PeerShared {
     options: PeerOptions,
@@ -288,6 +336,9 @@ struct PeerShared {
     first: RefCell<Option<oneshot::Sender<Result<(), PeerError>>>>,
     /// Connections offered through the mesh that are still opening.
     opening_mesh_offers: Cell<usize>,
+    /// Invites this page made that wait for their answer, with their offer's ICE username
+    /// fragment, oldest first; at most [`MAX_OPEN_INVITES`].
+    open_invites: RefCell<Vec<(ConnectionId, String)>>,
 }
 
 impl PeerShared {
@@ -307,6 +358,7 @@ impl PeerShared {
                     body: message.to_json(),
                 });
             }
+            SignalPath::Invite(_) => {}
         }
     }
 
@@ -363,9 +415,12 @@ impl PeerShared {
         match event {
             SignalingEvent::Registered { reconnected } => {
                 self.settle_first(Ok(()));
-                if reconnected {
-                    let _ = self.events.unbounded_send(PeerEvent::Reregistered);
-                }
+                let event = if reconnected {
+                    PeerEvent::Reregistered
+                } else {
+                    PeerEvent::Registered
+                };
+                let _ = self.events.unbounded_send(event);
             }
             SignalingEvent::Disconnected {
                 reason,
@@ -431,30 +486,39 @@ impl PeerShared {
                 .unbounded_send(PeerEvent::Refused { peer: src, reason });
             return;
         }
-        let (tx, rx) = unbounded();
-        self.routes
-            .borrow_mut()
-            .insert(offer.connection_id.clone(), (src.clone(), tx.clone()));
         if let SignalPath::PeerServer = path {
             self.signaling
                 .borrow_mut()
                 .accept(src.clone(), offer.connection_id.clone());
         }
-        let shared = self.clone();
         let opening = matches!(path, SignalPath::Mesh(_)).then(|| OpeningMeshOffer::new(self));
+        let setup = Setup {
+            opening,
+            role: Role::Answerer,
+            peer: src,
+            id: offer.connection_id.clone(),
+            serialization,
+            metadata: offer.metadata.clone(),
+            remote_seedmesh: offer.seedmesh.is_some_and(|v| v >= 1),
+            path,
+        };
+        self.spawn_connection(setup, Some(offer.sdp.sdp), None);
+    }
+
+    /// Routes signaling for `setup`'s connection to a new task that runs it until it closes.
+    fn spawn_connection(
+        self: &Rc<Self>,
+        setup: Setup,
+        offer_sdp: Option<String>,
+        opened: Option<Opened>,
+    ) {
+        let (tx, rx) = unbounded();
+        self.routes
+            .borrow_mut()
+            .insert(setup.id.clone(), (setup.peer.clone(), tx.clone()));
+        let shared = self.clone();
         spawn_local(async move {
-            let id = offer.connection_id.clone();
-            let setup = Setup {
-                opening,
-                role: Role::Answerer,
-                peer: src,
-                id,
-                serialization,
-                metadata: offer.metadata.clone(),
-                remote_seedmesh: offer.seedmesh.is_some_and(|v| v >= 1),
-                path,
-            };
-            run_connection(shared, setup, tx, rx, Some(offer.sdp.sdp), None).await;
+            run_connection(shared, setup, tx, rx, offer_sdp, opened).await;
         });
     }
 }
@@ -481,6 +545,26 @@ impl Peer {
     /// with the same ID and token, and reported as [`PeerEvent::Disconnected`] and
     /// [`PeerEvent::Reregistered`].
     pub async fn connect(options: PeerOptions) -> Result<Self, PeerError> {
+        let (first_tx, first) = oneshot::channel();
+        let peer = Self::launch(options, Some(first_tx));
+        match first.await {
+            Ok(Ok(())) => Ok(peer),
+            // Dropping the peer leaves the server.
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(PeerError::Shutdown),
+        }
+    }
+
+    /// Starts registering on the PeerServer and returns at once. The page can make and take
+    /// invites meanwhile; registration is reported as [`PeerEvent::Registered`], each failed
+    /// attempt as [`PeerEvent::Disconnected`] (and retried, on every server in turn), and a
+    /// refusal for good as [`PeerEvent::Failed`].
+    #[must_use]
+    pub fn start(options: PeerOptions) -> Self {
+        Self::launch(options, None)
+    }
+
+    fn launch(options: PeerOptions, first: Option<oneshot::Sender<Result<(), PeerError>>>) -> Self {
         let mut random = random_u32;
         let id = options
             .id
@@ -492,7 +576,6 @@ impl Peer {
             .unwrap_or_else(|| Token::random(&mut random));
         let (driver, inputs) = unbounded();
         let (events_tx, events) = unbounded();
-        let (first_tx, first) = oneshot::channel();
         let shared = Rc::new(PeerShared {
             signaling: RefCell::new(Signaling::with_fallbacks(
                 options.server.clone(),
@@ -506,21 +589,15 @@ impl Peer {
             driver,
             routes: RefCell::new(HashMap::new()),
             events: events_tx,
-            first: RefCell::new(Some(first_tx)),
+            first: RefCell::new(first),
             opening_mesh_offers: Cell::new(0),
+            open_invites: RefCell::new(Vec::new()),
         });
         shared.signaling.borrow_mut().connect(now());
         spawn_local(drive(shared.clone(), inputs));
-        match first.await {
-            Ok(Ok(())) => Ok(Self {
-                handle: PeerHandle { shared },
-                events,
-            }),
-            Ok(Err(error)) => {
-                let _ = shared.driver.unbounded_send(DriverInput::Shutdown);
-                Err(error)
-            }
-            Err(_) => Err(PeerError::Shutdown),
+        Self {
+            handle: PeerHandle { shared },
+            events,
         }
     }
 
@@ -680,6 +757,82 @@ impl PeerHandle {
         Ok(())
     }
 
+    /// Makes an invite: a connection whose offer, with every candidate gathered, resolves as
+    /// text (about a hundred characters, see [`seedmesh_core::invite`]) for a person to carry
+    /// to another page, in a link or a QR code. That page answers with
+    /// [`PeerHandle::answer_invite`]; its answer, carried back, goes to
+    /// [`PeerHandle::take_answer`], and the connection then opens as [`PeerEvent::Incoming`].
+    /// No PeerServer is needed. The invite stays open for [`INVITE_TIMEOUT`]; at most
+    /// [`MAX_OPEN_INVITES`] are open at once, and one more ends the oldest.
+    pub fn invite(&self) -> impl Future<Output = Result<String, PeerError>> + use<> {
+        let (text_tx, text) = oneshot::channel();
+        // The invited page's ID is known once its answer names it.
+        let setup = Setup::invite(Role::Dialer, self.id(), text_tx, None);
+        self.shared.spawn_connection(setup, None, None);
+        async move { text.await.unwrap_or(Err(PeerError::Shutdown)) }
+    }
+
+    /// Answers the invite `offer` (the text another page's [`PeerHandle::invite`] made):
+    /// resolves with the answer's text, for a person to carry back to the inviting page. The
+    /// connection opens as [`PeerEvent::Incoming`] once that page has taken the answer, within
+    /// [`INVITE_TIMEOUT`]. An unreadable invite, or an answer rather than an offer, is refused
+    /// with a reason.
+    pub fn answer_invite(
+        &self,
+        offer: &str,
+    ) -> impl Future<Output = Result<String, PeerError>> + use<> {
+        let (text_tx, text) = oneshot::channel();
+        match Invite::decode(offer) {
+            Err(error) => {
+                let _ = text_tx.send(Err(PeerError::Invite(error)));
+            }
+            Ok(invite) if invite.kind != InviteKind::Offer => {
+                let _ = text_tx.send(Err(PeerError::Invite(InviteError::NotAnOffer)));
+            }
+            Ok(invite) if invite.from == self.id() => {
+                let _ = text_tx.send(Err(PeerError::Invite(InviteError::OwnInvite)));
+            }
+            Ok(invite) => {
+                let setup = Setup::invite(
+                    Role::Answerer,
+                    invite.from.clone(),
+                    text_tx,
+                    Some(invite.ufrag.clone()),
+                );
+                self.shared
+                    .spawn_connection(setup, Some(invite.to_sdp()), None);
+            }
+        }
+        async move { text.await.unwrap_or(Err(PeerError::Shutdown)) }
+    }
+
+    /// Takes the answer to one of this page's open invites (the text the invited page's
+    /// [`PeerHandle::answer_invite`] made) and returns who answered; the connection opens as
+    /// [`PeerEvent::Incoming`]. An unreadable answer, or one to no invite that is still open
+    /// here, is refused with a reason and changes nothing.
+    pub fn take_answer(&self, answer: &str) -> Result<PeerId, PeerError> {
+        let invite = Invite::decode(answer).map_err(PeerError::Invite)?;
+        if invite.kind != InviteKind::Answer {
+            return Err(PeerError::Invite(InviteError::NotAnAnswer));
+        }
+        let id = {
+            let mut open = self.shared.open_invites.borrow_mut();
+            let at = open
+                .iter()
+                .position(|(_, ufrag)| Some(ufrag) == invite.in_reply_to.as_ref())
+                .ok_or(PeerError::Invite(InviteError::NoOpenInvite))?;
+            open.remove(at).0
+        };
+        if let Some((peer, tx)) = self.shared.routes.borrow_mut().get_mut(&id) {
+            peer.clone_from(&invite.from);
+            let _ = tx.unbounded_send(ConnInput::InviteAnswer {
+                from: invite.from.clone(),
+                sdp: invite.to_sdp(),
+            });
+        }
+        Ok(invite.from)
+    }
+
     fn dial_on(
         &self,
         peer: &PeerId,
@@ -688,27 +841,18 @@ impl PeerHandle {
     ) -> impl Future<Output = Result<Connection, PeerError>> + use<> {
         let (opened_tx, opened) = oneshot::channel();
         if options.serialization.is_supported() {
-            let id = ConnectionId::random(&mut random_u32);
-            let (tx, rx) = unbounded();
-            self.shared
-                .routes
-                .borrow_mut()
-                .insert(id.clone(), (peer.clone(), tx.clone()));
             let setup = Setup {
                 role: Role::Dialer,
                 peer: peer.clone(),
-                id,
+                id: ConnectionId::random(&mut random_u32),
                 serialization: options.serialization,
                 metadata: options.metadata,
                 remote_seedmesh: false,
                 path,
                 opening: None,
             };
-            let shared = self.shared.clone();
-            let reliable = options.reliable;
-            spawn_local(async move {
-                run_connection(shared, setup, tx, rx, None, Some((opened_tx, reliable))).await;
-            });
+            self.shared
+                .spawn_connection(setup, None, Some((opened_tx, options.reliable)));
         } else {
             let _ = opened_tx.send(Err(PeerError::Channel(
                 ChannelError::UnsupportedSerialization(options.serialization.as_str()),
@@ -802,6 +946,30 @@ struct Setup {
     path: SignalPath,
 }
 
+impl Setup {
+    /// A connection by invite: both ends are seedmesh pages, and its text goes to `text`.
+    fn invite(
+        role: Role,
+        peer: PeerId,
+        text: oneshot::Sender<Result<String, PeerError>>,
+        in_reply_to: Option<String>,
+    ) -> Self {
+        Self {
+            role,
+            peer,
+            id: ConnectionId::random(&mut random_u32),
+            serialization: Serialization::Json,
+            metadata: Value::Null,
+            remote_seedmesh: true,
+            path: SignalPath::Invite(Rc::new(InviteOut {
+                text: RefCell::new(Some(text)),
+                in_reply_to,
+            })),
+            opening: None,
+        }
+    }
+}
+
 /// What a [`Connection`] handle shares with its task.
 struct ConnShared {
     peer: PeerId,
@@ -865,14 +1033,57 @@ async fn run_connection(
 ) {
     let started = now();
     let id = setup.id.clone();
+    let path = setup.path.clone();
     let result = connection_task(&peer_shared, setup, tx, rx, offer_sdp, opened, started).await;
-    if let Err((error, opened)) = result
-        && let Some((opened, _)) = opened
-    {
-        let _ = opened.send(Err(error));
+    if let Err((error, opened)) = result {
+        if let Some((opened, _)) = opened {
+            let _ = opened.send(Err(error.clone()));
+        }
+        // An invite whose text never went out says why.
+        if let Some(text) = path.take_invite_text() {
+            let _ = text.send(Err(error));
+        }
     }
+    peer_shared
+        .open_invites
+        .borrow_mut()
+        .retain(|(invite, _)| *invite != id);
     peer_shared.routes.borrow_mut().remove(&id);
     peer_shared.signaling.borrow_mut().forget(&id);
+}
+
+/// Sends an invite's text, once: the local description and the candidates gathered, as the
+/// other page needs them. The page that made the offer keeps it open for the answer.
+fn send_invite(peer_shared: &Rc<PeerShared>, setup: &Setup, local_sdp: &str, gathered: &[String]) {
+    let SignalPath::Invite(out) = &setup.path else {
+        return;
+    };
+    let Some(text_tx) = out.text.borrow_mut().take() else {
+        return;
+    };
+    let kind = match setup.role {
+        Role::Dialer => InviteKind::Offer,
+        Role::Answerer => InviteKind::Answer,
+    };
+    let own_id = peer_shared.signaling.borrow().id().clone();
+    let invite = Invite::from_sdp(kind, own_id, local_sdp, gathered.iter().map(String::as_str));
+    let text = match invite {
+        Ok(mut invite) => {
+            invite.in_reply_to.clone_from(&out.in_reply_to);
+            if kind == InviteKind::Offer {
+                let mut open = peer_shared.open_invites.borrow_mut();
+                open.push((setup.id.clone(), invite.ufrag.clone()));
+                // One invite too many ends the oldest.
+                if open.len() > MAX_OPEN_INVITES {
+                    let (oldest, _) = open.remove(0);
+                    peer_shared.route(&oldest, ConnInput::Close);
+                }
+            }
+            Ok(invite.encode())
+        }
+        Err(error) => Err(PeerError::Invite(error)),
+    };
+    let _ = text_tx.send(text);
 }
 
 async fn connection_task(
@@ -885,7 +1096,18 @@ async fn connection_task(
     started: Instant,
 ) -> Result<(), (PeerError, Option<Opened>)> {
     let options = &peer_shared.options;
-    let mut machine = ConnectionMachine::new(setup.role, options.connection, started);
+    let mut config = options.connection;
+    // An invite waits for people to carry it both ways.
+    let invite_gathering = if let SignalPath::Invite(_) = setup.path {
+        config.open_timeout = INVITE_TIMEOUT;
+        Some(started + INVITE_GATHERING_TIMEOUT)
+    } else {
+        None
+    };
+    let mut invite_gathering = invite_gathering;
+    let mut gathered: Vec<String> = Vec::new();
+    let mut local_sdp = String::new();
+    let mut machine = ConnectionMachine::new(setup.role, config, started);
     let mut pc = match PeerConnection::new(&options.rtc) {
         Ok(pc) => pc,
         Err(e) => return Err((e.into(), opened)),
@@ -921,6 +1143,7 @@ async fn connection_task(
                 Ok(sdp) => sdp,
                 Err(e) => return Err((e.into(), opened)),
             };
+            local_sdp.clone_from(&sdp);
             let payload = OfferPayload {
                 sdp: SessionDescription {
                     kind: "offer".into(),
@@ -935,6 +1158,7 @@ async fn connection_task(
                 seedmesh: Some(FRAMING_VERSION),
             };
             match &setup.path {
+                SignalPath::Invite(_) => {}
                 SignalPath::PeerServer => {
                     peer_shared
                         .signaling
@@ -958,6 +1182,7 @@ async fn connection_task(
                 Err(e) => return Err((e.into(), opened)),
             };
             remote_description_set = true;
+            local_sdp.clone_from(&answer);
             peer_shared.signal_on(
                 &setup.path,
                 &setup.peer,
@@ -1061,6 +1286,16 @@ async fn connection_task(
                     }
                 }
                 Output::Closed(reason) => {
+                    if shared.is_none() && matches!(setup.path, SignalPath::Invite(_)) {
+                        let side = match setup.role {
+                            Role::Dialer => InviteKind::Offer,
+                            Role::Answerer => InviteKind::Answer,
+                        };
+                        let _ = peer_shared.events.unbounded_send(PeerEvent::InviteEnded {
+                            side,
+                            reason: reason.clone(),
+                        });
+                    }
                     if let Some(conn) = &shared {
                         *conn.closed.borrow_mut() = Some(reason.clone());
                         if reason == CloseReason::Local {
@@ -1097,18 +1332,46 @@ async fn connection_task(
             }
         }
 
-        let deadline = machine.poll_timeout();
+        let deadline = match (machine.poll_timeout(), invite_gathering) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let next = select(rx.next(), Box::pin(sleep_until(deadline))).await;
         let at = now();
         let input = match next {
             Either::Left((Some(input), _)) => input,
             Either::Left((None, _)) => ConnInput::Close,
             Either::Right(_) => {
+                if invite_gathering.is_some_and(|by| at >= by) {
+                    invite_gathering = None;
+                    send_invite(peer_shared, &setup, &local_sdp, &gathered);
+                }
                 machine.handle_timeout(at);
                 continue;
             }
         };
         match input {
+            ConnInput::InviteAnswer { .. }
+                if setup.role != Role::Dialer || remote_description_set => {}
+            ConnInput::InviteAnswer { from, sdp } => {
+                setup.peer = from;
+                machine.handle_answered(at);
+                if pc.accept_answer(&sdp).await.is_err() {
+                    machine.close(CloseReason::TransportFailed);
+                    continue;
+                }
+                remote_description_set = true;
+            }
+            ConnInput::Pc(PeerConnectionEvent::IceCandidate(c))
+                if matches!(setup.path, SignalPath::Invite(_)) =>
+            {
+                gathered.push(c.candidate);
+            }
+            ConnInput::Pc(PeerConnectionEvent::IceGatheringComplete) => {
+                if invite_gathering.take().is_some() {
+                    send_invite(peer_shared, &setup, &local_sdp, &gathered);
+                }
+            }
             // Only a dialer takes an answer, and only one.
             ConnInput::Answer(_) if setup.role != Role::Dialer || remote_description_set => {}
             ConnInput::Answer(answer) => {
@@ -1174,7 +1437,6 @@ async fn connection_task(
             ConnInput::Pc(PeerConnectionEvent::StateChanged(state)) => {
                 machine.handle_transport(at, transport(state));
             }
-            ConnInput::Pc(_) => {}
             ConnInput::Channel(ChannelEvent::Open) => {
                 machine.handle_channel_open(at, remote_seedmesh);
             }

@@ -1,12 +1,16 @@
 //! Two real `RTCPeerConnection`s open a data channel with nothing between them but the two
-//! compact invites (`seedmesh_core::invite`): no trickled candidates, no signaling server.
+//! compact invites (`seedmesh_core::invite`): no trickled candidates, no signaling server; and
+//! two peers whose PeerServer is down connect the same way through the peer API.
 
 #![cfg(target_arch = "wasm32")]
 
 mod support;
 
 use seedmesh_core::PeerId;
-use seedmesh_core::invite::{Invite, Kind};
+use seedmesh_core::channel::Message;
+use seedmesh_core::invite::{Invite, InviteError, Kind};
+use seedmesh_core::signaling::ServerConfig;
+use seedmesh_web::peer::{Connection, ConnectionEvent, Peer, PeerError, PeerEvent, PeerOptions};
 use seedmesh_web::rtc::{
     ChannelEvent, DataChannel, Frame, PeerConnection, PeerConnectionEvent, RtcConfig,
 };
@@ -129,6 +133,110 @@ async fn two_pages_connect_with_only_the_two_invites() {
     assert!(
         answer.len() <= 300,
         "answer invite of {} characters",
+        answer.len()
+    );
+}
+
+/// A page whose PeerServer cannot be reached: nothing listens on port 9.
+fn unreachable_peer(name: &str) -> Peer {
+    let server = ServerConfig::from_url("ws://127.0.0.1:9/seedmesh", "peerjs").expect("url");
+    let mut options = PeerOptions::new(server);
+    options.id = Some(PeerId::parse(name).expect("id"));
+    Peer::start(options)
+}
+
+/// The next connection `peer` opens, skipping signaling news.
+async fn next_incoming(peer: &mut Peer) -> Connection {
+    loop {
+        match within(10_000, "a connection by invite", peer.next_event()).await {
+            Some(PeerEvent::Incoming(connection)) => return connection,
+            Some(PeerEvent::InviteEnded { reason, .. }) => panic!("the invite ended: {reason}"),
+            Some(_) => {}
+            None => panic!("the peer shut down"),
+        }
+    }
+}
+
+async fn next_message(connection: &mut Connection) -> Message {
+    loop {
+        match within(5_000, "a message", connection.next_event()).await {
+            Some(ConnectionEvent::Message(message)) => return message,
+            Some(ConnectionEvent::Closed(reason)) => panic!("closed: {reason}"),
+            Some(_) => {}
+            None => panic!("the connection ended"),
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn two_peers_with_no_server_connect_by_invite_and_talk() {
+    let mut alice = unreachable_peer("alice-inv1te0000000");
+    let mut bob = unreachable_peer("bob-inv1te000000000");
+    let alice_handle = alice.handle();
+    let bob_handle = bob.handle();
+
+    // Two invites open at once: the answer goes to the one it answers.
+    let offer = within(10_000, "the offer", alice_handle.invite())
+        .await
+        .expect("an invite");
+    let other = within(10_000, "a second offer", alice_handle.invite())
+        .await
+        .expect("a second invite");
+    assert_ne!(offer, other);
+    assert!(matches!(
+        alice_handle.answer_invite(&offer).await,
+        Err(PeerError::Invite(InviteError::OwnInvite))
+    ));
+    assert!(matches!(
+        alice_handle.take_answer(&offer),
+        Err(PeerError::Invite(InviteError::NotAnAnswer))
+    ));
+    let answer = within(10_000, "the answer", bob_handle.answer_invite(&offer))
+        .await
+        .expect("an answer");
+    assert!(matches!(
+        bob_handle.answer_invite(&answer).await,
+        Err(PeerError::Invite(InviteError::NotAnOffer))
+    ));
+    assert!(matches!(
+        bob_handle.take_answer(&answer),
+        Err(PeerError::Invite(InviteError::NoOpenInvite))
+    ));
+    assert_eq!(
+        alice_handle
+            .take_answer(&answer)
+            .expect("alice takes the answer"),
+        bob.id()
+    );
+    // An answer is taken once.
+    assert!(matches!(
+        alice_handle.take_answer(&answer),
+        Err(PeerError::Invite(InviteError::NoOpenInvite))
+    ));
+
+    let mut at_alice = next_incoming(&mut alice).await;
+    let mut at_bob = next_incoming(&mut bob).await;
+    assert_eq!(at_alice.peer(), &bob.id());
+    assert_eq!(at_bob.peer(), &alice.id());
+    at_alice
+        .send(&Message::Text("hello by invite".into()))
+        .await
+        .expect("send");
+    assert_eq!(
+        next_message(&mut at_bob).await,
+        Message::Text("hello by invite".into())
+    );
+    at_bob
+        .send(&Message::Text("and back".into()))
+        .await
+        .expect("send");
+    assert_eq!(
+        next_message(&mut at_alice).await,
+        Message::Text("and back".into())
+    );
+    console_log!(
+        "invite sizes through the peer API: offer {} characters, answer {} characters",
+        offer.len(),
         answer.len()
     );
 }

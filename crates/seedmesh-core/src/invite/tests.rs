@@ -153,6 +153,19 @@ fn candidates_are_bounded_and_not_repeated() {
 }
 
 #[test]
+fn an_answer_names_the_offer_it_answers() {
+    let offer = Invite::from_sdp(Kind::Offer, alice(), CHROMIUM_OFFER, GATHERED).unwrap();
+    let mut answer = Invite::from_sdp(Kind::Answer, alice(), CHROMIUM_OFFER, GATHERED).unwrap();
+    answer.in_reply_to = Some(offer.ufrag.clone());
+    let back = Invite::decode(&answer.encode()).unwrap();
+    assert_eq!(back.in_reply_to.as_deref(), Some(offer.ufrag.as_str()));
+    // An offer never carries one, whatever the value says.
+    let mut offer_with = offer.clone();
+    offer_with.in_reply_to = Some("abcd".into());
+    assert_eq!(Invite::decode(&offer_with.encode()).unwrap(), offer);
+}
+
+#[test]
 fn damaged_invites_say_what_to_do() {
     let text = Invite::from_sdp(Kind::Offer, alice(), CHROMIUM_OFFER, GATHERED)
         .unwrap()
@@ -167,10 +180,10 @@ fn damaged_invites_say_what_to_do() {
         Err(InviteError::TooLong(MAX_ENCODED_LEN + 1))
     );
     let mut newer = URL_SAFE_NO_PAD.decode(&text).unwrap();
-    newer[0] = 2;
+    newer[0] = INVITE_VERSION + 1;
     assert_eq!(
         Invite::decode(&URL_SAFE_NO_PAD.encode(newer)),
-        Err(InviteError::Version(2))
+        Err(InviteError::Version(INVITE_VERSION + 1))
     );
     let mut longer = URL_SAFE_NO_PAD.decode(&text).unwrap();
     longer.push(0);
@@ -221,10 +234,13 @@ fn invite() -> impl Strategy<Value = Invite> {
         any::<[u8; 32]>(),
         0u8..3,
         proptest::collection::vec(candidate(), 0..=MAX_CANDIDATES),
+        proptest::option::of(ice_text(4, 32)),
     )
         .prop_map(
-            |(answer, from, ufrag, pwd, fingerprint, setup, candidates)| Invite {
+            |(answer, from, ufrag, pwd, fingerprint, setup, candidates, in_reply_to)| Invite {
                 kind: if answer { Kind::Answer } else { Kind::Offer },
+                // Only answers carry the offer they answer.
+                in_reply_to: in_reply_to.filter(|_| answer),
                 from: PeerId::parse(&from).unwrap(),
                 ufrag,
                 pwd,
@@ -249,6 +265,8 @@ proptest! {
             seen.push(*c);
             new
         });
+        // The description holds no reference to an offer: that travels in the invite alone.
+        unique.in_reply_to = None;
         let sdp = invite.to_sdp();
         prop_assert_eq!(Invite::from_sdp(invite.kind, invite.from.clone(), &sdp, []), Ok(unique));
     }
