@@ -33,5 +33,8 @@ SEEDMESH_SEED_DOMAIN=seedmesh.test SEEDMESH_DOH_RESOLVERS=http://127.0.0.1:8053/
 step "building the browser tests"
 cargo test --target wasm32-unknown-unknown -p seedmesh-web --no-run
 
+step "invites with nothing started: no resolver, no PeerServer (loopback-only namespace)"
+scripts/netns.sh node --test --test-concurrency=1 tests/no-servers/
+
 step "browser suites, in a loopback-only network namespace"
 scripts/netns.sh scripts/browser-tests.sh

@@ -9,6 +9,7 @@
 mod app;
 pub mod components;
 pub mod config;
+pub mod handoff;
 pub mod identity;
 pub mod network;
 pub mod state;

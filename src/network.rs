@@ -6,13 +6,14 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use futures::future::{AbortHandle, Abortable, Either, select};
-use gloo_timers::future::TimeoutFuture;
+use futures::{Stream, StreamExt};
+use gloo_timers::future::{IntervalStream, TimeoutFuture};
 use seedmesh_core::channel::Message;
 use seedmesh_core::connection::CloseReason;
 use seedmesh_core::discovery::{DiscoveryReport, SeedConfig};
@@ -36,6 +37,7 @@ use wasm_bindgen_futures::spawn_local;
 
 use crate::config::{self, Settings};
 use seedmesh_core::identity::Identity;
+use seedmesh_core::invite::Kind as InviteKind;
 
 /// How often each connection's path and round trip are read for the peer list.
 const DIAGNOSTICS_INTERVAL_MS: u32 = 2_000;
@@ -209,6 +211,19 @@ pub enum NetEvent {
         /// What went wrong.
         reason: String,
     },
+    /// The invite this page was asked to make: its text, or why there is none.
+    InviteMade(Result<String, String>),
+    /// The answer to an invite this page was opened with: its text, or why there is none.
+    InviteAnswered(Result<String, String>),
+    /// An answer to one of our invites was taken: who answered, or why it was refused.
+    AnswerTaken(Result<PeerId, String>),
+    /// A connection by invite ended before it opened.
+    InviteEnded {
+        /// Whether this page made the invite (rather than answered it).
+        ours: bool,
+        /// Why it ended.
+        reason: String,
+    },
 }
 
 /// What the UI asks of the network.
@@ -223,6 +238,12 @@ pub enum Command {
     },
     /// Our display name changed.
     Rename(String),
+    /// Make an invite for a person to carry to another page.
+    MakeInvite,
+    /// Answer the invite with this text, made by another page.
+    AnswerInvite(String),
+    /// Take this answer to one of our invites.
+    TakeAnswer(String),
     /// Send a file to the room, or to one peer.
     SendFile {
         /// The file's name.
@@ -257,6 +278,11 @@ enum Input {
     Connection(LinkId, ConnectionEvent),
     /// A signaling message of ours to carry through the mesh.
     MeshSignal(MeshSignal),
+    /// An invite's text is ready (`ours`), or the answer to someone else's.
+    InviteText {
+        ours: bool,
+        text: Result<String, String>,
+    },
     Tick,
 }
 
@@ -276,9 +302,16 @@ struct Driver {
     /// Every open link's sender, shared with the `pagehide` handler, which closes them all so
     /// that peers see this page leave at once rather than after the liveness timeout.
     senders: Rc<RefCell<HashMap<LinkId, ConnectionSender>>>,
-    _on_page_hide: Option<Closure<dyn FnMut()>>,
     mesh: Mesh,
     peer: PeerHandle,
+    /// Ends the task that owns the peer; the peer then leaves its PeerServer.
+    main_peer: AbortHandle,
+    /// Whether the peer has been registered on a PeerServer yet.
+    registered_once: bool,
+    /// The identity to start over with, once the PeerServer gave ours to someone else.
+    replaced: Option<Identity>,
+    /// The servers registration is tried on, as the status says them.
+    servers_text: String,
     inputs: UnboundedSender<Input>,
     events: UnboundedSender<NetEvent>,
     links: HashMap<LinkId, Link>,
@@ -306,7 +339,7 @@ async fn run(
     settings: Settings,
     mut identity: Identity,
     events: UnboundedSender<NetEvent>,
-    mut commands: UnboundedReceiver<Command>,
+    commands: UnboundedReceiver<Command>,
 ) {
     let emit = |event| {
         let _ = events.unbounded_send(event);
@@ -346,7 +379,7 @@ async fn run(
         .map(server_name)
         .collect::<Vec<_>>()
         .join(", then ");
-    let mut servers: Vec<ServerView> = std::iter::once(&plan.server)
+    let servers: Vec<ServerView> = std::iter::once(&plan.server)
         .chain(&plan.fallbacks)
         .map(|server| ServerView {
             name: server_name(server),
@@ -360,89 +393,17 @@ async fn run(
     // Pages notice a vanished peer within about 5 s.
     peer_options.connection.ping_interval = Duration::from_secs(1);
     peer_options.connection.liveness_timeout = Duration::from_secs(5);
-    let mut backoff = 1_000u32;
-    let peer = loop {
-        emit(NetEvent::Signaling(SignalingView::Connecting {
-            server: servers_text.clone(),
-        }));
-        peer_options.id = Some(identity.id.clone());
-        peer_options.token = Some(identity.token.clone());
-        match Peer::connect(peer_options.clone()).await {
-            Ok(peer) => break peer,
-            Err(PeerError::Signaling(SignalingError::IdTaken { .. })) => {
-                // Someone else holds our ID on this server: go by a fresh one.
-                let name = identity.name.clone();
-                identity = Identity::fresh(&mut random_u32);
-                identity.name = name;
-                emit(NetEvent::IdReplaced(identity.clone()));
-            }
-            Err(error) => {
-                emit(NetEvent::Signaling(SignalingView::Failed {
-                    server: servers_text.clone(),
-                    reason: format!("{error}. Trying again in {} s.", backoff / 1000),
-                }));
-                TimeoutFuture::new(backoff).await;
-                backoff = (backoff * 2).min(30_000);
-            }
-        }
-    };
-    let in_use = server_name(&peer.handle().server());
-    for view in &mut servers {
-        if view.name == in_use {
-            view.state = ServerState::InUse;
-        }
-    }
-    emit(NetEvent::Servers(servers.clone()));
-    emit(NetEvent::Signaling(SignalingView::Registered {
-        server: in_use,
-        id: peer.id(),
-    }));
 
-    let mesh = match Mesh::new(peer.id(), &identity.name, plan.mesh.clone()) {
-        Ok(mesh) => mesh,
-        Err(error) => {
-            emit(NetEvent::Signaling(SignalingView::Failed {
-                server: servers_text,
-                reason: error.to_string(),
-            }));
-            return;
-        }
-    };
+    // Everything that reaches the driver, for as long as the page runs.
     let (inputs, mut input_rx) = unbounded();
-    let handle = peer.handle();
-    forward_peer(peer, inputs.clone(), true);
-    let (mesh_signals, mut mesh_signal_rx) = unbounded::<MeshSignal>();
-    {
-        let inputs = inputs.clone();
-        spawn_local(async move {
-            while let Some(signal) = mesh_signal_rx.next().await {
-                if inputs.unbounded_send(Input::MeshSignal(signal)).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    {
-        let inputs = inputs.clone();
-        spawn_local(async move {
-            while let Some(command) = commands.next().await {
-                if inputs.unbounded_send(Input::Command(command)).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    {
-        let inputs = inputs.clone();
-        spawn_local(async move {
-            loop {
-                TimeoutFuture::new(DIAGNOSTICS_INTERVAL_MS).await;
-                if inputs.unbounded_send(Input::Tick).is_err() {
-                    break;
-                }
-            }
-        });
-    }
+    let (mesh_signals, mesh_signal_rx) = unbounded::<MeshSignal>();
+    forward(inputs.clone(), mesh_signal_rx, Input::MeshSignal);
+    forward(inputs.clone(), commands, Input::Command);
+    forward(
+        inputs.clone(),
+        IntervalStream::new(DIAGNOSTICS_INTERVAL_MS),
+        |()| Input::Tick,
+    );
     let senders: Rc<RefCell<HashMap<LinkId, ConnectionSender>>> = Rc::default();
     let on_page_hide = {
         let senders = senders.clone();
@@ -458,42 +419,102 @@ async fn run(
                 .ok()
         })
         .map(|()| on_page_hide);
-    let mut driver = Driver {
-        senders,
-        _on_page_hide: on_page_hide,
-        mesh,
-        peer: handle,
-        inputs,
-        events,
-        links: HashMap::new(),
-        slots: HashMap::new(),
-        files: transfer::Receiver::default(),
-        file_types: HashMap::new(),
-        file_links: HashMap::new(),
-        servers,
-        options: peer_options,
-        mesh_signals,
-        mesh_signals_sent: 0,
-        mesh_dials: HashSet::new(),
-        mesh_signals_refused: 0,
-        mesh_signaling: MeshSignalingView::default(),
-    };
-    driver.mesh.start(now());
-    driver.drain();
+    let _page_hide = PageHide(on_page_hide);
+
+    // The page is in the network at once: invites work before, or without, any PeerServer.
     loop {
-        let sleep = match driver.mesh.poll_timeout() {
-            Some(at) => {
-                let millis = at.saturating_since(now()).as_millis();
-                TimeoutFuture::new(u32::try_from(millis).unwrap_or(u32::MAX))
+        emit(NetEvent::Signaling(SignalingView::Connecting {
+            server: servers_text.clone(),
+        }));
+        peer_options.id = Some(identity.id.clone());
+        peer_options.token = Some(identity.token.clone());
+        let mesh = match Mesh::new(identity.id.clone(), &identity.name, plan.mesh.clone()) {
+            Ok(mesh) => mesh,
+            Err(error) => {
+                emit(NetEvent::Signaling(SignalingView::Failed {
+                    server: servers_text,
+                    reason: error.to_string(),
+                }));
+                return;
             }
-            None => TimeoutFuture::new(60_000),
         };
-        match select(input_rx.next(), sleep).await {
-            Either::Left((Some(input), _)) => driver.handle(input),
-            Either::Left((None, _)) => break,
-            Either::Right(_) => driver.mesh.handle_timeout(now()),
-        }
+        let peer = Peer::start(peer_options.clone());
+        let handle = peer.handle();
+        let main_peer = forward_peer(peer, inputs.clone(), true);
+        let mut driver = Driver {
+            senders: senders.clone(),
+            mesh,
+            peer: handle,
+            main_peer,
+            registered_once: false,
+            replaced: None,
+            servers_text: servers_text.clone(),
+            inputs: inputs.clone(),
+            events: events.clone(),
+            links: HashMap::new(),
+            slots: HashMap::new(),
+            files: transfer::Receiver::default(),
+            file_types: HashMap::new(),
+            file_links: HashMap::new(),
+            servers: servers.clone(),
+            options: peer_options.clone(),
+            mesh_signals: mesh_signals.clone(),
+            mesh_signals_sent: 0,
+            mesh_dials: HashSet::new(),
+            mesh_signals_refused: 0,
+            mesh_signaling: MeshSignalingView::default(),
+        };
+        driver.mesh.start(now());
         driver.drain();
+        loop {
+            let sleep = match driver.mesh.poll_timeout() {
+                Some(at) => {
+                    let millis = at.saturating_since(now()).as_millis();
+                    TimeoutFuture::new(u32::try_from(millis).unwrap_or(u32::MAX))
+                }
+                None => TimeoutFuture::new(60_000),
+            };
+            match select(input_rx.next(), sleep).await {
+                Either::Left((Some(input), _)) => driver.handle(input),
+                Either::Left((None, _)) => return,
+                Either::Right(_) => driver.mesh.handle_timeout(now()),
+            }
+            driver.drain();
+            if driver.replaced.is_some() {
+                break;
+            }
+        }
+        // Our ID is someone else's on the PeerServer: start over under a fresh one.
+        if let Some(fresh) = driver.replaced.take() {
+            identity = fresh;
+        }
+    }
+}
+
+/// Sends `wrap(item)` to `inputs` for each item of `stream`, until either ends.
+fn forward<S: Stream + Unpin + 'static>(
+    inputs: UnboundedSender<Input>,
+    mut stream: S,
+    wrap: impl Fn(S::Item) -> Input + 'static,
+) {
+    spawn_local(async move {
+        while let Some(item) = stream.next().await {
+            if inputs.unbounded_send(wrap(item)).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// The `pagehide` listener, removed when the network stops.
+struct PageHide(Option<Closure<dyn FnMut()>>);
+
+impl Drop for PageHide {
+    fn drop(&mut self) {
+        if let (Some(window), Some(handler)) = (web_sys::window(), &self.0) {
+            let _ = window
+                .remove_event_listener_with_callback("pagehide", handler.as_ref().unchecked_ref());
+        }
     }
 }
 
@@ -615,31 +636,64 @@ impl Driver {
                 bytes,
                 to,
             }) => self.send_file(&name, &mime, &bytes, to),
-            Input::Incoming(connection) => match self.mesh.accept(now, connection.peer().clone()) {
-                Some(link) => {
-                    self.attach(link, connection);
-                    self.mesh.handle_link_open(now, link);
+            Input::Command(Command::MakeInvite) => {
+                let invite = self.peer.invite();
+                self.when_ready(true, invite);
+            }
+            Input::Command(Command::AnswerInvite(text)) => {
+                let answer = self.peer.answer_invite(&text);
+                self.when_ready(false, answer);
+            }
+            Input::Command(Command::TakeAnswer(text)) => {
+                let taken = self.peer.take_answer(&text).map_err(|e| e.to_string());
+                self.emit(NetEvent::AnswerTaken(taken));
+            }
+            Input::InviteText { ours: true, text } => self.emit(NetEvent::InviteMade(text)),
+            Input::InviteText { ours: false, text } => self.emit(NetEvent::InviteAnswered(text)),
+            Input::Incoming(connection) => {
+                let remote = connection.peer().clone();
+                let link = if connection.signaled_by_invite() {
+                    Some(self.mesh.accept_invited(now, remote))
+                } else {
+                    self.mesh.accept(now, remote)
+                };
+                match link {
+                    Some(link) => {
+                        self.attach(link, connection);
+                        self.mesh.handle_link_open(now, link);
+                    }
+                    None => connection.close(),
                 }
-                None => connection.close(),
-            },
+            }
             Input::Peer(PeerEvent::Disconnected {
                 reason,
                 server,
                 failing_over,
-                ..
+                retry_in,
             }) => {
                 let failed = server_name(&server);
                 self.set_server_state(&failed, ServerState::Unreachable(reason.clone()));
                 // A failure on the way to the next server, or one from before the current
                 // registration, changes nothing for the page.
-                if !failing_over && !self.peer.is_registered() {
+                if failing_over || self.peer.is_registered() {
+                } else if self.registered_once {
                     self.emit(NetEvent::Signaling(SignalingView::Reconnecting {
                         server: failed,
                         reason,
                     }));
+                } else {
+                    self.emit(NetEvent::Signaling(SignalingView::Failed {
+                        server: self.servers_text.clone(),
+                        reason: format!(
+                            "{}. Trying again in {} s.",
+                            PeerError::Unreachable(reason),
+                            retry_in.as_secs().max(1)
+                        ),
+                    }));
                 }
             }
-            Input::Peer(PeerEvent::Reregistered) => {
+            Input::Peer(PeerEvent::Registered | PeerEvent::Reregistered) => {
+                self.registered_once = true;
                 let in_use = server_name(&self.peer.server());
                 for view in &mut self.servers {
                     if view.name == in_use {
@@ -654,11 +708,25 @@ impl Driver {
                     id: self.peer.id(),
                 }));
             }
+            Input::Peer(PeerEvent::Failed(SignalingError::IdTaken { .. })) => {
+                // Someone else holds our ID on this server: go by a fresh one.
+                let name = self.mesh.name().to_owned();
+                let mut fresh = Identity::fresh(&mut random_u32);
+                fresh.name = name;
+                self.emit(NetEvent::IdReplaced(fresh.clone()));
+                self.replaced = Some(fresh);
+            }
             Input::Peer(PeerEvent::Failed(error)) => {
                 self.emit(NetEvent::Signaling(SignalingView::Failed {
                     server: server_name(&self.peer.server()),
                     reason: error.to_string(),
                 }));
+            }
+            Input::Peer(PeerEvent::InviteEnded { side, reason }) => {
+                self.emit(NetEvent::InviteEnded {
+                    ours: side == InviteKind::Offer,
+                    reason: reason.to_string(),
+                });
             }
             Input::Peer(_) => {}
             Input::Slot(slot, Ok(slot_peer)) => {
@@ -803,6 +871,19 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Hands an invite's text (`ours`) or an answer's to the loop once it is ready.
+    fn when_ready(
+        &self,
+        ours: bool,
+        text: impl Future<Output = Result<String, PeerError>> + 'static,
+    ) {
+        let inputs = self.inputs.clone();
+        spawn_local(async move {
+            let text = text.await.map_err(|e| e.to_string());
+            let _ = inputs.unbounded_send(Input::InviteText { ours, text });
+        });
     }
 
     fn dial_through_server(&self, link: LinkId, remote: &PeerId) {
@@ -989,11 +1070,17 @@ impl Driver {
 }
 
 impl Drop for Driver {
+    /// Closes every link and leaves every PeerServer, for a page that starts over.
     fn drop(&mut self) {
-        if let (Some(window), Some(handler)) = (web_sys::window(), &self._on_page_hide) {
-            let _ = window
-                .remove_event_listener_with_callback("pagehide", handler.as_ref().unchecked_ref());
+        for (link, state) in self.links.drain() {
+            self.senders.borrow_mut().remove(&link);
+            state.sender.close();
+            state.reader.abort();
         }
+        for (_, slot) in self.slots.drain() {
+            slot.abort();
+        }
+        self.main_peer.abort();
     }
 }
 

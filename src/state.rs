@@ -47,6 +47,54 @@ pub enum DiscoveryView {
     },
 }
 
+/// Where the invite this page made stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InviteView {
+    /// None made yet.
+    None,
+    /// Gathering this page's addresses for it.
+    Making,
+    /// Open, with this text: it goes to another page, and that page's answer comes back.
+    Open(String),
+    /// Open, but the answer given was refused for this reason.
+    Refused {
+        /// The invite's text.
+        text: String,
+        /// Why the answer was refused.
+        reason: String,
+    },
+    /// Answered by this peer: the connection is opening.
+    Answered(PeerId),
+    /// No invite: why.
+    Failed(String),
+}
+
+/// Where the answer to an invite this page was opened with stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyView {
+    /// The page was not opened with an invite.
+    None,
+    /// Making the answer.
+    Answering,
+    /// The answer's text, to carry back to the inviting page.
+    Ready(String),
+    /// No answer, or the invite ended: why.
+    Failed(String),
+}
+
+/// Where an answer this page was opened with went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandoffView {
+    /// The page was not opened with an answer.
+    None,
+    /// Offering it to the other tabs of this browser.
+    Handing,
+    /// The tab that made the invite took it.
+    Taken,
+    /// No tab took it: this text goes to the inviting page by hand.
+    NotTaken(String),
+}
+
 /// One peer in the list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PeerRow {
@@ -110,6 +158,12 @@ pub struct FileLine {
 /// The page's state: signals the components read, and the way to give the network commands.
 #[derive(Clone, Copy)]
 pub struct AppState {
+    /// The invite this page made, if any.
+    pub invite: RwSignal<InviteView>,
+    /// The answer to an invite this page was opened with, if any.
+    pub reply: RwSignal<ReplyView>,
+    /// The answer this page was opened with, on its way to the tab that made the invite.
+    pub handoff: RwSignal<HandoffView>,
     /// Discovery.
     pub discovery: RwSignal<DiscoveryView>,
     /// Signaling.
@@ -144,6 +198,9 @@ impl AppState {
     #[must_use]
     pub fn new() -> Self {
         Self {
+            invite: RwSignal::new(InviteView::None),
+            reply: RwSignal::new(ReplyView::None),
+            handoff: RwSignal::new(HandoffView::None),
             discovery: RwSignal::new(DiscoveryView::Resolving),
             signaling: RwSignal::new(SignalingView::Waiting),
             servers: RwSignal::new(Vec::new()),
@@ -355,6 +412,33 @@ impl AppState {
                 self.save_history();
             }
             NetEvent::SendFailed(reason) => self.send_error.set(Some(reason)),
+            NetEvent::InviteMade(Ok(text)) => self.invite.set(InviteView::Open(text)),
+            NetEvent::InviteMade(Err(reason)) => self.invite.set(InviteView::Failed(reason)),
+            NetEvent::AnswerTaken(Ok(peer)) => {
+                crate::handoff::announce_taken(&peer);
+                self.invite.set(InviteView::Answered(peer));
+            }
+            NetEvent::AnswerTaken(Err(reason)) => self.invite.update(|invite| {
+                if let InviteView::Open(text) | InviteView::Refused { text, .. } = invite {
+                    *invite = InviteView::Refused {
+                        text: std::mem::take(text),
+                        reason,
+                    };
+                }
+            }),
+            NetEvent::InviteAnswered(Ok(text)) => self.reply.set(ReplyView::Ready(text)),
+            NetEvent::InviteAnswered(Err(reason)) => self.reply.set(ReplyView::Failed(reason)),
+            NetEvent::InviteEnded { ours: true, reason } => {
+                self.invite
+                    .set(InviteView::Failed(format!("the invite ended: {reason}")));
+            }
+            NetEvent::InviteEnded {
+                ours: false,
+                reason,
+            } => {
+                self.reply
+                    .set(ReplyView::Failed(format!("the invite ended: {reason}")));
+            }
         }
     }
 

@@ -42,6 +42,7 @@ fn PeerItem(row: PeerRow) -> impl IntoView {
         FoundBy::Rendezvous => "rendezvous",
         FoundBy::Exchange => "via a peer",
         FoundBy::Incoming => "it called us",
+        FoundBy::Invite => "by invite",
     };
     let path = row.candidates.as_ref().map(|(local, remote)| {
         if local == "relay" || remote == "relay" {

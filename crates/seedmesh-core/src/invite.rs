@@ -47,6 +47,22 @@ const SCTP_PORT: u16 = 5000;
 /// The largest message the rebuilt description announces (the browsers' default).
 const MAX_MESSAGE_SIZE: u32 = 262_144;
 
+/// What the fragment of a link that carries an invite's offer starts with.
+pub const INVITE_FRAGMENT: &str = "#invite=";
+/// What the fragment of a link that carries an invite's answer starts with.
+pub const ANSWER_FRAGMENT: &str = "#answer=";
+
+/// The invite text in what a person pasted: a whole invite or answer link (the part after
+/// [`INVITE_FRAGMENT`] or [`ANSWER_FRAGMENT`]), or the text alone, trimmed.
+#[must_use]
+pub fn pasted_text(pasted: &str) -> &str {
+    let pasted = pasted.trim();
+    [INVITE_FRAGMENT, ANSWER_FRAGMENT]
+        .iter()
+        .find_map(|fragment| pasted.split_once(fragment).map(|(_, text)| text))
+        .unwrap_or(pasted)
+}
+
 /// Whether an invite holds an offer or the answer to one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

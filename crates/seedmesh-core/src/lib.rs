@@ -13,6 +13,7 @@
 //! - [`identity`]: which identity each page of a browser goes by.
 //! - [`signaling`]: the PeerServer client.
 //! - [`invite`]: a connection's offer or answer in a link, for when no server can be reached.
+//! - [`qr`]: QR codes as SVG, for invite links.
 //! - [`mesh`]: rendezvous, peer exchange and chat between pages.
 //! - [`channel`]: what crosses a data channel.
 //! - [`transfer`]: files in chunks.
@@ -28,6 +29,7 @@ pub mod identity;
 pub mod invite;
 pub mod mesh;
 pub mod peer_id;
+pub mod qr;
 pub mod signaling;
 pub mod time;
 pub mod transfer;

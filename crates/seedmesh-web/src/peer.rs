@@ -975,6 +975,7 @@ struct ConnShared {
     peer: PeerId,
     id: ConnectionId,
     through_mesh: bool,
+    by_invite: bool,
     serialization: Serialization,
     metadata: Value,
     remote_seedmesh: bool,
@@ -1238,6 +1239,7 @@ async fn connection_task(
                         peer: setup.peer.clone(),
                         id: setup.id.clone(),
                         through_mesh: matches!(setup.path, SignalPath::Mesh(_)),
+                        by_invite: matches!(setup.path, SignalPath::Invite(_)),
                         serialization: setup.serialization,
                         metadata: setup.metadata.clone(),
                         remote_seedmesh,
@@ -1519,6 +1521,12 @@ impl ConnectionSender {
         self.shared().through_mesh
     }
 
+    /// Whether the connection was made by an invite a person carried.
+    #[must_use]
+    pub fn signaled_by_invite(&self) -> bool {
+        self.shared().by_invite
+    }
+
     /// The peer at the other end.
     #[must_use]
     pub fn peer(&self) -> &PeerId {
@@ -1634,6 +1642,12 @@ impl Connection {
     #[must_use]
     pub fn signaled_through_mesh(&self) -> bool {
         self.sender.signaled_through_mesh()
+    }
+
+    /// Whether the connection was made by an invite a person carried.
+    #[must_use]
+    pub fn signaled_by_invite(&self) -> bool {
+        self.sender.signaled_by_invite()
     }
 
     /// The metadata the dialer attached to the offer.

@@ -153,6 +153,14 @@ fn candidates_are_bounded_and_not_repeated() {
 }
 
 #[test]
+fn pasted_links_and_bare_text_give_the_invite_text() {
+    assert_eq!(pasted_text(" https://a.example/p/#answer=AgEx \n"), "AgEx");
+    assert_eq!(pasted_text("https://a.example/?seed=x#invite=AgAx"), "AgAx");
+    assert_eq!(pasted_text("AgEx"), "AgEx");
+    assert_eq!(pasted_text("  "), "");
+}
+
+#[test]
 fn an_answer_names_the_offer_it_answers() {
     let offer = Invite::from_sdp(Kind::Offer, alice(), CHROMIUM_OFFER, GATHERED).unwrap();
     let mut answer = Invite::from_sdp(Kind::Answer, alice(), CHROMIUM_OFFER, GATHERED).unwrap();

@@ -203,6 +203,8 @@ pub enum FoundBy {
     Exchange,
     /// It dialed us.
     Incoming,
+    /// A person carried an invite between us.
+    Invite,
 }
 
 /// Where a connection to a peer stands.
@@ -501,6 +503,12 @@ impl Mesh {
         }
     }
 
+    /// Our display name, as peers are told it.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Changes our display name and tells every connected peer.
     pub fn set_name(&mut self, name: &str) {
         self.name = clean_display_name(name);
@@ -555,6 +563,13 @@ impl Mesh {
             return None;
         }
         Some(self.new_link(remote, FoundBy::Incoming))
+    }
+
+    /// Reports a link opened by an invite a person carried between us and `remote`; returns
+    /// its handle. An invite is someone's deliberate choice, so it is taken even past the
+    /// limit on links others open to us.
+    pub fn accept_invited(&mut self, _now: Instant, remote: PeerId) -> LinkId {
+        self.new_link(remote, FoundBy::Invite)
     }
 
     /// Reports that `link` is open.
