@@ -71,6 +71,11 @@ const SEEN_CHATS: usize = 4096;
 /// How many peers learned by exchange are remembered with the link that told of them, as
 /// routes for signaling through the mesh.
 pub const MAX_ROUTES: usize = 4096;
+/// How many peers that told of the same peer are kept as its routes: the first is used while its
+/// link is open, the others when it closes; a later teller never displaces an earlier one.
+pub const ROUTES_PER_PEER: usize = 8;
+/// How long after a dial through one route failed the next route is tried.
+const REROUTE_DELAY: Duration = Duration::from_millis(500);
 
 /// How a mesh behaves; usually from the seed records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -419,9 +424,11 @@ pub struct Mesh {
     seen_chats: (HashSet<String>, VecDeque<String>),
     deliveries: BTreeMap<String, Delivery>,
     chat_counter: u64,
-    /// Which link told us of each peer, for signaling through the mesh.
-    routes: BTreeMap<PeerId, LinkId>,
-    /// The link our signaling to each peer went out on: its answers must come back on it.
+    /// Which links told us of each peer, first teller first, at most [`ROUTES_PER_PEER`]: for
+    /// signaling through the mesh, through the first whose link is still open.
+    routes: BTreeMap<PeerId, Vec<LinkId>>,
+    /// The link signaling with each peer goes on, both ways: the one our offer went out on, or
+    /// the one its offer came in on. Answers and candidates come back on it, and ours go on it.
     signaled_on: BTreeMap<PeerId, LinkId>,
     relay: relay::Relay,
     outputs: VecDeque<MeshOutput>,
@@ -587,6 +594,21 @@ impl Mesh {
         let Some(state) = self.remove_link(link) else {
             return;
         };
+        // Our offer went through a peer that could not deliver it: that peer is no route to
+        // the remote any more. The next one that told of it is tried, if there is one.
+        if state.found_by == FoundBy::Exchange
+            && let Some(via) = self.signaled_on.remove(&state.remote)
+        {
+            if let Some(routes) = self.routes.get_mut(&state.remote) {
+                routes.retain(|l| *l != via);
+            }
+            if self.route_to(&state.remote).is_some() {
+                self.deferred_dials.insert(
+                    state.remote.clone(),
+                    (now + REROUTE_DELAY, FoundBy::Exchange),
+                );
+            }
+        }
         let key = state.peer.clone().unwrap_or(state.remote.clone());
         if self.switch_to_other_link(&key, link) {
             return;
@@ -658,12 +680,14 @@ impl Mesh {
                 for id in ids.iter().filter_map(|id| PeerId::parse(id).ok()) {
                     // The first peer to tell of an ID stays its route while its link is
                     // open: a later one cannot take the route over by repeating the ID.
-                    let known = self.routes.get(&id).is_some_and(|via| self.is_open(*via));
+                    // Later ones are kept behind it, for when its link closes.
                     if id != self.me
-                        && !known
                         && (self.routes.len() < MAX_ROUTES || self.routes.contains_key(&id))
                     {
-                        self.routes.insert(id.clone(), link);
+                        let via = self.routes.entry(id.clone()).or_default();
+                        if !via.contains(&link) && via.len() < ROUTES_PER_PEER {
+                            via.push(link);
+                        }
                     }
                     self.learn_of(now, id);
                 }
@@ -760,9 +784,17 @@ impl Mesh {
         if body.len() > relay::MAX_SIGNAL_BYTES {
             return Err(SignalError::TooLarge(body.len()));
         }
+        // The way this exchange already goes (so that an answer returns the way its offer
+        // came), else the peer that told us of `to`.
         let link = self
             .open_link_to(to)
-            .or_else(|| self.routes.get(to).copied().filter(|l| self.is_open(*l)))
+            .or_else(|| {
+                self.signaled_on
+                    .get(to)
+                    .copied()
+                    .filter(|l| self.is_open(*l))
+            })
+            .or_else(|| self.route_to(to))
             .ok_or_else(|| SignalError::NoRoute(to.clone()))?;
         let message = MeshMessage::Signal {
             to: to.to_string(),
@@ -787,7 +819,16 @@ impl Mesh {
     /// Whether signaling for `peer` can go through the mesh now.
     #[must_use]
     pub fn has_route_to(&self, peer: &PeerId) -> bool {
-        self.open_link_to(peer).is_some() || self.routes.get(peer).is_some_and(|l| self.is_open(*l))
+        self.open_link_to(peer).is_some() || self.route_to(peer).is_some()
+    }
+
+    /// The open link of the first peer that told us of `peer` and is still linked to us.
+    fn route_to(&self, peer: &PeerId) -> Option<LinkId> {
+        self.routes
+            .get(peer)?
+            .iter()
+            .copied()
+            .find(|link| self.is_open(*link))
     }
 
     /// What signaling through the mesh did so far.
@@ -1036,6 +1077,8 @@ impl Mesh {
         if self.active_count() >= self.config.max_peers {
             return;
         }
+        // A new exchange takes the freshest route, not the way an older one went.
+        self.signaled_on.remove(&remote);
         let link = self.new_link(remote.clone(), found_by);
         let view = PeerView {
             id: remote.clone(),
@@ -1239,7 +1282,10 @@ impl Mesh {
     /// gave, and signaling sent on it.
     fn remove_link(&mut self, link: LinkId) -> Option<Link> {
         self.relay.forget_link(link);
-        self.routes.retain(|_, via| *via != link);
+        self.routes.retain(|_, via| {
+            via.retain(|l| *l != link);
+            !via.is_empty()
+        });
         self.signaled_on.retain(|_, via| *via != link);
         self.links.remove(&link)
     }
@@ -1294,6 +1340,10 @@ impl Mesh {
         let next = self.open_link_to(&to);
         match self.relay.handle(now, &me, signal, |_| next) {
             relay::Decision::Deliver => {
+                // Our answers go back, and its further signaling comes, the way this came.
+                if self.signaled_on.len() < MAX_ROUTES || self.signaled_on.contains_key(&from) {
+                    self.signaled_on.insert(from.clone(), link);
+                }
                 self.outputs.push_back(MeshOutput::SignalReceived {
                     from,
                     via: link,

@@ -22,6 +22,8 @@ enum Event {
     Deliver(usize, LinkId, String),
     /// A page may have a timeout due.
     Timer(usize),
+    /// A link signaled through the mesh must be open by now, or it failed.
+    SignalTimeout(usize, LinkId),
 }
 
 struct Node {
@@ -48,8 +50,13 @@ struct Sim {
     timers: HashMap<usize, Instant>,
     /// Whether the PeerServer is there.
     server_up: bool,
-    /// Dials that went through the mesh.
+    /// Links whose offer and answer went through the mesh, as signaling messages relayed
+    /// by other pages, once they opened.
     mesh_dials: usize,
+    /// Links waiting for their signaling through the mesh to complete.
+    signaling: HashSet<(usize, LinkId)>,
+    /// The nonce of the next signaling message.
+    nonce: u64,
 }
 
 impl Sim {
@@ -64,7 +71,21 @@ impl Sim {
             timers: HashMap::new(),
             server_up: true,
             mesh_dials: 0,
+            signaling: HashSet::new(),
+            nonce: 0,
         }
+    }
+
+    /// The page that goes by `id`.
+    fn index(id: &PeerId) -> Option<usize> {
+        id.as_str().strip_prefix("peer")?.parse().ok()
+    }
+
+    /// Sends a signaling message from page `n` to `to` through the mesh, as the browser driver
+    /// does when the PeerServer is gone.
+    fn signal(&mut self, n: usize, to: &PeerId, body: String) -> bool {
+        self.nonce += 1;
+        self.nodes[n].mesh.send_signal(to, body, self.nonce).is_ok()
     }
 
     fn id(n: usize) -> PeerId {
@@ -111,26 +132,12 @@ impl Sim {
         }
     }
 
-    /// The page a dial from `n` to `remote` reaches: through the PeerServer while it is up;
-    /// then through the mesh, when a connected peer told `n` of `remote` and is linked to it
-    /// (as the page's driver would signal).
-    fn dial_target(&mut self, n: usize, remote: &PeerId) -> Option<usize> {
-        if self.server_up {
-            return self.registry.get(remote).copied();
-        }
-        if self.nodes[n].mesh.has_route_to(remote) {
-            let target = self
-                .nodes
-                .iter()
-                .position(|node| node.mesh.me() == remote)?;
-            let carried = (0..self.nodes.len())
-                .any(|relay| relay != n && self.linked(n, relay) && self.linked(relay, target));
-            if carried {
-                self.mesh_dials += 1;
-                return Some(target);
-            }
-        }
-        None
+    /// Every pair of pages with a link between them, lower index first.
+    fn linked_pairs(&self) -> HashSet<(usize, usize)> {
+        self.wires
+            .iter()
+            .map(|(&(a, _), &(b, _))| (a.min(b), a.max(b)))
+            .collect()
     }
 
     /// Whether pages `a` and `b` have a link between them.
@@ -179,7 +186,8 @@ impl Sim {
             | Event::Closed(n, _)
             | Event::Lost(n, _)
             | Event::Deliver(n, ..)
-            | Event::Timer(n) => *n,
+            | Event::Timer(n)
+            | Event::SignalTimeout(n, _) => *n,
         };
         if !self.nodes[n].alive {
             return;
@@ -202,6 +210,11 @@ impl Sim {
             Event::Timer(_) => {
                 if mesh.poll_timeout().is_some_and(|t| t <= now) {
                     mesh.handle_timeout(now);
+                }
+            }
+            Event::SignalTimeout(_, link) => {
+                if self.signaling.remove(&(n, link)) {
+                    mesh.handle_link_failed(now, link, "no answer through the mesh");
                 }
             }
         }
@@ -233,21 +246,28 @@ impl Sim {
                         self.registry.remove(&id);
                     }
                 }
-                MeshOutput::Dial { link, remote } => match self.dial_target(n, &remote) {
-                    Some(target) if self.nodes[target].alive => {
-                        let dialer = Self::id(n);
-                        match self.nodes[target].mesh.accept(self.now, dialer) {
-                            Some(their_link) => {
-                                self.wires.insert((n, link), (target, their_link));
-                                self.wires.insert((target, their_link), (n, link));
-                                self.schedule(at, Event::Open(n, link));
-                                self.schedule(at, Event::Open(target, their_link));
+                // Through the PeerServer while it is up.
+                MeshOutput::Dial { link, remote } if self.server_up => {
+                    match self.registry.get(&remote).copied() {
+                        Some(target) if self.nodes[target].alive => {
+                            let dialer = Self::id(n);
+                            match self.nodes[target].mesh.accept(self.now, dialer) {
+                                Some(their_link) => self.wire(n, link, target, their_link),
+                                None => self.schedule(at, Event::Failed(n, link)),
                             }
-                            None => self.schedule(at, Event::Failed(n, link)),
                         }
+                        _ => self.schedule(self.now + EXPIRE, Event::Failed(n, link)),
                     }
-                    _ => self.schedule(self.now + EXPIRE, Event::Failed(n, link)),
-                },
+                }
+                // Then through the mesh: the offer goes as a signal, relayed page to page.
+                MeshOutput::Dial { link, remote } => {
+                    if self.signal(n, &remote, format!("offer {}", link.0)) {
+                        self.signaling.insert((n, link));
+                        self.schedule(self.now + EXPIRE, Event::SignalTimeout(n, link));
+                    } else {
+                        self.schedule(self.now + EXPIRE, Event::Failed(n, link));
+                    }
+                }
                 MeshOutput::Send { link, message } => {
                     if let Some(&(other, other_link)) = self.wires.get(&(n, link)) {
                         self.schedule(at, Event::Deliver(other, other_link, message.encode()));
@@ -267,6 +287,7 @@ impl Sim {
                 }
                 MeshOutput::ChatReceived(chat) => self.nodes[n].chats.push(chat),
                 MeshOutput::SignalReceived { from, body, .. } => {
+                    self.signal_received(n, &from, &body);
                     self.nodes[n].signals.push((from, body));
                 }
                 MeshOutput::FileOffered(offer) => {
@@ -278,6 +299,53 @@ impl Sim {
                     self.nodes[n].delivered.insert(id, delivered);
                 }
             }
+        }
+    }
+
+    /// Opens a link between `a`'s `a_link` and `b`'s `b_link`.
+    fn wire(&mut self, a: usize, a_link: LinkId, b: usize, b_link: LinkId) {
+        let at = self.now + LATENCY;
+        self.wires.insert((a, a_link), (b, b_link));
+        self.wires.insert((b, b_link), (a, a_link));
+        self.schedule(at, Event::Open(a, a_link));
+        self.schedule(at, Event::Open(b, b_link));
+    }
+
+    /// What page `n` does with signaling `body` from `from` that came through the mesh: an
+    /// offer is taken and answered the same way; an answer opens the link it answers.
+    fn signal_received(&mut self, n: usize, from: &PeerId, body: &str) {
+        let words: Vec<&str> = body.split(' ').collect();
+        let Some(other) = Self::index(from) else {
+            return;
+        };
+        match words[..] {
+            ["offer", their_link] => {
+                let Some(link) = self.nodes[n].mesh.accept(self.now, from.clone()) else {
+                    return;
+                };
+                if self.signal(n, from, format!("answer {their_link} {}", link.0)) {
+                    self.signaling.insert((n, link));
+                    self.schedule(self.now + EXPIRE, Event::SignalTimeout(n, link));
+                } else {
+                    self.nodes[n]
+                        .mesh
+                        .handle_link_failed(self.now, link, "no route back");
+                }
+            }
+            ["answer", ours, theirs] => {
+                let (Ok(ours), Ok(theirs)) = (ours.parse(), theirs.parse()) else {
+                    return;
+                };
+                let (ours, theirs) = (LinkId(ours), LinkId(theirs));
+                if self.nodes[other].alive
+                    && self.signaling.remove(&(n, ours))
+                    && self.signaling.remove(&(other, theirs))
+                {
+                    self.mesh_dials += 1;
+                    self.wire(n, ours, other, theirs);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -798,4 +866,262 @@ fn answers_must_come_back_the_way_the_offer_went() {
         .send_signal(&PeerId::parse("carol").unwrap(), "{}".into(), 2)
         .unwrap();
     assert_eq!(sent(&mut alice)[0].0, links[0]);
+}
+
+#[test]
+fn an_answer_goes_back_the_way_its_offer_came() {
+    let now = Instant::from_millis(0);
+    // Carol heard of Alice from Dave first, but Alice's offer comes through Bob.
+    let (mut carol, links) = linked("carol", &["bob", "dave"]);
+    let (bob, dave) = (links[0], links[1]);
+    let peers = |ids: &[&str]| MeshMessage::Peers {
+        ids: ids.iter().map(|id| (*id).to_owned()).collect(),
+    };
+    carol.handle_message(now, dave, peers(&["alice"]));
+    carol.handle_message(now, bob, peers(&["alice"]));
+    while carol.poll_output().is_some() {}
+    carol.handle_message(now, bob, signal("carol", "alice", 1, 7));
+    assert!(matches!(
+        carol.poll_output(),
+        Some(MeshOutput::SignalReceived { .. })
+    ));
+    let alice = PeerId::parse("alice").unwrap();
+    carol.send_signal(&alice, "{}".into(), 1).unwrap();
+    assert_eq!(
+        sent(&mut carol)[0].0,
+        bob,
+        "the answer took another way back"
+    );
+    // And Alice's candidates are taken on that way, not on Dave's.
+    carol.handle_message(now, dave, signal("carol", "alice", 1, 8));
+    assert!(carol.poll_output().is_none());
+    carol.handle_message(now, bob, signal("carol", "alice", 1, 9));
+    assert!(carol.poll_output().is_some());
+}
+
+#[test]
+fn later_tellers_are_routes_once_the_first_is_gone_and_a_failed_route_is_skipped() {
+    let now = Instant::from_millis(0);
+    let (mut alice, links) = linked("alice", &["bob", "carol", "dave"]);
+    let peers = MeshMessage::Peers {
+        ids: vec!["zed".into()],
+    };
+    for &link in &links {
+        alice.handle_message(now, link, peers.clone());
+    }
+    let zed = PeerId::parse("zed").unwrap();
+    // Alice dialed Zed on learning of it; the offer goes through Bob, who told her first.
+    let dial = std::iter::from_fn(|| alice.poll_output()).find_map(|o| match o {
+        MeshOutput::Dial { link, .. } => Some(link),
+        _ => None,
+    });
+    let dial = dial.expect("a dial to Zed");
+    alice.send_signal(&zed, "{}".into(), 1).unwrap();
+    assert_eq!(sent(&mut alice)[0].0, links[0]);
+    // Bob could not deliver it: Alice tries again shortly, through Carol.
+    alice.handle_link_failed(now, dial, "no answer");
+    while alice.poll_output().is_some() {}
+    let later = now + REROUTE_DELAY;
+    alice.handle_timeout(later);
+    assert!(
+        std::iter::from_fn(|| alice.poll_output())
+            .any(|o| matches!(o, MeshOutput::Dial { ref remote, .. } if *remote == zed)),
+        "no second dial"
+    );
+    alice.send_signal(&zed, "{}".into(), 2).unwrap();
+    assert_eq!(sent(&mut alice)[0].0, links[1]);
+    // With Carol's link gone too, Dave is the way.
+    alice.handle_link_closed(later, links[1]);
+    while alice.poll_output().is_some() {}
+    alice.send_signal(&zed, "{}".into(), 3).unwrap();
+    assert_eq!(sent(&mut alice)[0].0, links[2]);
+}
+
+/// A small deterministic generator (xorshift64*) for choosing links to break.
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// The issue's figure: 1,000 pages meet through rendezvous on the PeerServer; then the
+/// PeerServer goes away, one link in ten breaks at random, and a page floods its neighbours
+/// with signaling. Every offer and answer after that is a relayed mesh message. Run with
+/// `--nocapture` for the figures.
+#[test]
+fn a_thousand_pages_keep_their_mesh_whole_through_relays_once_the_peerserver_is_gone() {
+    const PAGES: usize = 1000;
+    const FLOOD_PER_LINK_PER_SECOND: u64 = 1000;
+    let mut sim = Sim::new();
+    let config = MeshConfig {
+        max_peers: 8,
+        ..rendezvous(4)
+    };
+    for i in 0..PAGES {
+        sim.add(Duration::from_millis(20 * i as u64), config.clone());
+    }
+    sim.run_for(Duration::from_secs(90));
+    assert!(
+        sim.is_one_component(),
+        "no single mesh while the PeerServer was up"
+    );
+    let before = sim.linked_pairs();
+
+    sim.server_up = false;
+    sim.registry.clear();
+    let mut random = Xorshift(0x9E37_79B9_7F4A_7C15);
+    let mut pairs: Vec<_> = before.iter().copied().collect();
+    pairs.sort_unstable();
+    let cut: Vec<(usize, usize)> = pairs
+        .into_iter()
+        .filter(|_| random.next().is_multiple_of(10))
+        .collect();
+    // What is left of each page's links once the cut ones are gone.
+    let cut_set: HashSet<(usize, usize)> = cut.iter().copied().collect();
+    let neighbours = |n: usize| -> HashSet<usize> {
+        before
+            .iter()
+            .filter(|pair| !cut_set.contains(pair))
+            .filter_map(|&(a, b)| (a == n).then_some(b).or((b == n).then_some(a)))
+            .collect()
+    };
+    // A pair can link again through a page both still have, when the page that dials (the one
+    // with the lower ID; the other waits, then dials if nothing came) is under its cap.
+    let with_common: HashSet<(usize, usize)> = cut
+        .iter()
+        .copied()
+        .filter(|&(a, b)| {
+            !neighbours(a).is_disjoint(&neighbours(b)) && neighbours(a).len() < config.max_peers
+        })
+        .collect();
+    for &(a, b) in &cut {
+        sim.cut(a, b);
+    }
+    let cut_at = sim.now;
+
+    // Page 0 turns hostile: on each of its links, a thousand signals a second for 10 s,
+    // addressed to pages at random, each naming page 0 as its source as the first hop must.
+    let flooder = 0;
+    let flooded: Vec<(usize, LinkId)> = sim
+        .wires
+        .iter()
+        .filter(|((node, _), _)| *node == flooder)
+        .map(|(_, &other)| other)
+        .collect();
+    let forwarded_before: u64 = flooded
+        .iter()
+        .map(|&(n, _)| sim.nodes[n].mesh.relay_stats().forwarded)
+        .sum();
+    let flood_ms = 10_000u64;
+    let every_ms = 1000 / FLOOD_PER_LINK_PER_SECOND;
+    for tick in 0..flood_ms / every_ms {
+        for &(neighbour, link) in &flooded {
+            let message = MeshMessage::Signal {
+                to: Sim::id(random.next() as usize % PAGES).to_string(),
+                from: Sim::id(flooder).to_string(),
+                hops: relay::MAX_HOPS,
+                nonce: random.next(),
+                body: "x".repeat(1024),
+            };
+            sim.schedule(
+                cut_at + Duration::from_millis(tick * every_ms),
+                Event::Deliver(neighbour, link, message.encode()),
+            );
+        }
+    }
+
+    // Watch the broken links come back, 100 ms at a time, for 30 s.
+    let mut back_after: HashMap<(usize, usize), Duration> = HashMap::new();
+    for _ in 0..300 {
+        sim.run_for(Duration::from_millis(100));
+        let linked = sim.linked_pairs();
+        for pair in &cut {
+            if !back_after.contains_key(pair) && linked.contains(pair) {
+                back_after.insert(*pair, sim.now.saturating_since(cut_at));
+            }
+        }
+    }
+    assert!(sim.is_one_component(), "the mesh split with no PeerServer");
+
+    let forwarded_during: u64 = flooded
+        .iter()
+        .map(|&(n, _)| sim.nodes[n].mesh.relay_stats().forwarded)
+        .sum::<u64>()
+        - forwarded_before;
+    let rate_limited: u64 = flooded
+        .iter()
+        .map(|&(n, _)| {
+            sim.nodes[n]
+                .mesh
+                .relay_stats()
+                .dropped
+                .get(&DropReason::RateLimited)
+                .copied()
+                .unwrap_or(0)
+        })
+        .sum();
+    let flood_sent = flooded.len() as u64 * flood_ms / every_ms;
+    // What the per-link bucket lets through from page 0: its burst, then its rate, on each
+    // flooded link; the neighbours' own relaying for honest pages comes on top.
+    let allowed_from_flooder = flooded.len() as u64
+        * (u64::from(relay::SIGNAL_BURST) + u64::from(relay::SIGNALS_PER_SECOND) * flood_ms / 1000);
+
+    let after = sim.linked_pairs();
+    let back_with_common = with_common
+        .iter()
+        .filter(|pair| back_after.contains_key(pair))
+        .count();
+    let mut times: Vec<Duration> = back_after.values().copied().collect();
+    times.sort_unstable();
+    let median = times.get(times.len() / 2).copied().unwrap_or_default();
+    let max = times.last().copied().unwrap_or_default();
+    let links_per_page = before.len() as f64 * 2.0 / PAGES as f64;
+    println!(
+        "simulator, {PAGES} pages, PeerServer removed: {} links ({links_per_page:.1} per page); \
+         {} broken at random ({} of them between pages that still share a peer, and whose \
+         dialing end is under its cap); 30 s later \
+         {} links, {} links signaled through the mesh in all, one component; {} broken pairs \
+         linked again ({back_with_common} of those with a peer in common; median {} ms, \
+         slowest {} ms after the break); flood of {flood_sent} signals on {} links: \
+         {forwarded_during} passed on by the neighbours (the flooder's share at most \
+         {allowed_from_flooder}), {rate_limited} refused by rate",
+        before.len(),
+        cut.len(),
+        with_common.len(),
+        after.len(),
+        sim.mesh_dials,
+        back_after.len(),
+        median.as_millis(),
+        max.as_millis(),
+        flooded.len(),
+    );
+    // New links through relays make up for the broken ones: the mesh is as dense as before.
+    assert!(
+        after.len() * 100 >= before.len() * 95,
+        "{} links 30 s after the break, {} before",
+        after.len(),
+        before.len()
+    );
+    assert!(
+        sim.mesh_dials >= cut.len() / 2,
+        "{} mesh dials",
+        sim.mesh_dials
+    );
+    // Pages that lost their link, still share a peer and may dial link again through it.
+    assert!(
+        back_with_common * 100 >= with_common.len() * 95,
+        "only {back_with_common} of {} broken links between pages with a peer in common \
+         formed again",
+        with_common.len()
+    );
+    assert!(
+        forwarded_during <= allowed_from_flooder + 2_000,
+        "the neighbours passed on {forwarded_during} signals during the flood"
+    );
+    assert!(rate_limited >= flood_sent - allowed_from_flooder - flooded.len() as u64 * 100);
 }
