@@ -368,9 +368,14 @@ impl PeerShared {
         }
     }
 
-    fn settle_first(&self, result: Result<(), PeerError>) {
-        if let Some(first) = self.first.borrow_mut().take() {
-            let _ = first.send(result);
+    /// Resolves [`Peer::connect`]'s wait, if it is waiting; true if it was.
+    fn settle_first(&self, result: Result<(), PeerError>) -> bool {
+        match self.first.borrow_mut().take() {
+            Some(first) => {
+                let _ = first.send(result);
+                true
+            }
+            None => false,
         }
     }
 
@@ -414,13 +419,16 @@ impl PeerShared {
     fn handle_event(self: &Rc<Self>, event: SignalingEvent) {
         match event {
             SignalingEvent::Registered { reconnected } => {
-                self.settle_first(Ok(()));
+                // Peer::connect resolving says it already; Peer::start's caller hears it here.
+                let awaited = self.settle_first(Ok(()));
                 let event = if reconnected {
-                    PeerEvent::Reregistered
+                    Some(PeerEvent::Reregistered)
                 } else {
-                    PeerEvent::Registered
+                    (!awaited).then_some(PeerEvent::Registered)
                 };
-                let _ = self.events.unbounded_send(event);
+                if let Some(event) = event {
+                    let _ = self.events.unbounded_send(event);
+                }
             }
             SignalingEvent::Disconnected {
                 reason,
