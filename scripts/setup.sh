@@ -13,6 +13,7 @@ APT_PACKAGES=(
   nginx-light              # h2c front for unbound's DoH
   nodejs npm               # PeerServer, PeerJS interop pages, Playwright
   iproute2 util-linux      # ip and unshare, for the loopback-only test namespace
+  nftables                 # nft, for tests that break one connection's path inside it
   curl ca-certificates
 )
 

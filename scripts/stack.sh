@@ -6,13 +6,15 @@
 #   scripts/stack.sh restart-peerserver DIR  stop the PeerServer and start it again on its port
 #
 # Parts: dnsdist serving ZONE_FILE (default tests/fixtures/dev.zone) over DNS-over-HTTPS with CORS,
-# and two PeerServers (npm `peer`): the one the dev zone names, and a second that the zone's
-# failover domain prefers to it. Each takes the port in its variable below if set, else a free one.
+# and three PeerServers (npm `peer`): the one the dev zone names, a second that the zone's
+# failover domain prefers to it, and a third that only the zone's lone domain names (a test stops
+# it to leave pages with no PeerServer at all). Each takes the port in its variable below if set, else a free one.
 # DIR/env then holds, for `source`:
 #   SEEDMESH_DOH_URL          http://127.0.0.1:PORT/dns-query
 #   SEEDMESH_DOH_PORT, SEEDMESH_DNS_PORT, SEEDMESH_PEERSERVER_PORT, SEEDMESH_PEERSERVER2_PORT
 #   SEEDMESH_PEERSERVER_URL   ws://127.0.0.1:PORT/seedmesh
 #   SEEDMESH_PEERSERVER2_PID  the second PeerServer's process, for tests that stop it
+#   SEEDMESH_PEERSERVER3_PORT, SEEDMESH_PEERSERVER3_PID  the third's
 #   and the discovery test endpoints listed in scripts/stack-dns.sh
 #   and the TURN relay listed in scripts/stack-turn.sh
 #   SEEDMESH_STACK_DIR        DIR
@@ -69,15 +71,19 @@ start() {
   export SEEDMESH_DNS_PORT=${SEEDMESH_DNS_PORT:-$(free_port)}
   export SEEDMESH_PEERSERVER_PORT=${SEEDMESH_PEERSERVER_PORT:-$(free_port)}
   export SEEDMESH_PEERSERVER2_PORT=${SEEDMESH_PEERSERVER2_PORT:-$(free_port)}
+  export SEEDMESH_PEERSERVER3_PORT=${SEEDMESH_PEERSERVER3_PORT:-$(free_port)}
   export SEEDMESH_DOH_URL="http://127.0.0.1:$SEEDMESH_DOH_PORT/dns-query"
   export SEEDMESH_PEERSERVER_URL="ws://127.0.0.1:$SEEDMESH_PEERSERVER_PORT/seedmesh"
 
   : >"$dir/peerserver.log"
   : >"$dir/peerserver2.log"
+  : >"$dir/peerserver3.log"
   start_peerserver "$dir"
   start_peerserver "$dir" peerserver2 "$SEEDMESH_PEERSERVER2_PORT"
-  export SEEDMESH_PEERSERVER2_PID
+  start_peerserver "$dir" peerserver3 "$SEEDMESH_PEERSERVER3_PORT"
+  export SEEDMESH_PEERSERVER2_PID SEEDMESH_PEERSERVER3_PID
   SEEDMESH_PEERSERVER2_PID=$(cat "$dir/peerserver2.pid")
+  SEEDMESH_PEERSERVER3_PID=$(cat "$dir/peerserver3.pid")
   stack_turn_start "$dir"
 
   # The zone plus the discovery test zone, and the extra DoH endpoints (scripts/stack-dns.sh).
@@ -94,7 +100,8 @@ start() {
 
   {
     for var in SEEDMESH_DOH_URL SEEDMESH_DOH_PORT SEEDMESH_DNS_PORT SEEDMESH_PEERSERVER_PORT \
-      SEEDMESH_PEERSERVER_URL SEEDMESH_PEERSERVER2_PORT SEEDMESH_PEERSERVER2_PID; do
+      SEEDMESH_PEERSERVER_URL SEEDMESH_PEERSERVER2_PORT SEEDMESH_PEERSERVER2_PID \
+      SEEDMESH_PEERSERVER3_PORT SEEDMESH_PEERSERVER3_PID; do
       printf 'export %s=%q\n' "$var" "${!var}"
     done
     stack_dns_env

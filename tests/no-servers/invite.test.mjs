@@ -117,7 +117,9 @@ test("with nothing started, two pages connect by invite link and chat; a third j
   const b = await device({ width: 390, height: 844 });
   const answerLink = await answer(b.page, invite);
   console.log("screenshot:", await screenshot(b.page, "invite-answer-phone"));
-  console.log(`answer link: ${answerLink.length} characters`);
+  const answerText = answerLink.split("#answer=")[1];
+  console.log(`answer link: ${answerLink.length} characters, answer text ${answerText.length} characters`);
+  assert.ok(answerText.length <= 300, `an answer of ${answerText.length} characters`);
   assert.equal(await scanQr(b.page, b.page.getByTestId("invite-notice").getByTestId("qr")), answerLink);
   assert.equal(new URL(b.page.url()).hash, "", "the invite stays in the address");
   await a.page.getByLabel("Their answer").fill(answerLink);
