@@ -5,7 +5,7 @@
 //! carries inputs to it and does what it asks.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
@@ -17,12 +17,9 @@ use gloo_timers::future::{IntervalStream, TimeoutFuture};
 use seedmesh_core::channel::Message;
 use seedmesh_core::connection::CloseReason;
 use seedmesh_core::discovery::{DiscoveryReport, SeedConfig};
-use seedmesh_core::mesh::{
-    FileOffer, LinkId, Mesh, MeshConfig, MeshMessage, MeshOutput, PeerView, ReceivedChat,
-    SlotResult,
-};
+use seedmesh_core::endpoint::{Action, Endpoint, Event, Through};
+use seedmesh_core::mesh::{LinkId, MeshConfig, SlotResult};
 use seedmesh_core::signaling::{MAX_SERVERS, ServerConfig, SignalingError};
-use seedmesh_core::transfer::{self, Progress};
 use seedmesh_core::{PeerId, Token};
 use seedmesh_web::clock::{now, random_u32};
 use seedmesh_web::doh::{DiscoveryOptions, discover};
@@ -95,22 +92,11 @@ pub enum ServerState {
     Unreachable(String),
 }
 
-/// Signaling through the mesh so far, for the status panel.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MeshSignalingView {
-    /// Signaling messages of ours sent through the mesh.
-    pub sent: u64,
-    /// Signaling messages for us that came through the mesh.
-    pub received: u64,
-    /// Signaling messages passed on for other peers.
-    pub relayed: u64,
-    /// Signaling messages from other peers that were dropped (duplicates, floods, forgeries).
-    pub dropped: u64,
-}
-
 /// What the network tells the UI.
 #[derive(Debug, Clone)]
 pub enum NetEvent {
+    /// What the mesh reports: peers, chat, files, delivery, rendezvous, signaling counts.
+    Mesh(Event),
     /// Discovery finished with this report; `fallback` when the page uses its built-in
     /// defaults because the records gave no PeerServer.
     Discovered {
@@ -125,17 +111,9 @@ pub enum NetEvent {
     Signaling(SignalingView),
     /// Every signaling server in the records, in the order they are tried, and its state.
     Servers(Vec<ServerView>),
-    /// Signaling through the mesh changed.
-    MeshSignaling(MeshSignalingView),
     /// Our ID is registered under another token (by a page in another browser, say): this
     /// page goes by this fresh identity instead.
     IdReplaced(Identity),
-    /// We hold this rendezvous slot, or none.
-    Slot(Option<PeerId>),
-    /// A peer appeared or changed.
-    Peer(PeerView),
-    /// A peer left.
-    PeerRemoved(PeerId),
     /// A connection's path: round trip and whether it is relayed.
     Path {
         /// The peer.
@@ -147,8 +125,6 @@ pub enum NetEvent {
         /// Whether the connection was signaled through the mesh.
         through_mesh: bool,
     },
-    /// A chat message arrived.
-    Chat(ReceivedChat),
     /// A chat message of ours went out.
     Sent {
         /// Its ID.
@@ -162,17 +138,8 @@ pub enum NetEvent {
         /// When, in ms since the Unix epoch.
         sent_at: u64,
     },
-    /// Peers confirmed one of our messages.
-    Delivered {
-        /// The message ID.
-        id: String,
-        /// How many confirmed it.
-        delivered: usize,
-    },
     /// A message could not be sent; the text says why.
     SendFailed(String),
-    /// A peer is sending a file.
-    FileOffered(FileOffer),
     /// A file of ours is on its way.
     FileSent {
         /// The transfer's ID.
@@ -187,29 +154,6 @@ pub enum NetEvent {
         recipients: usize,
         /// When, in ms since the Unix epoch.
         sent_at: u64,
-    },
-    /// Bytes of a file have been sent or received.
-    FileProgress {
-        /// The transfer's ID.
-        id: String,
-        /// Bytes so far.
-        done: u64,
-    },
-    /// A file arrived whole.
-    FileReceived {
-        /// The transfer's ID.
-        id: String,
-        /// The file.
-        bytes: Vec<u8>,
-        /// Its media type.
-        mime: String,
-    },
-    /// A transfer from a peer failed; the text says why.
-    FileFailed {
-        /// The transfer's ID, if known.
-        id: Option<String>,
-        /// What went wrong.
-        reason: String,
     },
     /// The invite this page was asked to make: its text, or why there is none.
     InviteMade(Result<String, String>),
@@ -302,7 +246,8 @@ struct Driver {
     /// Every open link's sender, shared with the `pagehide` handler, which closes them all so
     /// that peers see this page leave at once rather than after the liveness timeout.
     senders: Rc<RefCell<HashMap<LinkId, ConnectionSender>>>,
-    mesh: Mesh,
+    /// Every decision about the mesh, files and signaling paths.
+    endpoint: Endpoint,
     peer: PeerHandle,
     /// Ends the task that owns the peer; the peer then leaves its PeerServer.
     main_peer: AbortHandle,
@@ -316,23 +261,10 @@ struct Driver {
     events: UnboundedSender<NetEvent>,
     links: HashMap<LinkId, Link>,
     slots: HashMap<PeerId, AbortHandle>,
-    files: transfer::Receiver,
-    /// The media type of each file arriving.
-    file_types: HashMap<String, String>,
-    /// The link each file arrives on, to confirm it there.
-    file_links: HashMap<String, LinkId>,
     servers: Vec<ServerView>,
     options: PeerOptions,
     /// Where connections signaled through the mesh put their messages.
     mesh_signals: UnboundedSender<MeshSignal>,
-    /// Our signaling messages sent through the mesh so far.
-    mesh_signals_sent: u64,
-    /// Links being dialed through the mesh.
-    mesh_dials: HashSet<LinkId>,
-    /// Signaling for us through the mesh that this page refused.
-    mesh_signals_refused: u64,
-    /// What the status panel last showed of signaling through the mesh.
-    mesh_signaling: MeshSignalingView,
 }
 
 async fn run(
@@ -428,8 +360,8 @@ async fn run(
         }));
         peer_options.id = Some(identity.id.clone());
         peer_options.token = Some(identity.token.clone());
-        let mesh = match Mesh::new(identity.id.clone(), &identity.name, plan.mesh.clone()) {
-            Ok(mesh) => mesh,
+        let endpoint = match Endpoint::new(identity.id.clone(), &identity.name, plan.mesh.clone()) {
+            Ok(endpoint) => endpoint,
             Err(error) => {
                 emit(NetEvent::Signaling(SignalingView::Failed {
                     server: servers_text,
@@ -443,7 +375,7 @@ async fn run(
         let main_peer = forward_peer(peer, inputs.clone(), true);
         let mut driver = Driver {
             senders: senders.clone(),
-            mesh,
+            endpoint,
             peer: handle,
             main_peer,
             registered_once: false,
@@ -453,21 +385,14 @@ async fn run(
             events: events.clone(),
             links: HashMap::new(),
             slots: HashMap::new(),
-            files: transfer::Receiver::default(),
-            file_types: HashMap::new(),
-            file_links: HashMap::new(),
             servers: servers.clone(),
             options: peer_options.clone(),
             mesh_signals: mesh_signals.clone(),
-            mesh_signals_sent: 0,
-            mesh_dials: HashSet::new(),
-            mesh_signals_refused: 0,
-            mesh_signaling: MeshSignalingView::default(),
         };
-        driver.mesh.start(now());
+        driver.endpoint.start(now());
         driver.drain();
         loop {
-            let sleep = match driver.mesh.poll_timeout() {
+            let sleep = match driver.endpoint.poll_timeout() {
                 Some(at) => {
                     let millis = at.saturating_since(now()).as_millis();
                     TimeoutFuture::new(u32::try_from(millis).unwrap_or(u32::MAX))
@@ -477,7 +402,7 @@ async fn run(
             match select(input_rx.next(), sleep).await {
                 Either::Left((Some(input), _)) => driver.handle(input),
                 Either::Left((None, _)) => return,
-                Either::Right(_) => driver.mesh.handle_timeout(now()),
+                Either::Right(_) => driver.endpoint.handle_timeout(now()),
             }
             driver.drain();
             if driver.replaced.is_some() {
@@ -618,7 +543,7 @@ impl Driver {
         let now = now();
         match input {
             Input::Command(Command::Chat { text, to }) => {
-                match self.mesh.send_chat(wall_clock(), &text, to.as_ref()) {
+                match self.endpoint.send_chat(wall_clock(), &text, to.as_ref()) {
                     Ok(sent) => self.emit(NetEvent::Sent {
                         id: sent.id,
                         text,
@@ -629,13 +554,29 @@ impl Driver {
                     Err(error) => self.emit(NetEvent::SendFailed(error.to_string())),
                 }
             }
-            Input::Command(Command::Rename(name)) => self.mesh.set_name(&name),
+            Input::Command(Command::Rename(name)) => self.endpoint.set_name(&name),
             Input::Command(Command::SendFile {
                 name,
                 mime,
                 bytes,
                 to,
-            }) => self.send_file(&name, &mime, &bytes, to),
+            }) => {
+                let sent_at = wall_clock();
+                match self
+                    .endpoint
+                    .send_file(sent_at, &name, &mime, &bytes, to.as_ref())
+                {
+                    Ok(file) => self.emit(NetEvent::FileSent {
+                        id: file.id,
+                        name,
+                        size: bytes.len() as u64,
+                        to,
+                        recipients: file.recipients,
+                        sent_at,
+                    }),
+                    Err(error) => self.emit(NetEvent::SendFailed(error.to_string())),
+                }
+            }
             Input::Command(Command::MakeInvite) => {
                 let invite = self.peer.invite();
                 self.when_ready(true, invite);
@@ -651,17 +592,12 @@ impl Driver {
             Input::InviteText { ours: true, text } => self.emit(NetEvent::InviteMade(text)),
             Input::InviteText { ours: false, text } => self.emit(NetEvent::InviteAnswered(text)),
             Input::Incoming(connection) => {
-                let remote = connection.peer().clone();
-                let link = if connection.signaled_by_invite() {
-                    Some(self.mesh.accept_invited(now, remote))
-                } else {
-                    self.mesh.accept(now, remote)
-                };
-                match link {
-                    Some(link) => {
-                        self.attach(link, connection);
-                        self.mesh.handle_link_open(now, link);
-                    }
+                let peer = connection.peer().clone();
+                match self
+                    .endpoint
+                    .connected(now, peer, connection.signaled_by_invite())
+                {
+                    Some(link) => self.attach(link, connection),
                     None => connection.close(),
                 }
             }
@@ -710,7 +646,7 @@ impl Driver {
             }
             Input::Peer(PeerEvent::Failed(SignalingError::IdTaken { .. })) => {
                 // Someone else holds our ID on this server: go by a fresh one.
-                let name = self.mesh.name().to_owned();
+                let name = self.endpoint.name().to_owned();
                 let mut fresh = Identity::fresh(&mut random_u32);
                 fresh.name = name;
                 self.emit(NetEvent::IdReplaced(fresh.clone()));
@@ -733,144 +669,131 @@ impl Driver {
                 let id = slot_peer.id();
                 let abort = forward_peer(slot_peer, self.inputs.clone(), false);
                 self.slots.insert(id, abort);
-                self.mesh.handle_slot_result(now, slot, SlotResult::Claimed);
-                self.emit(NetEvent::Slot(self.mesh.held_slot()));
+                self.endpoint.slot_result(now, slot, SlotResult::Claimed);
             }
-            Input::Slot(slot, Err(result)) => self.mesh.handle_slot_result(now, slot, result),
+            Input::Slot(slot, Err(result)) => self.endpoint.slot_result(now, slot, result),
             Input::Dialed(link, Ok(connection)) => {
-                self.mesh_dials.remove(&link);
                 self.attach(link, connection);
-                self.mesh.handle_link_open(now, link);
-            }
-            // A dial through the mesh that came to nothing (a stale route, a relay that dropped
-            // it) is tried once more through the PeerServer.
-            Input::Dialed(link, Err(_)) if self.mesh_dials.remove(&link) => {
-                if let Some(remote) = self.mesh.remote_of(link) {
-                    self.dial_through_server(link, &remote);
-                }
+                self.endpoint.dialed(now, link, Ok(()));
             }
             Input::Dialed(link, Err(error)) => {
-                self.mesh.handle_link_failed(now, link, &error.to_string());
+                self.endpoint.dialed(now, link, Err(error.to_string()));
             }
-            Input::Connection(_, ConnectionEvent::Message(Message::Binary(chunk))) => {
-                self.receive_chunk(&chunk);
-            }
-            Input::Connection(link, ConnectionEvent::Message(message)) => {
-                let bytes = match message {
-                    Message::Json(value) => serde_json::to_vec(&value).unwrap_or_default(),
-                    Message::Text(text) => text.into_bytes(),
-                    Message::Binary(bytes) => bytes,
-                };
-                // A peer that sends something unreadable is ignored, message by message.
-                if let Ok(message) = MeshMessage::decode(&bytes) {
-                    self.mesh.handle_message(now, link, message);
-                }
-            }
+            Input::Connection(link, ConnectionEvent::Message(message)) => match message {
+                Message::Binary(chunk) => self.endpoint.received_binary(now, link, &chunk),
+                Message::Json(value) => self.endpoint.received_text(now, link, &value.to_string()),
+                Message::Text(text) => self.endpoint.received_text(now, link, &text),
+            },
             Input::Connection(_, ConnectionEvent::Error(_)) => {}
             Input::Connection(link, ConnectionEvent::Closed(reason)) => {
                 self.senders.borrow_mut().remove(&link);
                 if let Some(link_state) = self.links.remove(&link) {
                     link_state.reader.abort();
                 }
-                match reason {
-                    // The path failed, but the peer may still be there: link again through
-                    // a peer we share.
-                    CloseReason::TransportFailed | CloseReason::Unresponsive { .. } => {
-                        self.mesh.handle_link_lost(now, link);
-                    }
-                    _ => self.mesh.handle_link_closed(now, link),
-                }
+                // A failed path, unlike a close, leaves the peer there to link again.
+                let lost = matches!(
+                    reason,
+                    CloseReason::TransportFailed | CloseReason::Unresponsive { .. }
+                );
+                self.endpoint.closed(now, link, lost);
             }
             Input::Connection(..) => {}
             Input::MeshSignal(signal) => {
                 let nonce = u64::from(random_u32()) << 32 | u64::from(random_u32());
                 // Without a route the attempt times out, as one whose peer never answers.
-                if self
-                    .mesh
-                    .send_signal(&signal.to, signal.body, nonce)
-                    .is_ok()
-                {
-                    self.mesh_signals_sent += 1;
-                }
+                let _ = self.endpoint.send_signal(&signal.to, signal.body, nonce);
             }
             Input::Tick => self.read_paths(),
         }
     }
 
-    /// Does what the mesh asks, and tells the UI what signaling through the mesh did.
+    /// Does what the endpoint asks, and shows what it reports.
     fn drain(&mut self) {
-        self.do_outputs();
-        let stats = self.mesh.relay_stats();
-        let view = MeshSignalingView {
-            sent: self.mesh_signals_sent,
-            received: stats.delivered,
-            relayed: stats.forwarded,
-            dropped: stats.dropped.values().sum::<u64>() + self.mesh_signals_refused,
-        };
-        if view != self.mesh_signaling {
-            self.mesh_signaling = view;
-            self.emit(NetEvent::MeshSignaling(view));
+        while let Some(action) = self.endpoint.poll_action() {
+            self.act(action);
+        }
+        while let Some(event) = self.endpoint.poll_event() {
+            self.emit(NetEvent::Mesh(event));
         }
     }
 
-    fn do_outputs(&mut self) {
-        while let Some(output) = self.mesh.poll_output() {
-            match output {
-                MeshOutput::ClaimSlot { slot, id } => self.claim(slot, id),
-                MeshOutput::ReleaseSlot { id } => {
-                    if let Some(abort) = self.slots.remove(&id) {
-                        abort.abort();
-                    }
+    fn act(&mut self, action: Action) {
+        match action {
+            Action::ClaimSlot { slot, id } => self.claim(slot, id),
+            Action::ReleaseSlot { id } => {
+                if let Some(abort) = self.slots.remove(&id) {
+                    abort.abort();
                 }
-                // Through the mesh when a connected peer can carry the signaling; the
-                // PeerServer only when none can (rendezvous slots, DNS bootstrap peers).
-                MeshOutput::Dial { link, remote } if self.mesh.has_route_to(&remote) => {
-                    self.mesh_dials.insert(link);
-                    let dial = self.peer.dial_through_mesh(
-                        &remote,
-                        DialOptions::default(),
-                        self.mesh_signals.clone(),
-                    );
-                    let inputs = self.inputs.clone();
-                    spawn_local(async move {
-                        let _ = inputs.unbounded_send(Input::Dialed(link, dial.await));
-                    });
+            }
+            Action::Dial {
+                link,
+                peer,
+                through: Through::Mesh,
+            } => {
+                let dial = self.peer.dial_through_mesh(
+                    &peer,
+                    DialOptions::default(),
+                    self.mesh_signals.clone(),
+                );
+                self.when_dialed(link, dial);
+            }
+            Action::Dial {
+                link,
+                peer,
+                through: Through::PeerServer,
+            } => {
+                let dial = self.peer.dial(&peer, DialOptions::default());
+                self.when_dialed(link, dial);
+            }
+            Action::Send { link, message } => {
+                let value = serde_json::to_value(&message).unwrap_or_default();
+                self.queue(link, Message::Json(value), None);
+            }
+            Action::SendChunk {
+                link,
+                chunk,
+                id,
+                done,
+            } => self.queue(link, Message::Binary(chunk), Some((id, done))),
+            Action::Close { link } => {
+                self.senders.borrow_mut().remove(&link);
+                if let Some(state) = self.links.remove(&link) {
+                    state.sender.close();
+                    state.reader.abort();
                 }
-                MeshOutput::Dial { link, remote } => self.dial_through_server(link, &remote),
-                MeshOutput::Send { link, message } => {
-                    if let Some(state) = self.links.get(&link) {
-                        let value = serde_json::to_value(&message).unwrap_or_default();
-                        let _ = state.outbox.unbounded_send(Outgoing {
-                            message: Message::Json(value),
-                            file_progress: None,
-                        });
-                    }
-                }
-                MeshOutput::Close { link } => {
-                    self.senders.borrow_mut().remove(&link);
-                    if let Some(state) = self.links.remove(&link) {
-                        state.sender.close();
-                        state.reader.abort();
-                    }
-                }
-                MeshOutput::PeerChanged(view) => self.emit(NetEvent::Peer(view)),
-                MeshOutput::PeerRemoved(id) => self.emit(NetEvent::PeerRemoved(id)),
-                MeshOutput::ChatReceived(chat) => self.emit(NetEvent::Chat(chat)),
-                MeshOutput::FileOffered(offer) => self.expect_file(offer),
-                MeshOutput::SignalReceived { from, body, .. } => {
-                    // Unreadable or stray signaling changes nothing but the count.
-                    let taken =
-                        self.peer
-                            .handle_mesh_signal(&from, &body, self.mesh_signals.clone());
-                    if taken.is_err() {
-                        self.mesh_signals_refused += 1;
-                    }
-                }
-                MeshOutput::Delivered { id, delivered, .. } => {
-                    self.emit(NetEvent::Delivered { id, delivered });
+            }
+            Action::TakeSignal { from, body } => {
+                // Unreadable or stray signaling changes nothing but the count.
+                let taken = self
+                    .peer
+                    .handle_mesh_signal(&from, &body, self.mesh_signals.clone());
+                if taken.is_err() {
+                    self.endpoint.signal_refused();
                 }
             }
         }
+    }
+
+    /// Queues `message` on `link`'s outbox; a file chunk notes how far its transfer got.
+    fn queue(&self, link: LinkId, message: Message, file_progress: Option<(String, u64)>) {
+        if let Some(state) = self.links.get(&link) {
+            let _ = state.outbox.unbounded_send(Outgoing {
+                message,
+                file_progress,
+            });
+        }
+    }
+
+    /// Reports what came of a dial for `link` to the loop.
+    fn when_dialed(
+        &self,
+        link: LinkId,
+        dial: impl Future<Output = Result<Connection, PeerError>> + 'static,
+    ) {
+        let inputs = self.inputs.clone();
+        spawn_local(async move {
+            let _ = inputs.unbounded_send(Input::Dialed(link, dial.await));
+        });
     }
 
     /// Hands an invite's text (`ours`) or an answer's to the loop once it is ready.
@@ -883,14 +806,6 @@ impl Driver {
         spawn_local(async move {
             let text = text.await.map_err(|e| e.to_string());
             let _ = inputs.unbounded_send(Input::InviteText { ours, text });
-        });
-    }
-
-    fn dial_through_server(&self, link: LinkId, remote: &PeerId) {
-        let dial = self.peer.dial(remote, DialOptions::default());
-        let inputs = self.inputs.clone();
-        spawn_local(async move {
-            let _ = inputs.unbounded_send(Input::Dialed(link, dial.await));
         });
     }
 
@@ -922,7 +837,8 @@ impl Driver {
                         break;
                     }
                     if let Some((id, done)) = outgoing.file_progress {
-                        let _ = events.unbounded_send(NetEvent::FileProgress { id, done });
+                        let _ =
+                            events.unbounded_send(NetEvent::Mesh(Event::FileProgress { id, done }));
                     }
                 }
             });
@@ -956,88 +872,6 @@ impl Driver {
         );
     }
 
-    /// Announces a file and queues its chunks on each recipient's link, after the announcement.
-    fn send_file(&mut self, name: &str, mime: &str, bytes: &[u8], to: Option<PeerId>) {
-        let size = bytes.len() as u64;
-        let sent_at = wall_clock();
-        let outgoing = match self.mesh.send_file(sent_at, name, mime, size, to.as_ref()) {
-            Ok(outgoing) => outgoing,
-            Err(error) => {
-                self.emit(NetEvent::SendFailed(error.to_string()));
-                return;
-            }
-        };
-        self.emit(NetEvent::FileSent {
-            id: outgoing.id.clone(),
-            name: name.to_owned(),
-            size,
-            to,
-            recipients: outgoing.links.len(),
-            sent_at,
-        });
-        // The announcement goes first: queue it before the chunks.
-        self.drain();
-        for link in &outgoing.links {
-            let Some(state) = self.links.get(link) else {
-                continue;
-            };
-            let mut done = 0u64;
-            for chunk in transfer::chunks(&outgoing.id, bytes) {
-                done = (done + transfer::CHUNK_SIZE as u64).min(size);
-                let _ = state.outbox.unbounded_send(Outgoing {
-                    message: Message::Binary(chunk),
-                    file_progress: Some((outgoing.id.clone(), done)),
-                });
-            }
-        }
-    }
-
-    /// Gets ready for a file a peer announced.
-    fn expect_file(&mut self, offer: FileOffer) {
-        if let Err(error) = self.files.announce(&offer.id, offer.size) {
-            self.emit(NetEvent::FileFailed {
-                id: Some(offer.id.clone()),
-                reason: error.to_string(),
-            });
-            return;
-        }
-        self.file_types.insert(offer.id.clone(), offer.mime.clone());
-        let (id, link) = (offer.id.clone(), offer.link);
-        self.emit(NetEvent::FileOffered(offer));
-        if let Some(Progress::Complete { bytes, .. }) = self.files.take_empty(&id) {
-            self.finish_file(link, id, bytes);
-        } else {
-            self.file_links.insert(id, link);
-        }
-    }
-
-    fn receive_chunk(&mut self, chunk: &[u8]) {
-        match self.files.receive(chunk) {
-            Ok(Progress::Partial { id, received, .. }) => {
-                self.emit(NetEvent::FileProgress { id, done: received });
-            }
-            Ok(Progress::Complete { id, bytes }) => {
-                if let Some(link) = self.file_links.remove(&id) {
-                    self.finish_file(link, id, bytes);
-                }
-            }
-            Err(error) => self.emit(NetEvent::FileFailed {
-                id: None,
-                reason: error.to_string(),
-            }),
-        }
-    }
-
-    fn finish_file(&mut self, link: LinkId, id: String, bytes: Vec<u8>) {
-        self.mesh.file_received(link, &id);
-        let mime = self.file_types.remove(&id).unwrap_or_default();
-        self.emit(NetEvent::FileProgress {
-            id: id.clone(),
-            done: bytes.len() as u64,
-        });
-        self.emit(NetEvent::FileReceived { id, bytes, mime });
-    }
-
     /// Reads every connected link's path for the peer list.
     fn read_paths(&self) {
         for (link, state) in &self.links {
@@ -1065,7 +899,7 @@ impl Driver {
     }
 
     fn peer_of(&self, link: LinkId) -> Option<PeerId> {
-        self.mesh.peer_on(link)
+        self.endpoint.peer_on(link)
     }
 }
 

@@ -9,12 +9,13 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use seedmesh_core::PeerId;
 use seedmesh_core::discovery::DiscoveryReport;
+use seedmesh_core::endpoint::{Event, SignalingCounts};
 use seedmesh_core::identity::Identity;
 use seedmesh_core::mesh::{FoundBy, PeerState};
 use serde::{Deserialize, Serialize};
 
 use crate::identity;
-use crate::network::{Command, MeshSignalingView, NetEvent, ServerView, SignalingView};
+use crate::network::{Command, NetEvent, ServerView, SignalingView};
 use crate::storage::Shared;
 
 /// How many messages the history keeps.
@@ -171,7 +172,7 @@ pub struct AppState {
     /// Every signaling server in the records and its state.
     pub servers: RwSignal<Vec<ServerView>>,
     /// Signaling through the mesh so far.
-    pub mesh_signaling: RwSignal<MeshSignalingView>,
+    pub mesh_signaling: RwSignal<SignalingCounts>,
     /// The rendezvous slot we hold.
     pub slot: RwSignal<Option<PeerId>>,
     /// Known peers by ID.
@@ -204,7 +205,7 @@ impl AppState {
             discovery: RwSignal::new(DiscoveryView::Resolving),
             signaling: RwSignal::new(SignalingView::Waiting),
             servers: RwSignal::new(Vec::new()),
-            mesh_signaling: RwSignal::new(MeshSignalingView::default()),
+            mesh_signaling: RwSignal::new(SignalingCounts::default()),
             slot: RwSignal::new(None),
             peers: RwSignal::new(BTreeMap::new()),
             messages: RwSignal::new(Vec::new()),
@@ -272,38 +273,19 @@ impl AppState {
 
     fn apply(self, event: NetEvent) {
         match event {
+            NetEvent::Mesh(event) => self.apply_mesh(event),
             NetEvent::Discovered { report, fallback } => {
                 self.discovery.set(DiscoveryView::Done { report, fallback });
             }
             NetEvent::NoSeedDomain => self.discovery.set(DiscoveryView::NoDomain),
             NetEvent::Signaling(view) => self.signaling.set(view),
             NetEvent::Servers(servers) => self.servers.set(servers),
-            NetEvent::MeshSignaling(view) => self.mesh_signaling.set(view),
             NetEvent::IdReplaced(identity) => {
                 if let Some(old) = self.identity.get_untracked() {
                     spawn_local(identity::replace(old, identity.clone()));
                 }
                 self.identity.set(Some(identity));
             }
-            NetEvent::Slot(slot) => self.slot.set(slot),
-            NetEvent::Peer(view) => self.peers.update(|peers| {
-                let previous = peers.remove(&view.id);
-                peers.insert(
-                    view.id.clone(),
-                    PeerRow {
-                        id: view.id,
-                        name: view.name,
-                        state: view.state,
-                        found_by: view.found_by,
-                        rtt: previous.as_ref().and_then(|p| p.rtt),
-                        through_mesh: previous.as_ref().is_some_and(|p| p.through_mesh),
-                        candidates: previous.and_then(|p| p.candidates),
-                    },
-                );
-            }),
-            NetEvent::PeerRemoved(id) => self.peers.update(|peers| {
-                peers.remove(&id);
-            }),
             NetEvent::Path {
                 peer,
                 rtt,
@@ -315,17 +297,6 @@ impl AppState {
                     row.candidates = candidates;
                     row.through_mesh = through_mesh;
                 }
-            }),
-            NetEvent::Chat(chat) => self.push_message(ChatLine {
-                id: chat.id,
-                from: Some(chat.from.to_string()),
-                from_name: chat.from_name,
-                direct: chat.direct.then(String::new),
-                text: chat.text,
-                sent_at: chat.sent_at,
-                recipients: 0,
-                delivered: 0,
-                file: None,
             }),
             NetEvent::Sent {
                 id,
@@ -347,23 +318,6 @@ impl AppState {
                     file: None,
                 });
             }
-            NetEvent::FileOffered(offer) => self.push_message(ChatLine {
-                id: offer.id,
-                from: Some(offer.from.to_string()),
-                from_name: offer.from_name,
-                direct: offer.direct.then(String::new),
-                text: String::new(),
-                sent_at: offer.sent_at,
-                recipients: 0,
-                delivered: 0,
-                file: Some(FileLine {
-                    name: offer.name,
-                    size: offer.size,
-                    done: 0,
-                    url: None,
-                    failed: None,
-                }),
-            }),
             NetEvent::FileSent {
                 id,
                 name,
@@ -388,29 +342,6 @@ impl AppState {
                     failed: None,
                 }),
             }),
-            NetEvent::FileProgress { id, done } => self.update_file(&id, |file| {
-                file.done = file.done.max(done);
-            }),
-            NetEvent::FileReceived { id, bytes, mime } => {
-                let url = download_url(&bytes, &mime);
-                self.update_file(&id, |file| {
-                    file.done = file.size;
-                    file.url = url;
-                });
-                self.save_history();
-            }
-            NetEvent::FileFailed { id, reason } => match id {
-                Some(id) => self.update_file(&id, |file| file.failed = Some(reason)),
-                None => self.send_error.set(Some(reason)),
-            },
-            NetEvent::Delivered { id, delivered } => {
-                self.messages.update(|messages| {
-                    if let Some(line) = messages.iter_mut().rev().find(|m| m.id == id) {
-                        line.delivered = delivered;
-                    }
-                });
-                self.save_history();
-            }
             NetEvent::SendFailed(reason) => self.send_error.set(Some(reason)),
             NetEvent::InviteMade(Ok(text)) => self.invite.set(InviteView::Open(text)),
             NetEvent::InviteMade(Err(reason)) => self.invite.set(InviteView::Failed(reason)),
@@ -438,6 +369,83 @@ impl AppState {
             } => {
                 self.reply
                     .set(ReplyView::Failed(format!("the invite ended: {reason}")));
+            }
+        }
+    }
+
+    /// What the mesh reports: peers, chat, files, delivery, rendezvous, signaling counts.
+    fn apply_mesh(self, event: Event) {
+        match event {
+            Event::Signaling(view) => self.mesh_signaling.set(view),
+            Event::Slot(slot) => self.slot.set(slot),
+            Event::Peer(view) => self.peers.update(|peers| {
+                let previous = peers.remove(&view.id);
+                peers.insert(
+                    view.id.clone(),
+                    PeerRow {
+                        id: view.id,
+                        name: view.name,
+                        state: view.state,
+                        found_by: view.found_by,
+                        rtt: previous.as_ref().and_then(|p| p.rtt),
+                        through_mesh: previous.as_ref().is_some_and(|p| p.through_mesh),
+                        candidates: previous.and_then(|p| p.candidates),
+                    },
+                );
+            }),
+            Event::PeerRemoved(id) => self.peers.update(|peers| {
+                peers.remove(&id);
+            }),
+            Event::Chat(chat) => self.push_message(ChatLine {
+                id: chat.id,
+                from: Some(chat.from.to_string()),
+                from_name: chat.from_name,
+                direct: chat.direct.then(String::new),
+                text: chat.text,
+                sent_at: chat.sent_at,
+                recipients: 0,
+                delivered: 0,
+                file: None,
+            }),
+            Event::FileOffered(offer) => self.push_message(ChatLine {
+                id: offer.id,
+                from: Some(offer.from.to_string()),
+                from_name: offer.from_name,
+                direct: offer.direct.then(String::new),
+                text: String::new(),
+                sent_at: offer.sent_at,
+                recipients: 0,
+                delivered: 0,
+                file: Some(FileLine {
+                    name: offer.name,
+                    size: offer.size,
+                    done: 0,
+                    url: None,
+                    failed: None,
+                }),
+            }),
+            Event::FileProgress { id, done } => self.update_file(&id, |file| {
+                file.done = file.done.max(done);
+            }),
+            Event::FileReceived { id, bytes, mime } => {
+                let url = download_url(&bytes, &mime);
+                self.update_file(&id, |file| {
+                    file.done = file.size;
+                    file.url = url;
+                });
+                self.save_history();
+            }
+            Event::FileFailed { id, reason } => match id {
+                Some(id) => self.update_file(&id, |file| file.failed = Some(reason)),
+                None => self.send_error.set(Some(reason)),
+            },
+            Event::Delivered { id, delivered } => {
+                self.messages.update(|messages| {
+                    if let Some(line) = messages.iter_mut().rev().find(|m| m.id == id) {
+                        line.delivered = delivered;
+                    }
+                });
+                self.save_history();
             }
         }
     }

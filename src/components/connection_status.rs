@@ -1,7 +1,9 @@
 use leptos::prelude::*;
 use seedmesh_core::discovery::{AttemptOutcome, Source};
 
-use crate::network::{MeshSignalingView, ServerState, SignalingView};
+use seedmesh_core::endpoint::SignalingCounts;
+
+use crate::network::{ServerState, SignalingView};
 use crate::state::{AppState, DiscoveryView};
 
 /// How this page is connected: discovery, signaling and the mesh, with every failure in words.
@@ -48,7 +50,7 @@ pub fn ConnectionStatus(
                 <dd data-testid="mesh-signaling">
                     {move || {
                         let view = state.mesh_signaling.get();
-                        if view == MeshSignalingView::default() {
+                        if view == SignalingCounts::default() {
                             "none yet: new links are signaled through the mesh when a \
                              connected peer knows the other page"
                                 .to_owned()

@@ -18,6 +18,7 @@
 //! - [`channel`]: what crosses a data channel.
 //! - [`transfer`]: files in chunks.
 //! - [`connection`]: one data connection's timeouts, liveness and close.
+//! - [`endpoint`]: all of the above for one page, every link under one handle.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -25,6 +26,7 @@
 pub mod channel;
 pub mod connection;
 pub mod discovery;
+pub mod endpoint;
 pub mod identity;
 pub mod invite;
 pub mod mesh;

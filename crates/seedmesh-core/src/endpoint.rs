@@ -1,0 +1,510 @@
+//! A page's whole network without I/O: the mesh, the files in transit, and which way each link
+//! is signaled, every link under one handle ([`LinkId`]).
+//!
+//! The driver reports what happened (a link opened, a frame arrived, a dial failed), polls
+//! [`Endpoint::poll_action`] for what to do (dial, send, close, claim a slot) and
+//! [`Endpoint::poll_event`] for what to show, and sleeps until [`Endpoint::poll_timeout`]. The
+//! browser app and the native simulator drive the same machine.
+//!
+//! ```
+//! use seedmesh_core::endpoint::{Action, Endpoint};
+//! use seedmesh_core::mesh::MeshConfig;
+//! use seedmesh_core::{Instant, PeerId};
+//!
+//! let now = Instant::from_millis(0);
+//! let mut page = Endpoint::new(PeerId::parse("alice")?, "Alice", MeshConfig::default())?;
+//! page.start(now);
+//! // Another page connected to us: the endpoint takes it as a link and says hello on it.
+//! let link = page.connected(now, PeerId::parse("bob")?, false).expect("room for a link");
+//! assert!(matches!(page.poll_action(), Some(Action::Send { link: l, .. }) if l == link));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use crate::PeerId;
+use crate::mesh::{
+    ChatError, FileOffer, LinkId, Mesh, MeshConfig, MeshError, MeshMessage, MeshOutput,
+    OutgoingChat, PeerView, ReceivedChat, SignalError, SlotResult,
+};
+use crate::time::Instant;
+use crate::transfer::{self, Progress};
+
+/// How a dial's offer, answer and candidates travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Through {
+    /// Through a connected peer, as mesh signals ([`Endpoint::send_signal`] carries ours).
+    Mesh,
+    /// Through the PeerServer.
+    PeerServer,
+}
+
+/// What the driver must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Open a data connection to `peer` for `link`, signaled `through` the mesh or the
+    /// PeerServer, then report [`Endpoint::dialed`].
+    Dial {
+        /// The link's handle.
+        link: LinkId,
+        /// Whom to dial.
+        peer: PeerId,
+        /// Which way its signaling goes.
+        through: Through,
+    },
+    /// Send this mesh message on `link`.
+    Send {
+        /// The link.
+        link: LinkId,
+        /// The message.
+        message: MeshMessage,
+    },
+    /// Send this file chunk (binary) on `link`; once it is out, `done` bytes of the transfer
+    /// `id` are sent.
+    SendChunk {
+        /// The link.
+        link: LinkId,
+        /// The chunk, as [`transfer::encode_chunk`] makes it.
+        chunk: Vec<u8>,
+        /// The transfer.
+        id: String,
+        /// Bytes of the file sent once this chunk is.
+        done: u64,
+    },
+    /// Close `link`'s connection.
+    Close {
+        /// The link.
+        link: LinkId,
+    },
+    /// Register `id` on the PeerServer as rendezvous slot `slot`, then report
+    /// [`Endpoint::slot_result`].
+    ClaimSlot {
+        /// The slot's number.
+        slot: u8,
+        /// Its ID.
+        id: PeerId,
+    },
+    /// Leave the slot registered as `id`.
+    ReleaseSlot {
+        /// The slot's ID.
+        id: PeerId,
+    },
+    /// Signaling for us from `from` came through the mesh: hand it to the connections
+    /// (an offer starts one, an answer or candidate goes to its own), and report
+    /// [`Endpoint::signal_refused`] if they do not take it.
+    TakeSignal {
+        /// Its source.
+        from: PeerId,
+        /// The signaling message, as PeerJS writes it to a PeerServer.
+        body: String,
+    },
+}
+
+/// What signaling through the mesh did so far, for people to read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignalingCounts {
+    /// Signaling messages of ours sent through the mesh.
+    pub sent: u64,
+    /// Signaling messages for us that came through the mesh.
+    pub received: u64,
+    /// Signaling messages passed on for other peers.
+    pub relayed: u64,
+    /// Signaling messages from other peers dropped (duplicates, floods, forgeries) or refused.
+    pub dropped: u64,
+}
+
+/// What the application shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A peer appeared or changed.
+    Peer(PeerView),
+    /// A peer left.
+    PeerRemoved(PeerId),
+    /// We hold this rendezvous slot now, or none.
+    Slot(Option<PeerId>),
+    /// A chat message arrived.
+    Chat(ReceivedChat),
+    /// Peers confirmed one of our messages or files.
+    Delivered {
+        /// Its ID.
+        id: String,
+        /// How many confirmed it.
+        delivered: usize,
+    },
+    /// A peer is sending a file.
+    FileOffered(FileOffer),
+    /// Bytes of an arriving file came in.
+    FileProgress {
+        /// The transfer's ID.
+        id: String,
+        /// Bytes so far.
+        done: u64,
+    },
+    /// A file arrived whole.
+    FileReceived {
+        /// The transfer's ID.
+        id: String,
+        /// The file.
+        bytes: Vec<u8>,
+        /// The media type its sender named.
+        mime: String,
+    },
+    /// A file from a peer could not be taken; the text says why.
+    FileFailed {
+        /// The transfer's ID, if known.
+        id: Option<String>,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Signaling through the mesh changed.
+    Signaling(SignalingCounts),
+}
+
+/// A file of ours on its way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingFile {
+    /// The transfer's ID.
+    pub id: String,
+    /// How many peers it goes to.
+    pub recipients: usize,
+}
+
+/// A file arriving: its type, and the link it comes on, to confirm it there.
+#[derive(Debug, Clone)]
+struct Arriving {
+    link: LinkId,
+    mime: String,
+}
+
+/// The page's network; see the [module](self) docs.
+#[derive(Debug)]
+pub struct Endpoint {
+    mesh: Mesh,
+    files: transfer::Receiver,
+    arriving: HashMap<String, Arriving>,
+    /// Links being dialed through the mesh: the PeerServer is tried once if that fails.
+    mesh_dials: HashSet<LinkId>,
+    signals_sent: u64,
+    signals_refused: u64,
+    counts: SignalingCounts,
+    actions: VecDeque<Action>,
+    events: VecDeque<Event>,
+}
+
+impl Endpoint {
+    /// An endpoint for the page `me`, named `name`.
+    pub fn new(me: PeerId, name: &str, config: MeshConfig) -> Result<Self, MeshError> {
+        Ok(Self {
+            mesh: Mesh::new(me, name, config)?,
+            files: transfer::Receiver::default(),
+            arriving: HashMap::new(),
+            mesh_dials: HashSet::new(),
+            signals_sent: 0,
+            signals_refused: 0,
+            counts: SignalingCounts::default(),
+            actions: VecDeque::new(),
+            events: VecDeque::new(),
+        })
+    }
+
+    /// Starts rendezvous and dials the bootstrap peers.
+    pub fn start(&mut self, now: Instant) {
+        self.mesh.start(now);
+        self.process();
+    }
+
+    /// Our display name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        self.mesh.name()
+    }
+
+    /// Changes our display name and tells every connected peer.
+    pub fn set_name(&mut self, name: &str) {
+        self.mesh.set_name(name);
+        self.process();
+    }
+
+    /// The peer on `link`, once it introduced itself.
+    #[must_use]
+    pub fn peer_on(&self, link: LinkId) -> Option<PeerId> {
+        self.mesh.peer_on(link)
+    }
+
+    /// The mesh under the endpoint, to read.
+    #[must_use]
+    pub fn mesh(&self) -> &Mesh {
+        &self.mesh
+    }
+
+    /// A peer's connection opened to us (`by_invite` when a person carried an invite
+    /// between us): its link's handle, or `None` when the page has no room (close it).
+    pub fn connected(&mut self, now: Instant, peer: PeerId, by_invite: bool) -> Option<LinkId> {
+        let link = if by_invite {
+            Some(self.mesh.accept_invited(now, peer))
+        } else {
+            self.mesh.accept(now, peer)
+        };
+        if let Some(link) = link {
+            self.mesh.handle_link_open(now, link);
+        }
+        self.process();
+        link
+    }
+
+    /// What came of [`Action::Dial`] for `link`: open, or failed for this reason. A dial
+    /// through the mesh that failed is tried once more through the PeerServer.
+    pub fn dialed(&mut self, now: Instant, link: LinkId, result: Result<(), String>) {
+        match result {
+            Ok(()) => {
+                self.mesh_dials.remove(&link);
+                self.mesh.handle_link_open(now, link);
+            }
+            Err(_) if self.mesh_dials.remove(&link) => {
+                if let Some(peer) = self.mesh.remote_of(link) {
+                    self.actions.push_back(Action::Dial {
+                        link,
+                        peer,
+                        through: Through::PeerServer,
+                    });
+                }
+            }
+            Err(reason) => self.mesh.handle_link_failed(now, link, &reason),
+        }
+        self.process();
+    }
+
+    /// A text frame arrived on `link`. One that is not a mesh message is ignored.
+    pub fn received_text(&mut self, now: Instant, link: LinkId, text: &str) {
+        if let Ok(message) = MeshMessage::decode(text.as_bytes()) {
+            self.mesh.handle_message(now, link, message);
+        }
+        self.process();
+    }
+
+    /// A binary frame arrived on `link`: a chunk of a file.
+    pub fn received_binary(&mut self, _now: Instant, _link: LinkId, chunk: &[u8]) {
+        match self.files.receive(chunk) {
+            Ok(Progress::Partial { id, received, .. }) => {
+                self.events
+                    .push_back(Event::FileProgress { id, done: received });
+            }
+            Ok(Progress::Complete { id, bytes }) => self.finish_file(id, bytes),
+            Err(error) => self.events.push_back(Event::FileFailed {
+                id: None,
+                reason: error.to_string(),
+            }),
+        }
+        self.process();
+    }
+
+    /// `link`'s connection ended; `lost` when its path failed (the peer may still be there,
+    /// and is linked again through a peer both know) rather than being closed.
+    pub fn closed(&mut self, now: Instant, link: LinkId, lost: bool) {
+        self.mesh_dials.remove(&link);
+        if lost {
+            self.mesh.handle_link_lost(now, link);
+        } else {
+            self.mesh.handle_link_closed(now, link);
+        }
+        self.process();
+    }
+
+    /// What came of [`Action::ClaimSlot`].
+    pub fn slot_result(&mut self, now: Instant, slot: u8, result: SlotResult) {
+        let claimed = result == SlotResult::Claimed;
+        self.mesh.handle_slot_result(now, slot, result);
+        if claimed {
+            self.events.push_back(Event::Slot(self.mesh.held_slot()));
+        }
+        self.process();
+    }
+
+    /// Sends a signaling message of ours for `to` through the mesh; `nonce` must not repeat.
+    pub fn send_signal(
+        &mut self,
+        to: &PeerId,
+        body: String,
+        nonce: u64,
+    ) -> Result<(), SignalError> {
+        let sent = self.mesh.send_signal(to, body, nonce);
+        if sent.is_ok() {
+            self.signals_sent += 1;
+        }
+        self.process();
+        sent
+    }
+
+    /// The connections did not take the signaling of an [`Action::TakeSignal`].
+    pub fn signal_refused(&mut self) {
+        self.signals_refused += 1;
+        self.process();
+    }
+
+    /// Sends `text` to the room, or to `to` alone; `wall_clock` is the time of writing in ms
+    /// since the Unix epoch.
+    pub fn send_chat(
+        &mut self,
+        wall_clock: u64,
+        text: &str,
+        to: Option<&PeerId>,
+    ) -> Result<OutgoingChat, ChatError> {
+        let sent = self.mesh.send_chat(wall_clock, text, to);
+        self.process();
+        sent
+    }
+
+    /// Sends a file to the room, or to `to` alone: its announcement, then its chunks, on each
+    /// recipient's link.
+    pub fn send_file(
+        &mut self,
+        wall_clock: u64,
+        name: &str,
+        mime: &str,
+        bytes: &[u8],
+        to: Option<&PeerId>,
+    ) -> Result<OutgoingFile, ChatError> {
+        let size = bytes.len() as u64;
+        let outgoing = self.mesh.send_file(wall_clock, name, mime, size, to)?;
+        // The announcement goes first.
+        self.process();
+        for &link in &outgoing.links {
+            let mut done = 0u64;
+            for chunk in transfer::chunks(&outgoing.id, bytes) {
+                done = (done + transfer::CHUNK_SIZE as u64).min(size);
+                self.actions.push_back(Action::SendChunk {
+                    link,
+                    chunk,
+                    id: outgoing.id.clone(),
+                    done,
+                });
+            }
+        }
+        Ok(OutgoingFile {
+            id: outgoing.id,
+            recipients: outgoing.links.len(),
+        })
+    }
+
+    /// Acts on what is due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.mesh.handle_timeout(now);
+        self.process();
+    }
+
+    /// When [`Endpoint::handle_timeout`] wants to be called next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.mesh.poll_timeout()
+    }
+
+    /// The next thing to do.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The next thing to show.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Turns what the mesh asks into actions and events.
+    fn process(&mut self) {
+        while let Some(output) = self.mesh.poll_output() {
+            match output {
+                MeshOutput::ClaimSlot { slot, id } => {
+                    self.actions.push_back(Action::ClaimSlot { slot, id });
+                }
+                MeshOutput::ReleaseSlot { id } => {
+                    self.actions.push_back(Action::ReleaseSlot { id })
+                }
+                // Through the mesh when a connected peer can carry the signaling; the
+                // PeerServer only when none can (rendezvous slots, DNS bootstrap peers).
+                MeshOutput::Dial { link, remote } => {
+                    let through = if self.mesh.has_route_to(&remote) {
+                        self.mesh_dials.insert(link);
+                        Through::Mesh
+                    } else {
+                        Through::PeerServer
+                    };
+                    self.actions.push_back(Action::Dial {
+                        link,
+                        peer: remote,
+                        through,
+                    });
+                }
+                MeshOutput::Send { link, message } => {
+                    self.actions.push_back(Action::Send { link, message });
+                }
+                MeshOutput::Close { link } => {
+                    self.mesh_dials.remove(&link);
+                    self.actions.push_back(Action::Close { link });
+                }
+                MeshOutput::PeerChanged(view) => self.events.push_back(Event::Peer(view)),
+                MeshOutput::PeerRemoved(id) => self.events.push_back(Event::PeerRemoved(id)),
+                MeshOutput::ChatReceived(chat) => self.events.push_back(Event::Chat(chat)),
+                MeshOutput::FileOffered(offer) => self.expect_file(offer),
+                MeshOutput::SignalReceived { from, body, .. } => {
+                    self.actions.push_back(Action::TakeSignal { from, body });
+                }
+                MeshOutput::Delivered { id, delivered, .. } => {
+                    self.events.push_back(Event::Delivered { id, delivered });
+                }
+            }
+        }
+        let stats = self.mesh.relay_stats();
+        let counts = SignalingCounts {
+            sent: self.signals_sent,
+            received: stats.delivered,
+            relayed: stats.forwarded,
+            dropped: stats.dropped.values().sum::<u64>() + self.signals_refused,
+        };
+        if counts != self.counts {
+            self.counts = counts;
+            self.events.push_back(Event::Signaling(counts));
+        }
+    }
+
+    /// Gets ready for a file a peer announced.
+    fn expect_file(&mut self, offer: FileOffer) {
+        if let Err(error) = self.files.announce(&offer.id, offer.size) {
+            self.events.push_back(Event::FileFailed {
+                id: Some(offer.id.clone()),
+                reason: error.to_string(),
+            });
+            return;
+        }
+        let id = offer.id.clone();
+        self.arriving.insert(
+            id.clone(),
+            Arriving {
+                link: offer.link,
+                mime: offer.mime.clone(),
+            },
+        );
+        self.events.push_back(Event::FileOffered(offer));
+        if let Some(Progress::Complete { bytes, .. }) = self.files.take_empty(&id) {
+            self.finish_file(id, bytes);
+        }
+    }
+
+    /// Confirms a whole file on the link it came on, and shows it.
+    fn finish_file(&mut self, id: String, bytes: Vec<u8>) {
+        let Some(arriving) = self.arriving.remove(&id) else {
+            return;
+        };
+        self.mesh.file_received(arriving.link, &id);
+        self.events.push_back(Event::FileProgress {
+            id: id.clone(),
+            done: bytes.len() as u64,
+        });
+        self.events.push_back(Event::FileReceived {
+            id,
+            bytes,
+            mime: arriving.mime,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,242 @@
+use super::*;
+use crate::mesh::MeshConfig;
+
+fn at(ms: u64) -> Instant {
+    Instant::from_millis(ms)
+}
+
+fn id(name: &str) -> PeerId {
+    PeerId::parse(name).unwrap()
+}
+
+/// Two endpoints and the wire between their links.
+struct Pair {
+    pages: [Endpoint; 2],
+    /// Page 0's link and page 1's link of the one connection between them.
+    wire: Option<(LinkId, LinkId)>,
+    events: [Vec<Event>; 2],
+    dials: [Vec<(LinkId, PeerId, Through)>; 2],
+    taken: [Vec<(PeerId, String)>; 2],
+}
+
+impl Pair {
+    fn new() -> Self {
+        let page = |name: &str| Endpoint::new(id(name), name, MeshConfig::default()).unwrap();
+        let mut pair = Self {
+            pages: [page("alice"), page("bob")],
+            wire: None,
+            events: [Vec::new(), Vec::new()],
+            dials: [Vec::new(), Vec::new()],
+            taken: [Vec::new(), Vec::new()],
+        };
+        for page in &mut pair.pages {
+            page.start(at(0));
+        }
+        pair
+    }
+
+    /// Bob's connection reaches Alice, as after a dial of Bob's went through.
+    fn connect(&mut self) {
+        let now = at(0);
+        let alices = self.pages[0].connected(now, id("bob"), false).unwrap();
+        let bobs = self.pages[1].connected(now, id("alice"), false).unwrap();
+        self.wire = Some((alices, bobs));
+        self.pump();
+    }
+
+    /// Carries frames until both pages are quiet.
+    fn pump(&mut self) {
+        let now = at(10);
+        loop {
+            let mut moved = false;
+            for from in 0..2 {
+                while let Some(action) = self.pages[from].poll_action() {
+                    moved = true;
+                    let to = 1 - from;
+                    let their_link = |wire: Option<(LinkId, LinkId)>| {
+                        wire.map(|(a, b)| if from == 0 { b } else { a })
+                    };
+                    match action {
+                        Action::Send { message, .. } => {
+                            if let Some(link) = their_link(self.wire) {
+                                self.pages[to].received_text(now, link, &message.encode());
+                            }
+                        }
+                        Action::SendChunk { chunk, .. } => {
+                            if let Some(link) = their_link(self.wire) {
+                                self.pages[to].received_binary(now, link, &chunk);
+                            }
+                        }
+                        Action::Dial {
+                            link,
+                            peer,
+                            through,
+                        } => {
+                            self.dials[from].push((link, peer, through));
+                        }
+                        Action::TakeSignal { from: source, body } => {
+                            self.taken[from].push((source, body));
+                        }
+                        Action::Close { .. }
+                        | Action::ClaimSlot { .. }
+                        | Action::ReleaseSlot { .. } => {}
+                    }
+                }
+                while let Some(event) = self.pages[from].poll_event() {
+                    self.events[from].push(event);
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+}
+
+#[test]
+fn two_endpoints_chat_and_pass_a_file_whole() {
+    let mut pair = Pair::new();
+    pair.connect();
+    assert!(
+        pair.events[0]
+            .iter()
+            .any(|e| matches!(e, Event::Peer(view) if view.id == id("bob")))
+    );
+
+    let chat = pair.pages[0].send_chat(1, "hello", None).unwrap();
+    pair.pump();
+    assert!(
+        pair.events[1]
+            .iter()
+            .any(|e| matches!(e, Event::Chat(c) if c.text == "hello"))
+    );
+    assert!(pair.events[0].iter().any(|e| *e
+        == Event::Delivered {
+            id: chat.id.clone(),
+            delivered: 1
+        }));
+
+    let bytes: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+    let file = pair.pages[1]
+        .send_file(2, "a.bin", "application/x-test", &bytes, None)
+        .unwrap();
+    assert_eq!(file.recipients, 1);
+    pair.pump();
+    let received = pair.events[0].iter().find_map(|e| match e {
+        Event::FileReceived { id, bytes, mime } if *id == file.id => {
+            Some((bytes.clone(), mime.clone()))
+        }
+        _ => None,
+    });
+    assert_eq!(received, Some((bytes, "application/x-test".to_owned())));
+    // Progress came in steps, and the sender got the confirmation.
+    let steps = pair.events[0]
+        .iter()
+        .filter(|e| matches!(e, Event::FileProgress { .. }))
+        .count();
+    assert!(steps >= 4, "{steps} progress events");
+    assert!(pair.events[1].iter().any(|e| *e
+        == Event::Delivered {
+            id: file.id.clone(),
+            delivered: 1
+        }));
+}
+
+#[test]
+fn an_empty_file_arrives_at_once() {
+    let mut pair = Pair::new();
+    pair.connect();
+    let file = pair.pages[0]
+        .send_file(1, "empty", "text/plain", &[], None)
+        .unwrap();
+    pair.pump();
+    assert!(pair.events[1].iter().any(
+        |e| matches!(e, Event::FileReceived { id, bytes, .. } if *id == file.id && bytes.is_empty())
+    ));
+}
+
+#[test]
+fn a_chunk_of_no_announced_file_is_refused_and_changes_nothing() {
+    let mut pair = Pair::new();
+    pair.connect();
+    let (alices, _) = pair.wire.unwrap();
+    let chunk = transfer::encode_chunk("nobody-announced-this", 0, b"bytes");
+    pair.pages[0].received_binary(at(20), alices, &chunk);
+    pair.pump();
+    assert!(
+        pair.events[0]
+            .iter()
+            .any(|e| matches!(e, Event::FileFailed { id: None, .. }))
+    );
+    assert!(
+        !pair.events[0]
+            .iter()
+            .any(|e| matches!(e, Event::FileReceived { .. }))
+    );
+    // Text that is not a mesh message is ignored.
+    pair.pages[0].received_text(at(20), alices, "{not json");
+    assert!(pair.pages[0].poll_event().is_none());
+}
+
+#[test]
+fn a_dial_through_the_mesh_that_fails_is_tried_once_through_the_peerserver() {
+    let mut pair = Pair::new();
+    pair.connect();
+    let (alices, _) = pair.wire.unwrap();
+    // Bob tells Alice of Carol: Alice dials her, and the signaling goes through Bob.
+    pair.pages[0].received_text(
+        at(20),
+        alices,
+        &MeshMessage::Peers {
+            ids: vec!["carol".into()],
+        }
+        .encode(),
+    );
+    pair.pump();
+    let (link, peer, through) = pair.dials[0].pop().expect("a dial to Carol");
+    assert_eq!((peer.as_str(), through), ("carol", Through::Mesh));
+    pair.pages[0].dialed(at(30), link, Err("no answer".into()));
+    pair.pump();
+    assert_eq!(
+        pair.dials[0].pop(),
+        Some((link, id("carol"), Through::PeerServer))
+    );
+    // That failing too, Carol is shown as failed.
+    pair.pages[0].dialed(at(40), link, Err("peer unavailable".into()));
+    pair.pump();
+    assert!(pair.events[0].iter().any(|e| matches!(e, Event::Peer(v) if v.id == id("carol") && matches!(v.state, crate::mesh::PeerState::Failed(_)))));
+    assert!(pair.dials[0].is_empty());
+}
+
+#[test]
+fn signaling_through_the_mesh_is_handed_over_and_counted() {
+    let mut pair = Pair::new();
+    pair.connect();
+    let (_, bobs) = pair.wire.unwrap();
+    pair.pages[0]
+        .send_signal(&id("bob"), r#"{"type":"OFFER"}"#.into(), 1)
+        .unwrap();
+    pair.pump();
+    assert_eq!(
+        pair.taken[1],
+        vec![(id("alice"), r#"{"type":"OFFER"}"#.to_owned())]
+    );
+    let counts = |events: &[Event]| {
+        events.iter().rev().find_map(|e| match e {
+            Event::Signaling(c) => Some(*c),
+            _ => None,
+        })
+    };
+    assert_eq!(counts(&pair.events[0]).map(|c| c.sent), Some(1));
+    assert_eq!(counts(&pair.events[1]).map(|c| c.received), Some(1));
+    pair.pages[1].signal_refused();
+    pair.pump();
+    assert_eq!(counts(&pair.events[1]).map(|c| c.dropped), Some(1));
+    // No route, no signal: the error says so and nothing is counted.
+    assert!(
+        pair.pages[0]
+            .send_signal(&id("zed"), "{}".into(), 2)
+            .is_err()
+    );
+    let _ = bobs;
+}
