@@ -15,6 +15,8 @@ use seedmesh_core::mesh::{FoundBy, PeerState};
 use serde::{Deserialize, Serialize};
 
 use crate::identity;
+use seedmesh_web::node::NodeEvent;
+
 use crate::network::{Command, NetEvent, ServerView, SignalingView};
 use crate::storage::Shared;
 
@@ -273,7 +275,7 @@ impl AppState {
 
     fn apply(self, event: NetEvent) {
         match event {
-            NetEvent::Mesh(event) => self.apply_mesh(event),
+            NetEvent::Node(event) => self.apply_node(event),
             NetEvent::Discovered { report, fallback } => {
                 self.discovery.set(DiscoveryView::Done { report, fallback });
             }
@@ -286,7 +288,14 @@ impl AppState {
                 }
                 self.identity.set(Some(identity));
             }
-            NetEvent::Path {
+        }
+    }
+
+    /// What the node reports, besides where signaling stands.
+    fn apply_node(self, event: NodeEvent) {
+        match event {
+            NodeEvent::Mesh(event) => self.apply_mesh(event),
+            NodeEvent::Path {
                 peer,
                 rtt,
                 candidates,
@@ -298,7 +307,7 @@ impl AppState {
                     row.through_mesh = through_mesh;
                 }
             }),
-            NetEvent::Sent {
+            NodeEvent::Sent {
                 id,
                 text,
                 to,
@@ -318,7 +327,7 @@ impl AppState {
                     file: None,
                 });
             }
-            NetEvent::FileSent {
+            NodeEvent::FileSent {
                 id,
                 name,
                 size,
@@ -342,14 +351,14 @@ impl AppState {
                     failed: None,
                 }),
             }),
-            NetEvent::SendFailed(reason) => self.send_error.set(Some(reason)),
-            NetEvent::InviteMade(Ok(text)) => self.invite.set(InviteView::Open(text)),
-            NetEvent::InviteMade(Err(reason)) => self.invite.set(InviteView::Failed(reason)),
-            NetEvent::AnswerTaken(Ok(peer)) => {
+            NodeEvent::SendFailed(reason) => self.send_error.set(Some(reason)),
+            NodeEvent::InviteMade(Ok(text)) => self.invite.set(InviteView::Open(text)),
+            NodeEvent::InviteMade(Err(reason)) => self.invite.set(InviteView::Failed(reason)),
+            NodeEvent::AnswerTaken(Ok(peer)) => {
                 crate::handoff::announce_taken(&peer);
                 self.invite.set(InviteView::Answered(peer));
             }
-            NetEvent::AnswerTaken(Err(reason)) => self.invite.update(|invite| {
+            NodeEvent::AnswerTaken(Err(reason)) => self.invite.update(|invite| {
                 if let InviteView::Open(text) | InviteView::Refused { text, .. } = invite {
                     *invite = InviteView::Refused {
                         text: std::mem::take(text),
@@ -357,19 +366,20 @@ impl AppState {
                     };
                 }
             }),
-            NetEvent::InviteAnswered(Ok(text)) => self.reply.set(ReplyView::Ready(text)),
-            NetEvent::InviteAnswered(Err(reason)) => self.reply.set(ReplyView::Failed(reason)),
-            NetEvent::InviteEnded { ours: true, reason } => {
+            NodeEvent::InviteAnswered(Ok(text)) => self.reply.set(ReplyView::Ready(text)),
+            NodeEvent::InviteAnswered(Err(reason)) => self.reply.set(ReplyView::Failed(reason)),
+            NodeEvent::InviteEnded { ours: true, reason } => {
                 self.invite
                     .set(InviteView::Failed(format!("the invite ended: {reason}")));
             }
-            NetEvent::InviteEnded {
+            NodeEvent::InviteEnded {
                 ours: false,
                 reason,
             } => {
                 self.reply
                     .set(ReplyView::Failed(format!("the invite ended: {reason}")));
             }
+            _ => {}
         }
     }
 

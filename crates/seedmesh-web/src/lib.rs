@@ -6,6 +6,7 @@
 //! released with it.
 //!
 //! - [`doh`]: seed-record discovery over DNS-over-HTTPS with `fetch`, cached in `localStorage`.
+//! - [`node`]: the whole mesh for a page: rendezvous, exchange, invites, chat and files.
 //! - [`peer`]: the async API: a peer on a PeerServer and its data connections.
 //! - [`peerserver`]: the PeerServer's WebSocket.
 //! - [`rtc`]: `RTCPeerConnection` and `RTCDataChannel`.
@@ -20,6 +21,7 @@ pub mod clock;
 pub mod doh;
 pub mod js;
 pub mod locks;
+pub mod node;
 pub mod peer;
 pub mod peerserver;
 pub mod rtc;
