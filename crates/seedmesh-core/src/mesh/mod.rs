@@ -56,6 +56,9 @@ pub const RESCAN_INTERVAL: Duration = Duration::from_secs(15);
 pub const RESCAN_INTERVAL_CONNECTED: Duration = Duration::from_secs(60);
 /// How long before a rendezvous slot is dialed again.
 pub const SLOT_REDIAL: Duration = Duration::from_secs(60);
+/// How soon a page scans the rendezvous slots again after the page holding one it was linked
+/// to left.
+pub const HOLDER_GONE_RESCAN: Duration = Duration::from_secs(2);
 /// How long the larger ID of a pair waits before dialing a peer it learned of by exchange.
 pub const EXCHANGE_GRACE: Duration = Duration::from_secs(3);
 /// How long before a DNS bootstrap peer that could not be reached is tried again.
@@ -648,6 +651,16 @@ impl Mesh {
         if state.found_by == FoundBy::Dns || self.config.bootstrap.contains(&key) {
             self.deferred_dials
                 .insert(key, (now + BOOTSTRAP_RETRY, FoundBy::Dns));
+        }
+        // The page that held a rendezvous slot is gone: its slot may be free, and a newcomer
+        // would meet nobody there until the next regular scan. Scan again soon.
+        if state.found_by == FoundBy::Rendezvous
+            && let Rendezvous::Resting { until } = self.rendezvous
+            && until > now + HOLDER_GONE_RESCAN
+        {
+            self.rendezvous = Rendezvous::Resting {
+                until: now + HOLDER_GONE_RESCAN,
+            };
         }
     }
 

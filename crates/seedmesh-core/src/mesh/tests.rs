@@ -1,10 +1,13 @@
-//! The mesh driven over a simulated PeerServer and network with a virtual clock: many pages
-//! joining, leaving and talking, natively and in milliseconds.
+//! Pages driven over a simulated PeerServer and network with a virtual clock: many pages
+//! joining, leaving and talking, natively and in milliseconds. Each page is an
+//! [`Endpoint`](crate::endpoint::Endpoint), as in the browser: it decides which way each dial
+//! is signaled, and files travel as chunks.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use super::*;
+use crate::endpoint::{self, Action, Endpoint, Through};
 
 const LATENCY: Duration = Duration::from_millis(20);
 /// How long the PeerServer takes to tell a dialer that nobody holds the ID it dialed.
@@ -20,6 +23,8 @@ enum Event {
     /// The link's path failed; its peer may still be there.
     Lost(usize, LinkId),
     Deliver(usize, LinkId, String),
+    /// A binary frame: a file chunk.
+    DeliverBinary(usize, LinkId, Vec<u8>),
     /// A page may have a timeout due.
     Timer(usize),
     /// A link signaled through the mesh must be open by now, or it failed.
@@ -27,7 +32,7 @@ enum Event {
 }
 
 struct Node {
-    mesh: Mesh,
+    page: Endpoint,
     alive: bool,
     chats: Vec<ReceivedChat>,
     /// Signaling messages that reached this page through the mesh: source and body.
@@ -85,7 +90,7 @@ impl Sim {
     /// does when the PeerServer is gone.
     fn signal(&mut self, n: usize, to: &PeerId, body: String) -> bool {
         self.nonce += 1;
-        self.nodes[n].mesh.send_signal(to, body, self.nonce).is_ok()
+        self.nodes[n].page.send_signal(to, body, self.nonce).is_ok()
     }
 
     fn id(n: usize) -> PeerId {
@@ -95,9 +100,9 @@ impl Sim {
     /// Adds a page that joins at `at`.
     fn add(&mut self, at: Duration, config: MeshConfig) -> usize {
         let n = self.nodes.len();
-        let mesh = Mesh::new(Self::id(n), &format!("Page {n}"), config).unwrap();
+        let page = Endpoint::new(Self::id(n), &format!("Page {n}"), config).unwrap();
         self.nodes.push(Node {
-            mesh,
+            page,
             alive: true,
             chats: Vec::new(),
             signals: Vec::new(),
@@ -186,35 +191,34 @@ impl Sim {
             | Event::Closed(n, _)
             | Event::Lost(n, _)
             | Event::Deliver(n, ..)
+            | Event::DeliverBinary(n, ..)
             | Event::Timer(n)
             | Event::SignalTimeout(n, _) => *n,
         };
         if !self.nodes[n].alive {
             return;
         }
-        let mesh = &mut self.nodes[n].mesh;
+        let page = &mut self.nodes[n].page;
         match event {
             Event::Join(n) => {
                 self.registry.insert(Self::id(n), n);
-                mesh.start(now);
+                page.start(now);
             }
-            Event::SlotResult(_, slot, result) => mesh.handle_slot_result(now, slot, result),
-            Event::Open(_, link) => mesh.handle_link_open(now, link),
-            Event::Failed(_, link) => mesh.handle_link_failed(now, link, "peer unavailable"),
-            Event::Closed(_, link) => mesh.handle_link_closed(now, link),
-            Event::Lost(_, link) => mesh.handle_link_lost(now, link),
-            Event::Deliver(_, link, json) => {
-                let message = MeshMessage::decode(json.as_bytes()).expect("a valid message");
-                mesh.handle_message(now, link, message);
-            }
+            Event::SlotResult(_, slot, result) => page.slot_result(now, slot, result),
+            Event::Open(_, link) => page.dialed(now, link, Ok(())),
+            Event::Failed(_, link) => page.dialed(now, link, Err("peer unavailable".into())),
+            Event::Closed(_, link) => page.closed(now, link, false),
+            Event::Lost(_, link) => page.closed(now, link, true),
+            Event::Deliver(_, link, json) => page.received_text(now, link, &json),
+            Event::DeliverBinary(_, link, chunk) => page.received_binary(now, link, &chunk),
             Event::Timer(_) => {
-                if mesh.poll_timeout().is_some_and(|t| t <= now) {
-                    mesh.handle_timeout(now);
+                if page.poll_timeout().is_some_and(|t| t <= now) {
+                    page.handle_timeout(now);
                 }
             }
             Event::SignalTimeout(_, link) => {
                 if self.signaling.remove(&(n, link)) {
-                    mesh.handle_link_failed(now, link, "no answer through the mesh");
+                    page.dialed(now, link, Err("no answer through the mesh".into()));
                 }
             }
         }
@@ -223,15 +227,15 @@ impl Sim {
 
     fn drain(&mut self, n: usize) {
         let at = self.now + LATENCY;
-        if let Some(timeout) = self.nodes[n].mesh.poll_timeout()
+        if let Some(timeout) = self.nodes[n].page.poll_timeout()
             && self.timers.get(&n).is_none_or(|t| *t != timeout)
         {
             self.timers.insert(n, timeout);
             self.schedule(timeout.max(self.now), Event::Timer(n));
         }
-        while let Some(output) = self.nodes[n].mesh.poll_output() {
-            match output {
-                MeshOutput::ClaimSlot { slot, id } => {
+        while let Some(action) = self.nodes[n].page.poll_action() {
+            match action {
+                Action::ClaimSlot { slot, id } => {
                     let result = match self.registry.get(&id) {
                         Some(holder) if *holder != n => SlotResult::Taken,
                         _ => {
@@ -241,74 +245,91 @@ impl Sim {
                     };
                     self.schedule(at, Event::SlotResult(n, slot, result));
                 }
-                MeshOutput::ReleaseSlot { id } => {
+                Action::ReleaseSlot { id } => {
                     if self.registry.get(&id) == Some(&n) {
                         self.registry.remove(&id);
                     }
                 }
-                // Through the PeerServer while it is up.
-                MeshOutput::Dial { link, remote } if self.server_up => {
-                    match self.registry.get(&remote).copied() {
-                        Some(target) if self.nodes[target].alive => {
-                            let dialer = Self::id(n);
-                            match self.nodes[target].mesh.accept(self.now, dialer) {
-                                Some(their_link) => self.wire(n, link, target, their_link),
-                                None => self.schedule(at, Event::Failed(n, link)),
-                            }
-                        }
-                        _ => self.schedule(self.now + EXPIRE, Event::Failed(n, link)),
+                // The PeerServer connects the dial at once, if it is up and knows the ID.
+                Action::Dial {
+                    link,
+                    peer,
+                    through: Through::PeerServer,
+                } => match self.registry.get(&peer).copied() {
+                    Some(target) if self.server_up && self.nodes[target].alive => {
+                        self.open(n, link, target);
                     }
-                }
-                // Then through the mesh: the offer goes as a signal, relayed page to page.
-                MeshOutput::Dial { link, remote } => {
-                    if self.signal(n, &remote, format!("offer {}", link.0)) {
+                    _ => self.schedule(self.now + EXPIRE, Event::Failed(n, link)),
+                },
+                // Through the mesh, the offer goes as a signal, relayed page to page.
+                Action::Dial {
+                    link,
+                    peer,
+                    through: Through::Mesh,
+                } => {
+                    if self.signal(n, &peer, format!("offer {}", link.0)) {
                         self.signaling.insert((n, link));
                         self.schedule(self.now + EXPIRE, Event::SignalTimeout(n, link));
                     } else {
                         self.schedule(self.now + EXPIRE, Event::Failed(n, link));
                     }
                 }
-                MeshOutput::Send { link, message } => {
+                Action::Send { link, message } => {
                     if let Some(&(other, other_link)) = self.wires.get(&(n, link)) {
                         self.schedule(at, Event::Deliver(other, other_link, message.encode()));
                     }
                 }
-                MeshOutput::Close { link } => {
+                Action::SendChunk { link, chunk, .. } => {
+                    if let Some(&(other, other_link)) = self.wires.get(&(n, link)) {
+                        self.schedule(at, Event::DeliverBinary(other, other_link, chunk));
+                    }
+                }
+                Action::Close { link } => {
                     if let Some((other, other_link)) = self.wires.remove(&(n, link)) {
                         self.wires.remove(&(other, other_link));
                         self.schedule(at, Event::Closed(other, other_link));
                     }
                 }
-                MeshOutput::PeerChanged(view) => {
-                    self.nodes[n].list.insert(view.id.clone(), view);
-                }
-                MeshOutput::PeerRemoved(id) => {
-                    self.nodes[n].list.remove(&id);
-                }
-                MeshOutput::ChatReceived(chat) => self.nodes[n].chats.push(chat),
-                MeshOutput::SignalReceived { from, body, .. } => {
+                Action::TakeSignal { from, body } => {
                     self.signal_received(n, &from, &body);
                     self.nodes[n].signals.push((from, body));
                 }
-                MeshOutput::FileOffered(offer) => {
-                    // The receiving page confirms at once, as if every chunk had arrived.
-                    self.nodes[n].mesh.file_received(offer.link, &offer.id);
-                    self.nodes[n].files.push(offer);
+            }
+        }
+        while let Some(event) = self.nodes[n].page.poll_event() {
+            match event {
+                endpoint::Event::Peer(view) => {
+                    self.nodes[n].list.insert(view.id.clone(), view);
                 }
-                MeshOutput::Delivered { id, delivered, .. } => {
+                endpoint::Event::PeerRemoved(id) => {
+                    self.nodes[n].list.remove(&id);
+                }
+                endpoint::Event::Chat(chat) => self.nodes[n].chats.push(chat),
+                endpoint::Event::FileOffered(offer) => self.nodes[n].files.push(offer),
+                endpoint::Event::Delivered { id, delivered } => {
                     self.nodes[n].delivered.insert(id, delivered);
                 }
+                _ => {}
             }
         }
     }
 
-    /// Opens a link between `a`'s `a_link` and `b`'s `b_link`.
-    fn wire(&mut self, a: usize, a_link: LinkId, b: usize, b_link: LinkId) {
+    /// Connects `n`'s dial on `link` to `target`, which takes it if it has room; the dialer
+    /// hears it opened (or failed) one latency later.
+    fn open(&mut self, n: usize, link: LinkId, target: usize) {
         let at = self.now + LATENCY;
-        self.wires.insert((a, a_link), (b, b_link));
-        self.wires.insert((b, b_link), (a, a_link));
-        self.schedule(at, Event::Open(a, a_link));
-        self.schedule(at, Event::Open(b, b_link));
+        match self.nodes[target]
+            .page
+            .connected(self.now, Self::id(n), false)
+        {
+            Some(their_link) => {
+                self.wires.insert((n, link), (target, their_link));
+                self.wires.insert((target, their_link), (n, link));
+                self.schedule(at, Event::Open(n, link));
+            }
+            None => self.schedule(at, Event::Failed(n, link)),
+        }
+        self.drain(target);
     }
 
     /// What page `n` does with signaling `body` from `from` that came through the mesh: an
@@ -319,30 +340,18 @@ impl Sim {
             return;
         };
         match words[..] {
+            // The offer is answered through the mesh; the link opens once the answer is in.
             ["offer", their_link] => {
-                let Some(link) = self.nodes[n].mesh.accept(self.now, from.clone()) else {
-                    return;
-                };
-                if self.signal(n, from, format!("answer {their_link} {}", link.0)) {
-                    self.signaling.insert((n, link));
-                    self.schedule(self.now + EXPIRE, Event::SignalTimeout(n, link));
-                } else {
-                    self.nodes[n]
-                        .mesh
-                        .handle_link_failed(self.now, link, "no route back");
-                }
+                self.signal(n, from, format!("answer {their_link}"));
             }
-            ["answer", ours, theirs] => {
-                let (Ok(ours), Ok(theirs)) = (ours.parse(), theirs.parse()) else {
+            ["answer", ours] => {
+                let Ok(ours) = ours.parse() else {
                     return;
                 };
-                let (ours, theirs) = (LinkId(ours), LinkId(theirs));
-                if self.nodes[other].alive
-                    && self.signaling.remove(&(n, ours))
-                    && self.signaling.remove(&(other, theirs))
-                {
+                let ours = LinkId(ours);
+                if self.nodes[other].alive && self.signaling.remove(&(n, ours)) {
                     self.mesh_dials += 1;
-                    self.wire(n, ours, other, theirs);
+                    self.open(n, ours, other);
                 }
             }
             _ => {}
@@ -397,11 +406,11 @@ fn four_pages_find_each_other() {
     for n in 0..4 {
         let expected: HashSet<usize> = (0..4).filter(|&m| m != n).collect();
         assert_eq!(sim.connected(n), expected, "page {n}");
-        assert_eq!(sim.nodes[n].mesh.connected_count(), 3);
+        assert_eq!(sim.nodes[n].page.mesh().connected_count(), 3);
     }
     // Every page that came while a slot was free holds one.
     let holders = (0..4)
-        .filter(|&n| sim.nodes[n].mesh.held_slot().is_some())
+        .filter(|&n| sim.nodes[n].page.mesh().held_slot().is_some())
         .count();
     assert_eq!(holders, 4);
 }
@@ -449,7 +458,7 @@ fn newcomers_meet_earlier_pages_after_every_slot_holder_left() {
     }
     sim.run_for(Duration::from_secs(10));
     let holders: Vec<usize> = (0..6)
-        .filter(|&n| sim.nodes[n].mesh.held_slot().is_some())
+        .filter(|&n| sim.nodes[n].page.mesh().held_slot().is_some())
         .collect();
     assert_eq!(holders.len(), 2);
     for n in holders {
@@ -473,7 +482,7 @@ fn a_thousand_pages_with_a_cap_form_one_network() {
     }
     sim.run_for(Duration::from_secs(90));
     for n in 0..1000 {
-        let peers = sim.nodes[n].mesh.connected_count();
+        let peers = sim.nodes[n].page.mesh().connected_count();
         assert!(
             peers <= 16,
             "page {n} has {peers} peers, over twice its cap"
@@ -510,12 +519,12 @@ fn room_messages_reach_all_and_direct_messages_one() {
     sim.run_for(Duration::from_secs(5));
     let now_wall = 1_700_000_000_000;
     let room = sim.nodes[0]
-        .mesh
+        .page
         .send_chat(now_wall, "hello <b>all</b>", None)
         .unwrap();
     assert_eq!(room.recipients, 3);
     let direct = sim.nodes[0]
-        .mesh
+        .page
         .send_chat(now_wall, "just you", Some(&Sim::id(2)))
         .unwrap();
     sim.drain(0);
@@ -575,15 +584,15 @@ fn files_are_announced_to_their_recipients_and_confirmed() {
     }
     sim.run_for(Duration::from_secs(5));
     let room = sim.nodes[0]
-        .mesh
-        .send_file(1, "notes <1>.txt", "text/plain", 42, None)
+        .page
+        .send_file(1, "notes <1>.txt", "text/plain", &[b'n'; 42], None)
         .unwrap();
-    assert_eq!(room.links.len(), 2);
+    assert_eq!(room.recipients, 2);
     let direct = sim.nodes[0]
-        .mesh
-        .send_file(2, "secret.bin", "", 7, Some(&Sim::id(1)))
+        .page
+        .send_file(2, "secret.bin", "", &[7; 7], Some(&Sim::id(1)))
         .unwrap();
-    assert_eq!(direct.links.len(), 1);
+    assert_eq!(direct.recipients, 1);
     sim.drain(0);
     sim.run_for(Duration::from_secs(1));
     let names =
@@ -1015,7 +1024,7 @@ fn a_thousand_pages_keep_their_mesh_whole_through_relays_once_the_peerserver_is_
         .collect();
     let forwarded_before: u64 = flooded
         .iter()
-        .map(|&(n, _)| sim.nodes[n].mesh.relay_stats().forwarded)
+        .map(|&(n, _)| sim.nodes[n].page.mesh().relay_stats().forwarded)
         .sum();
     let flood_ms = 10_000u64;
     let every_ms = 1000 / FLOOD_PER_LINK_PER_SECOND;
@@ -1050,14 +1059,15 @@ fn a_thousand_pages_keep_their_mesh_whole_through_relays_once_the_peerserver_is_
 
     let forwarded_during: u64 = flooded
         .iter()
-        .map(|&(n, _)| sim.nodes[n].mesh.relay_stats().forwarded)
+        .map(|&(n, _)| sim.nodes[n].page.mesh().relay_stats().forwarded)
         .sum::<u64>()
         - forwarded_before;
     let rate_limited: u64 = flooded
         .iter()
         .map(|&(n, _)| {
             sim.nodes[n]
-                .mesh
+                .page
+                .mesh()
                 .relay_stats()
                 .dropped
                 .get(&DropReason::RateLimited)
