@@ -240,3 +240,46 @@ fn signaling_through_the_mesh_is_handed_over_and_counted() {
     );
     let _ = bobs;
 }
+
+mod hostile {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A frame a hostile peer might send: any text, any bytes, or a chunk-shaped blob.
+    fn frame() -> impl Strategy<Value = Result<String, Vec<u8>>> {
+        prop_oneof![
+            ".{0,200}".prop_map(Ok),
+            proptest::collection::vec(any::<u8>(), 0..300).prop_map(Err),
+            (
+                ".{0,40}",
+                any::<u64>(),
+                proptest::collection::vec(any::<u8>(), 0..100)
+            )
+                .prop_map(|(id, at, data)| Err(transfer::encode_chunk(&id, at, &data))),
+        ]
+    }
+
+    proptest! {
+        /// Whatever a linked peer sends, the endpoint neither panics nor acts on it beyond
+        /// what a message may ask: no dial, no close of another link, no slot.
+        #[test]
+        fn frames_from_a_peer_never_panic_or_reach_other_links(frames in proptest::collection::vec(frame(), 0..40)) {
+            let mut pair = Pair::new();
+            pair.connect();
+            let (alices, _) = pair.wire.unwrap();
+            for frame in &frames {
+                match frame {
+                    Ok(text) => pair.pages[0].received_text(at(20), alices, text),
+                    Err(bytes) => pair.pages[0].received_binary(at(20), alices, bytes),
+                }
+            }
+            while let Some(action) = pair.pages[0].poll_action() {
+                let on_its_link = match &action {
+                    Action::Send { link, .. } | Action::SendChunk { link, .. } | Action::Close { link } => *link == alices,
+                    _ => false,
+                };
+                prop_assert!(on_its_link, "{action:?}");
+            }
+        }
+    }
+}
