@@ -40,6 +40,7 @@ use gloo_timers::future::TimeoutFuture;
 use seedmesh_core::channel::{
     ChannelError, Decoder, Encoder, FRAMING_VERSION, Frame, Limits, Message, Protocol, Received,
 };
+use seedmesh_core::connection::negotiation::{Negotiation, NegotiationOutput};
 use seedmesh_core::connection::{
     CloseReason, Connection as ConnectionMachine, ConnectionConfig, Output, Role, TransportState,
 };
@@ -321,9 +322,6 @@ impl SignalPath {
         }
     }
 }
-
-/// How long an invite waits for its candidates before it goes out with those it has.
-const INVITE_GATHERING_TIMEOUT: Duration = Duration::from_secs(5);
 
 struct PeerShared {
     options: PeerOptions,
@@ -1061,25 +1059,17 @@ async fn run_connection(
     peer_shared.signaling.borrow_mut().forget(&id);
 }
 
-/// Sends an invite's text, once: the local description and the candidates gathered, as the
-/// other page needs them. The page that made the offer keeps it open for the answer.
-fn send_invite(peer_shared: &Rc<PeerShared>, setup: &Setup, local_sdp: &str, gathered: &[String]) {
+/// Sends an invite's text, once. The page that made the offer keeps it open for the answer.
+fn send_invite(peer_shared: &Rc<PeerShared>, setup: &Setup, invite: Result<Invite, InviteError>) {
     let SignalPath::Invite(out) = &setup.path else {
         return;
     };
     let Some(text_tx) = out.text.borrow_mut().take() else {
         return;
     };
-    let kind = match setup.role {
-        Role::Dialer => InviteKind::Offer,
-        Role::Answerer => InviteKind::Answer,
-    };
-    let own_id = peer_shared.signaling.borrow().id().clone();
-    let invite = Invite::from_sdp(kind, own_id, local_sdp, gathered.iter().map(String::as_str));
     let text = match invite {
-        Ok(mut invite) => {
-            invite.in_reply_to.clone_from(&out.in_reply_to);
-            if kind == InviteKind::Offer {
+        Ok(invite) => {
+            if invite.kind == InviteKind::Offer {
                 let mut open = peer_shared.open_invites.borrow_mut();
                 open.push((setup.id.clone(), invite.ufrag.clone()));
                 // One invite too many ends the oldest.
@@ -1106,16 +1096,17 @@ async fn connection_task(
 ) -> Result<(), (PeerError, Option<Opened>)> {
     let options = &peer_shared.options;
     let mut config = options.connection;
-    // An invite waits for people to carry it both ways.
-    let invite_gathering = if let SignalPath::Invite(_) = setup.path {
-        config.open_timeout = INVITE_TIMEOUT;
-        Some(started + INVITE_GATHERING_TIMEOUT)
-    } else {
-        None
+    let mut negotiation = match &setup.path {
+        SignalPath::Invite(out) => {
+            // An invite waits for people to carry it both ways.
+            config.open_timeout = INVITE_TIMEOUT;
+            let own_id = peer_shared.signaling.borrow().id().clone();
+            Negotiation::by_invite(setup.role, own_id, out.in_reply_to.clone(), started)
+        }
+        _ => Negotiation::trickled(setup.role),
     };
-    let mut invite_gathering = invite_gathering;
-    let mut gathered: Vec<String> = Vec::new();
-    let mut local_sdp = String::new();
+    // Whether the peer speaks seedmesh framing, as its answer says; applied with the answer.
+    let mut answer_seedmesh = setup.remote_seedmesh;
     let mut machine = ConnectionMachine::new(setup.role, config, started);
     let mut pc = match PeerConnection::new(&options.rtc) {
         Ok(pc) => pc,
@@ -1136,8 +1127,6 @@ async fn connection_task(
     };
     let mut channel = None;
     let mut remote_seedmesh = setup.remote_seedmesh;
-    let mut remote_description_set = false;
-    let mut early_candidates = Vec::new();
 
     match &offer_sdp {
         None => {
@@ -1152,7 +1141,7 @@ async fn connection_task(
                 Ok(sdp) => sdp,
                 Err(e) => return Err((e.into(), opened)),
             };
-            local_sdp.clone_from(&sdp);
+            negotiation.handle_local_description(&sdp);
             let payload = OfferPayload {
                 sdp: SessionDescription {
                     kind: "offer".into(),
@@ -1190,8 +1179,7 @@ async fn connection_task(
                 Ok(answer) => answer,
                 Err(e) => return Err((e.into(), opened)),
             };
-            remote_description_set = true;
-            local_sdp.clone_from(&answer);
+            negotiation.handle_local_description(&answer);
             peer_shared.signal_on(
                 &setup.path,
                 &setup.peer,
@@ -1216,6 +1204,25 @@ async fn connection_task(
     let mut decoder: Option<Decoder> = None;
 
     loop {
+        // Do what the negotiation decided.
+        while let Some(step) = negotiation.poll_output() {
+            match step {
+                NegotiationOutput::ApplyAnswer(sdp) => {
+                    remote_seedmesh = answer_seedmesh;
+                    machine.handle_answered(now());
+                    if pc.accept_answer(&sdp).await.is_ok() {
+                        negotiation.handle_remote_description_set();
+                    } else {
+                        machine.close(CloseReason::TransportFailed);
+                    }
+                }
+                // A candidate the browser cannot use is no reason to fail the connection.
+                NegotiationOutput::AddCandidate(candidate) => {
+                    let _ = pc.add_ice_candidate(&ice_candidate(candidate)).await;
+                }
+                NegotiationOutput::InviteReady(invite) => send_invite(peer_shared, &setup, invite),
+            }
+        }
         // Do what the machine says.
         while let Some(output) = machine.poll_output() {
             match output {
@@ -1342,7 +1349,7 @@ async fn connection_task(
             }
         }
 
-        let deadline = match (machine.poll_timeout(), invite_gathering) {
+        let deadline = match (machine.poll_timeout(), negotiation.poll_timeout()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -1352,69 +1359,32 @@ async fn connection_task(
             Either::Left((Some(input), _)) => input,
             Either::Left((None, _)) => ConnInput::Close,
             Either::Right(_) => {
-                if invite_gathering.is_some_and(|by| at >= by) {
-                    invite_gathering = None;
-                    send_invite(peer_shared, &setup, &local_sdp, &gathered);
-                }
+                negotiation.handle_timeout(at);
                 machine.handle_timeout(at);
                 continue;
             }
         };
         match input {
-            ConnInput::InviteAnswer { .. }
-                if setup.role != Role::Dialer || remote_description_set => {}
             ConnInput::InviteAnswer { from, sdp } => {
-                setup.peer = from;
-                machine.handle_answered(at);
-                if pc.accept_answer(&sdp).await.is_err() {
-                    machine.close(CloseReason::TransportFailed);
-                    continue;
+                // The invited page's ID is known from its answer.
+                if setup.role == Role::Dialer && !machine.is_open() {
+                    setup.peer = from;
                 }
-                remote_description_set = true;
+                negotiation.handle_answer(sdp);
             }
-            ConnInput::Pc(PeerConnectionEvent::IceCandidate(c))
-                if matches!(setup.path, SignalPath::Invite(_)) =>
-            {
-                gathered.push(c.candidate);
-            }
-            ConnInput::Pc(PeerConnectionEvent::IceGatheringComplete) => {
-                if invite_gathering.take().is_some() {
-                    send_invite(peer_shared, &setup, &local_sdp, &gathered);
-                }
-            }
-            // Only a dialer takes an answer, and only one.
-            ConnInput::Answer(_) if setup.role != Role::Dialer || remote_description_set => {}
             ConnInput::Answer(answer) => {
-                remote_seedmesh = answer.seedmesh.is_some_and(|v| v >= 1);
-                machine.handle_answered(at);
-                if pc.accept_answer(&answer.sdp.sdp).await.is_err() {
-                    machine.close(CloseReason::TransportFailed);
-                    continue;
-                }
-                remote_description_set = true;
-                for candidate in early_candidates.drain(..) {
-                    let _ = pc.add_ice_candidate(&candidate).await;
-                }
+                answer_seedmesh = answer.seedmesh.is_some_and(|v| v >= 1);
+                negotiation.handle_answer(answer.sdp.sdp);
             }
-            ConnInput::Candidate(candidate) => {
-                let candidate = IceCandidate {
-                    candidate: candidate.candidate,
-                    sdp_mid: candidate.sdp_mid,
-                    sdp_m_line_index: candidate.sdp_m_line_index,
-                    username_fragment: candidate.username_fragment,
-                };
-                if !remote_description_set {
-                    if early_candidates.len() < 64 {
-                        early_candidates.push(candidate);
-                    }
-                } else {
-                    // A candidate the browser cannot use is no reason to fail the connection.
-                    let _ = pc.add_ice_candidate(&candidate).await;
-                }
+            ConnInput::Candidate(candidate) => negotiation.handle_candidate(candidate),
+            ConnInput::Pc(PeerConnectionEvent::IceGatheringComplete) => {
+                negotiation.handle_gathering_complete();
             }
             ConnInput::PeerUnavailable => machine.handle_peer_unavailable(),
             ConnInput::PeerLeft => machine.handle_peer_left(),
             ConnInput::Close => machine.close(CloseReason::Local),
+            ConnInput::Pc(PeerConnectionEvent::IceCandidate(c))
+                if negotiation.handle_local_candidate(&c.candidate) => {}
             ConnInput::Pc(PeerConnectionEvent::IceCandidate(c)) => {
                 peer_shared.signal_on(
                     &setup.path,
@@ -1491,6 +1461,16 @@ async fn connection_task(
                 }
             }
         }
+    }
+}
+
+/// A remote candidate as the browser takes it.
+fn ice_candidate(candidate: Candidate) -> IceCandidate {
+    IceCandidate {
+        candidate: candidate.candidate,
+        sdp_mid: candidate.sdp_mid,
+        sdp_m_line_index: candidate.sdp_m_line_index,
+        username_fragment: candidate.username_fragment,
     }
 }
 

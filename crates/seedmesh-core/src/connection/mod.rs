@@ -18,6 +18,10 @@
 //! c.handle_channel_open(Instant::from_millis(90), true);
 //! assert_eq!(c.poll_output(), Some(Output::Opened));
 //! ```
+//!
+//! [`negotiation`] decides what happens to the descriptions and candidates on the way there.
+
+pub mod negotiation;
 
 use core::fmt;
 use core::time::Duration;
