@@ -41,9 +41,21 @@ pub fn ConnectionStatus(
                 </Show>
                 <dt>"Rendezvous"</dt>
                 <dd>
-                    {move || match state.slot.get() {
-                        Some(slot) => format!("holding slot {slot} for newcomers"),
-                        None => "not holding a slot".to_owned(),
+                    {move || {
+                        let registered =
+                            matches!(state.signaling.get(), SignalingView::Registered { .. });
+                        match state.slot.get() {
+                            Some(slot) if registered => {
+                                format!("holding slot {slot} for newcomers")
+                            }
+                            // The slot lives on the PeerServer: while it cannot be reached,
+                            // newcomers cannot find this page there.
+                            Some(slot) => format!(
+                                "holding slot {slot}, but newcomers cannot reach it until the \
+                                 signaling server is back"
+                            ),
+                            None => "not holding a slot".to_owned(),
+                        }
                     }}
                 </dd>
                 <dt>"Mesh signaling"</dt>

@@ -75,6 +75,11 @@ test("with the PeerServer gone, messages flow and a failed link forms again thro
   for (const page of pages) {
     await page.getByTestId("signaling").filter({ hasNotText: "registered as" }).waitFor(WAIT);
   }
+  // A slot holder says newcomers cannot find it there now.
+  const holders = await Promise.all(
+    pages.map((page) => page.getByText(/holding slot \S+, but newcomers cannot reach it/).count()),
+  );
+  assert.ok(holders.some((n) => n > 0), "no page says its slot is out of reach");
   await send(pages[0], "with no PeerServer");
   for (const page of pages.slice(1)) {
     await page.locator(".message-text", { hasText: "with no PeerServer" }).waitFor(WAIT);
