@@ -369,15 +369,19 @@ impl AppState {
             NodeEvent::InviteAnswered(Ok(text)) => self.reply.set(ReplyView::Ready(text)),
             NodeEvent::InviteAnswered(Err(reason)) => self.reply.set(ReplyView::Failed(reason)),
             NodeEvent::InviteEnded { ours: true, reason } => {
-                self.invite
-                    .set(InviteView::Failed(format!("the invite ended: {reason}")));
+                self.invite.set(InviteView::Failed(format!(
+                    "the invite ended before its answer came back ({reason}); make a new one, \
+                     and bring its answer back within a minute or so"
+                )));
             }
             NodeEvent::InviteEnded {
                 ours: false,
                 reason,
             } => {
-                self.reply
-                    .set(ReplyView::Failed(format!("the invite ended: {reason}")));
+                self.reply.set(ReplyView::Failed(format!(
+                    "the invite ended before the inviting page took this answer ({reason}); \
+                     ask for a new invite"
+                )));
             }
             _ => {}
         }

@@ -77,7 +77,8 @@ pub fn MakeInvite() -> impl IntoView {
             <h2 id="invite-title">"Invite by link"</h2>
             <p class="hint">
                 "Works with no server at all: send the link to one person (or let them scan the \
-                 code); their page gives them an answer to send back to you."
+                 code); their page gives them an answer to send back to you within a minute or \
+                 so."
             </p>
             <Show
                 when=move || open_text().is_some()
