@@ -628,6 +628,13 @@ fn linked(me: &str, peers: &[&str]) -> (Mesh, Vec<LinkId>) {
     (mesh, links)
 }
 
+/// A peer-exchange message naming `ids`.
+fn told_of(ids: &[&str]) -> MeshMessage {
+    MeshMessage::Peers {
+        ids: ids.iter().map(|id| (*id).to_owned()).collect(),
+    }
+}
+
 fn signal(to: &str, from: &str, hops: u8, nonce: u64) -> MeshMessage {
     MeshMessage::Signal {
         to: to.into(),
@@ -658,13 +665,7 @@ fn signaling_goes_through_the_peer_that_told_of_its_addressee() {
         alice.send_signal(&carol, "{}".into(), 1),
         Err(SignalError::NoRoute(_))
     ));
-    alice.handle_message(
-        now,
-        links[0],
-        MeshMessage::Peers {
-            ids: vec!["carol".into()],
-        },
-    );
+    alice.handle_message(now, links[0], told_of(&["carol"]));
     while alice.poll_output().is_some() {}
     assert!(alice.has_route_to(&carol));
     alice
@@ -840,13 +841,7 @@ fn answers_must_come_back_the_way_the_offer_went() {
     let now = Instant::from_millis(0);
     // Alice is linked to Bob and Mallory; Bob told her of Carol, and her offer went through Bob.
     let (mut alice, links) = linked("alice", &["bob", "mallory"]);
-    alice.handle_message(
-        now,
-        links[0],
-        MeshMessage::Peers {
-            ids: vec!["carol".into()],
-        },
-    );
+    alice.handle_message(now, links[0], told_of(&["carol"]));
     while alice.poll_output().is_some() {}
     alice
         .send_signal(&PeerId::parse("carol").unwrap(), "{}".into(), 1)
@@ -863,13 +858,7 @@ fn answers_must_come_back_the_way_the_offer_went() {
         Some(MeshOutput::SignalReceived { .. })
     ));
     // And Mallory cannot take Carol's route over by naming her too.
-    alice.handle_message(
-        now,
-        links[1],
-        MeshMessage::Peers {
-            ids: vec!["carol".into()],
-        },
-    );
+    alice.handle_message(now, links[1], told_of(&["carol"]));
     while alice.poll_output().is_some() {}
     alice
         .send_signal(&PeerId::parse("carol").unwrap(), "{}".into(), 2)
@@ -883,11 +872,8 @@ fn an_answer_goes_back_the_way_its_offer_came() {
     // Carol heard of Alice from Dave first, but Alice's offer comes through Bob.
     let (mut carol, links) = linked("carol", &["bob", "dave"]);
     let (bob, dave) = (links[0], links[1]);
-    let peers = |ids: &[&str]| MeshMessage::Peers {
-        ids: ids.iter().map(|id| (*id).to_owned()).collect(),
-    };
-    carol.handle_message(now, dave, peers(&["alice"]));
-    carol.handle_message(now, bob, peers(&["alice"]));
+    carol.handle_message(now, dave, told_of(&["alice"]));
+    carol.handle_message(now, bob, told_of(&["alice"]));
     while carol.poll_output().is_some() {}
     carol.handle_message(now, bob, signal("carol", "alice", 1, 7));
     assert!(matches!(
@@ -912,11 +898,8 @@ fn an_answer_goes_back_the_way_its_offer_came() {
 fn later_tellers_are_routes_once_the_first_is_gone_and_a_failed_route_is_skipped() {
     let now = Instant::from_millis(0);
     let (mut alice, links) = linked("alice", &["bob", "carol", "dave"]);
-    let peers = MeshMessage::Peers {
-        ids: vec!["zed".into()],
-    };
     for &link in &links {
-        alice.handle_message(now, link, peers.clone());
+        alice.handle_message(now, link, told_of(&["zed"]));
     }
     let zed = PeerId::parse("zed").unwrap();
     // Alice dialed Zed on learning of it; the offer goes through Bob, who told her first.
