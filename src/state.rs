@@ -22,6 +22,8 @@ use crate::storage::Shared;
 
 /// How many messages the history keeps.
 const HISTORY_LEN: usize = 500;
+/// How many refused-peer warnings the peer list keeps.
+pub const MAX_WARNINGS: usize = 5;
 
 /// What every chat history key starts with.
 pub const HISTORY_PREFIX: &str = "seedmesh.history.";
@@ -183,6 +185,8 @@ pub struct AppState {
     pub messages: RwSignal<Vec<ChatLine>>,
     /// The last error from sending, shown under the composer.
     pub send_error: RwSignal<Option<String>>,
+    /// Peers refused for breaking the protocol, newest last; at most [`MAX_WARNINGS`].
+    pub warnings: RwSignal<Vec<String>>,
     /// Our display name.
     pub name: RwSignal<String>,
     /// Who this page is, once it has claimed an identity.
@@ -212,6 +216,7 @@ impl AppState {
             peers: RwSignal::new(BTreeMap::new()),
             messages: RwSignal::new(Vec::new()),
             send_error: RwSignal::new(None),
+            warnings: RwSignal::new(Vec::new()),
             name: RwSignal::new(String::new()),
             identity: RwSignal::new(None),
             commands: StoredValue::new(None),
@@ -441,8 +446,10 @@ impl AppState {
             Event::FileProgress { id, done } => self.update_file(&id, |file| {
                 file.done = file.done.max(done);
             }),
-            Event::FileReceived { id, bytes, mime } => {
-                let url = download_url(&bytes, &mime);
+            // The sender's media type is not trusted: an HTML file opened from here would run
+            // in this page's origin. Every received file downloads as plain bytes.
+            Event::FileReceived { id, bytes, .. } => {
+                let url = download_url(&bytes);
                 self.update_file(&id, |file| {
                     file.done = file.size;
                     file.url = url;
@@ -453,6 +460,11 @@ impl AppState {
                 Some(id) => self.update_file(&id, |file| file.failed = Some(reason)),
                 None => self.send_error.set(Some(reason)),
             },
+            Event::Refused { peer, reason } => self.warnings.update(|warnings| {
+                warnings.push(format!("Closed the link to {peer}: {reason}."));
+                let excess = warnings.len().saturating_sub(MAX_WARNINGS);
+                warnings.drain(..excess);
+            }),
             Event::Delivered { id, delivered } => {
                 self.messages.update(|messages| {
                     if let Some(line) = messages.iter_mut().rev().find(|m| m.id == id) {
@@ -481,7 +493,11 @@ impl AppState {
         self.messages.update(|messages| {
             messages.push(line);
             let excess = messages.len().saturating_sub(HISTORY_LEN);
-            messages.drain(..excess);
+            for gone in messages.drain(..excess) {
+                if let Some(url) = gone.file.and_then(|f| f.url) {
+                    let _ = web_sys::Url::revoke_object_url(&url);
+                }
+            }
         });
         self.save_history();
     }
@@ -497,11 +513,12 @@ impl AppState {
     }
 }
 
-/// An object URL for `bytes`, to download them as a file.
-fn download_url(bytes: &[u8], mime: &str) -> Option<String> {
+/// An object URL for `bytes`, to download them as a file of no particular type; it is
+/// revoked when its line leaves the history.
+fn download_url(bytes: &[u8]) -> Option<String> {
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
     let options = web_sys::BlobPropertyBag::new();
-    options.set_type(mime);
+    options.set_type("application/octet-stream");
     let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).ok()?;
     web_sys::Url::create_object_url_with_blob(&blob).ok()
 }

@@ -15,6 +15,7 @@ pub fn PeerList() -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="peers-title">
             <h2 id="peers-title">"Peers"</h2>
+            <Warnings/>
             <Show
                 when=move || state.peers.with(|p| !p.is_empty())
                 fallback=|| view! { <p class="empty">"No peers yet. Open this page somewhere else to meet it."</p> }
@@ -26,6 +27,21 @@ pub fn PeerList() -> impl IntoView {
                 </ul>
             </Show>
         </section>
+    }
+}
+
+/// Peers refused for breaking the protocol.
+#[component]
+fn Warnings() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    view! {
+        <Show when=move || state.warnings.with(|w| !w.is_empty())>
+            <ul class="warnings" role="status" data-testid="warnings">
+                <For each=move || state.warnings.get() key=|w| w.clone() let:warning>
+                    <li>{warning}</li>
+                </For>
+            </ul>
+        </Show>
     }
 }
 

@@ -85,12 +85,12 @@ test("a message that is too large gets a clear error", async () => {
   assert.match(await error.textContent(), /9000 bytes; the limit is 8192 bytes/);
 });
 
-test("a 5 MiB file reaches the room intact, with progress on both ends", async () => {
+test("a 5 MiB file reaches the room intact, with progress on both ends, and downloads as plain bytes", async () => {
   const bytes = randomBytes(5 * 1024 * 1024);
   const digest = createHash("sha256").update(bytes).digest("hex");
   const sender = pages[1].page;
   await sender.getByLabel("Send to").selectOption("");
-  await sender.locator("input[type=file]").setInputFiles({ name: "photo <1>.bin", mimeType: "application/octet-stream", buffer: bytes });
+  await sender.locator("input[type=file]").setInputFiles({ name: "photo <1>.bin", mimeType: "text/html", buffer: bytes });
   const done = (page) =>
     page.waitForFunction(
       () => {
@@ -108,11 +108,13 @@ test("a 5 MiB file reaches the room intact, with progress on both ends", async (
     assert.equal(await page.locator("[data-testid=file] .file-name").textContent(), "photo <1>.bin");
     const received = await page.evaluate(async () => {
       const link = document.querySelector("[data-testid=file] .download");
-      const buffer = await (await fetch(link.href)).arrayBuffer();
-      const hash = await crypto.subtle.digest("SHA-256", buffer);
-      return [...new Uint8Array(hash)].map((b) => b.toString(16).padStart(2, "0")).join("");
+      const blob = await (await fetch(link.href)).blob();
+      const hash = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+      return { type: blob.type, hash: [...new Uint8Array(hash)].map((b) => b.toString(16).padStart(2, "0")).join("") };
     });
-    assert.equal(received, digest, `page ${i}`);
+    assert.equal(received.hash, digest, `page ${i}`);
+    // The sender called it HTML; opened from here it must not run in this page's origin.
+    assert.equal(received.type, "application/octet-stream", `page ${i}`);
   }
   await sender.getByTestId("delivery").filter({ hasText: "delivered to 3 of 3" }).last().waitFor(WAIT);
 });

@@ -158,6 +158,13 @@ pub enum Event {
     },
     /// Signaling through the mesh changed.
     Signaling(SignalingCounts),
+    /// A peer broke the protocol (spoke as another peer, say) and its link was closed.
+    Refused {
+        /// Who it claimed to be.
+        peer: PeerId,
+        /// What it did.
+        reason: String,
+    },
 }
 
 /// A file of ours on its way.
@@ -169,10 +176,10 @@ pub struct OutgoingFile {
     pub recipients: usize,
 }
 
-/// A file arriving: its type, and the link it comes on, to confirm it there.
+/// A file arriving: its ID as the page shows it, and its type.
 #[derive(Debug, Clone)]
 struct Arriving {
-    link: LinkId,
+    id: String,
     mime: String,
 }
 
@@ -180,13 +187,16 @@ struct Arriving {
 #[derive(Debug)]
 pub struct Endpoint {
     mesh: Mesh,
-    files: transfer::Receiver,
-    arriving: HashMap<String, Arriving>,
+    /// Files arriving, under the link they come on and their sender's transfer ID.
+    files: transfer::Receiver<LinkId>,
+    arriving: HashMap<(LinkId, String), Arriving>,
     /// Links being dialed through the mesh: the PeerServer is tried once if that fails.
     mesh_dials: HashSet<LinkId>,
     signals_sent: u64,
     signals_refused: u64,
     counts: SignalingCounts,
+    /// The latest time the driver gave.
+    now: Instant,
     actions: VecDeque<Action>,
     events: VecDeque<Event>,
 }
@@ -202,6 +212,7 @@ impl Endpoint {
             signals_sent: 0,
             signals_refused: 0,
             counts: SignalingCounts::default(),
+            now: Instant::from_millis(0),
             actions: VecDeque::new(),
             events: VecDeque::new(),
         })
@@ -209,6 +220,7 @@ impl Endpoint {
 
     /// Starts rendezvous and dials the bootstrap peers.
     pub fn start(&mut self, now: Instant) {
+        self.now = self.now.max(now);
         self.mesh.start(now);
         self.process();
     }
@@ -240,6 +252,7 @@ impl Endpoint {
     /// A peer's connection opened to us (`by_invite` when a person carried an invite
     /// between us): its link's handle, or `None` when the page has no room (close it).
     pub fn connected(&mut self, now: Instant, peer: PeerId, by_invite: bool) -> Option<LinkId> {
+        self.now = self.now.max(now);
         let link = if by_invite {
             Some(self.mesh.accept_invited(now, peer))
         } else {
@@ -255,6 +268,7 @@ impl Endpoint {
     /// What came of [`Action::Dial`] for `link`: open, or failed for this reason. A dial
     /// through the mesh that failed is tried once more through the PeerServer.
     pub fn dialed(&mut self, now: Instant, link: LinkId, result: Result<(), String>) {
+        self.now = self.now.max(now);
         match result {
             Ok(()) => {
                 self.mesh_dials.remove(&link);
@@ -276,24 +290,39 @@ impl Endpoint {
 
     /// A text frame arrived on `link`. One that is not a mesh message is ignored.
     pub fn received_text(&mut self, now: Instant, link: LinkId, text: &str) {
+        self.now = self.now.max(now);
         if let Ok(message) = MeshMessage::decode(text.as_bytes()) {
             self.mesh.handle_message(now, link, message);
         }
         self.process();
     }
 
-    /// A binary frame arrived on `link`: a chunk of a file.
-    pub fn received_binary(&mut self, _now: Instant, _link: LinkId, chunk: &[u8]) {
-        match self.files.receive(chunk) {
+    /// A binary frame arrived on `link`: a chunk of one of the files its peer announced.
+    pub fn received_binary(&mut self, now: Instant, link: LinkId, chunk: &[u8]) {
+        self.now = self.now.max(now);
+        let named = transfer::decode_chunk(chunk)
+            .ok()
+            .map(|(transfer, _, _)| (link, transfer.to_owned()));
+        match self.files.receive(now, &link, chunk) {
             Ok(Progress::Partial { id, received, .. }) => {
-                self.events
-                    .push_back(Event::FileProgress { id, done: received });
+                if let Some(arriving) = self.arriving.get(&(link, id)) {
+                    self.events.push_back(Event::FileProgress {
+                        id: arriving.id.clone(),
+                        done: received,
+                    });
+                }
             }
-            Ok(Progress::Complete { id, bytes }) => self.finish_file(id, bytes),
-            Err(error) => self.events.push_back(Event::FileFailed {
-                id: None,
-                reason: error.to_string(),
-            }),
+            Ok(Progress::Complete { id, bytes }) => self.finish_file(link, id, bytes),
+            Err(error) => {
+                // A chunk that named one of this link's files dropped it.
+                let id = named
+                    .and_then(|key| self.arriving.remove(&key))
+                    .map(|arriving| arriving.id);
+                self.events.push_back(Event::FileFailed {
+                    id,
+                    reason: error.to_string(),
+                });
+            }
         }
         self.process();
     }
@@ -301,7 +330,10 @@ impl Endpoint {
     /// `link`'s connection ended; `lost` when its path failed (the peer may still be there,
     /// and is linked again through a peer both know) rather than being closed.
     pub fn closed(&mut self, now: Instant, link: LinkId, lost: bool) {
+        self.now = self.now.max(now);
         self.mesh_dials.remove(&link);
+        let dropped = self.files.sender_gone(&link);
+        self.files_dropped(dropped);
         if lost {
             self.mesh.handle_link_lost(now, link);
         } else {
@@ -312,6 +344,7 @@ impl Endpoint {
 
     /// What came of [`Action::ClaimSlot`].
     pub fn slot_result(&mut self, now: Instant, slot: u8, result: SlotResult) {
+        self.now = self.now.max(now);
         let claimed = result == SlotResult::Claimed;
         self.mesh.handle_slot_result(now, slot, result);
         if claimed {
@@ -388,14 +421,20 @@ impl Endpoint {
 
     /// Acts on what is due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = self.now.max(now);
         self.mesh.handle_timeout(now);
+        let stalled = self.files.expire(now);
+        self.files_dropped(stalled);
         self.process();
     }
 
     /// When [`Endpoint::handle_timeout`] wants to be called next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.mesh.poll_timeout()
+        [self.mesh.poll_timeout(), self.files.next_expiry()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next thing to do.
@@ -443,12 +482,15 @@ impl Endpoint {
                 MeshOutput::PeerChanged(view) => self.events.push_back(Event::Peer(view)),
                 MeshOutput::PeerRemoved(id) => self.events.push_back(Event::PeerRemoved(id)),
                 MeshOutput::ChatReceived(chat) => self.events.push_back(Event::Chat(chat)),
-                MeshOutput::FileOffered(offer) => self.expect_file(offer),
+                MeshOutput::FileOffered(offer) => self.expect_file(self.now, offer),
                 MeshOutput::SignalReceived { from, body, .. } => {
                     self.actions.push_back(Action::TakeSignal { from, body });
                 }
                 MeshOutput::Delivered { id, delivered, .. } => {
                     self.events.push_back(Event::Delivered { id, delivered });
+                }
+                MeshOutput::Refused { peer, reason } => {
+                    self.events.push_back(Event::Refused { peer, reason });
                 }
             }
         }
@@ -466,43 +508,58 @@ impl Endpoint {
     }
 
     /// Gets ready for a file a peer announced.
-    fn expect_file(&mut self, offer: FileOffer) {
-        if let Err(error) = self.files.announce(&offer.id, offer.size) {
+    fn expect_file(&mut self, now: Instant, offer: FileOffer) {
+        let (link, transfer) = (offer.link, offer.transfer.clone());
+        // The offer shows either way; a refused one shows why.
+        let refused = self.files.announce(now, &link, &transfer, offer.size).err();
+        let id = offer.id.clone();
+        self.events.push_back(Event::FileOffered(offer.clone()));
+        if let Some(error) = refused {
             self.events.push_back(Event::FileFailed {
-                id: Some(offer.id.clone()),
+                id: Some(id),
                 reason: error.to_string(),
             });
             return;
         }
-        let id = offer.id.clone();
         self.arriving.insert(
-            id.clone(),
+            (link, transfer.clone()),
             Arriving {
-                link: offer.link,
-                mime: offer.mime.clone(),
+                id,
+                mime: offer.mime,
             },
         );
-        self.events.push_back(Event::FileOffered(offer));
-        if let Some(Progress::Complete { bytes, .. }) = self.files.take_empty(&id) {
-            self.finish_file(id, bytes);
+        if let Some(Progress::Complete { bytes, .. }) = self.files.take_empty(&link, &transfer) {
+            self.finish_file(link, transfer, bytes);
         }
     }
 
     /// Confirms a whole file on the link it came on, and shows it.
-    fn finish_file(&mut self, id: String, bytes: Vec<u8>) {
-        let Some(arriving) = self.arriving.remove(&id) else {
+    fn finish_file(&mut self, link: LinkId, transfer: String, bytes: Vec<u8>) {
+        let Some(arriving) = self.arriving.remove(&(link, transfer.clone())) else {
             return;
         };
-        self.mesh.file_received(arriving.link, &id);
+        self.mesh.file_received(link, &transfer);
         self.events.push_back(Event::FileProgress {
-            id: id.clone(),
+            id: arriving.id.clone(),
             done: bytes.len() as u64,
         });
         self.events.push_back(Event::FileReceived {
-            id,
+            id: arriving.id,
             bytes,
             mime: arriving.mime,
         });
+    }
+
+    /// Shows the files that ended before they were whole.
+    fn files_dropped(&mut self, dropped: Vec<transfer::Dropped<LinkId>>) {
+        for gone in dropped {
+            if let Some(arriving) = self.arriving.remove(&(gone.sender, gone.id)) {
+                self.events.push_back(Event::FileFailed {
+                    id: Some(arriving.id),
+                    reason: gone.error.to_string(),
+                });
+            }
+        }
     }
 }
 

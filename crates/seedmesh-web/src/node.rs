@@ -35,7 +35,7 @@ use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use futures::future::{AbortHandle, Abortable, Either, select};
 use futures::{Future, Stream, StreamExt};
 use gloo_timers::future::{IntervalStream, TimeoutFuture};
-use seedmesh_core::channel::Message;
+use seedmesh_core::channel::{Limits, Message};
 use seedmesh_core::connection::CloseReason;
 use seedmesh_core::discovery::SeedConfig;
 use seedmesh_core::endpoint::{Action, Endpoint, Event, Through};
@@ -241,6 +241,9 @@ impl Node {
             .clone()
             .unwrap_or_else(|| PeerId::random(None, &mut random_u32));
         options.peer.id = Some(id.clone());
+        // Mesh links carry mesh messages and file chunks only: a peer cannot make the page
+        // hold or parse more than those.
+        options.peer.limits = Limits::mesh();
         let endpoint = Endpoint::new(id.clone(), &options.name, options.mesh.clone())?;
         let (inputs, input_rx) = unbounded();
         let (events, event_rx) = unbounded();

@@ -1435,7 +1435,7 @@ async fn connection_task(
                     crate::rtc::Frame::Text(t) => Frame::Text(t),
                     crate::rtc::Frame::Binary(b) => Frame::Binary(b),
                 };
-                let event = match decoder.decode(frame) {
+                let event = match decoder.decode(at, frame) {
                     Ok(None) => continue,
                     Ok(Some(Received::Message(message))) => ConnectionEvent::Message(message),
                     Ok(Some(Received::Ping(nonce))) => {

@@ -25,11 +25,13 @@
 //! [`Limits::max_partial_messages`] unfinished messages, so hostile input cannot exhaust memory.
 
 use core::fmt;
+use core::time::Duration;
 use std::collections::HashMap;
 
 use serde_json::Value;
 
 use crate::signaling::Serialization;
+use crate::time::Instant;
 
 /// The seedmesh framing version this crate speaks, sent as `seedmesh` in OFFER and ANSWER.
 pub const FRAMING_VERSION: u32 = 1;
@@ -145,17 +147,38 @@ pub struct Limits {
     pub max_message_len: usize,
     /// How many chunked messages may be unfinished at once.
     pub max_partial_messages: usize,
+    /// How long an unfinished message is kept without a new chunk.
+    pub partial_timeout: Duration,
 }
 
 impl Default for Limits {
-    /// 16 MiB messages, 4 unfinished at once.
+    /// 16 MiB messages, 4 unfinished at once, each dropped after 30 s without a chunk.
     fn default() -> Self {
         Self {
             max_message_len: 16 * 1024 * 1024,
             max_partial_messages: 4,
+            partial_timeout: Duration::from_secs(30),
         }
     }
 }
+
+impl Limits {
+    /// For links of the mesh, which carry mesh messages and file chunks only: messages up to
+    /// [`MAX_MESH_FRAME_MESSAGE`] bytes, 2 unfinished at once, each dropped after 10 s
+    /// without a chunk. A peer can make a page hold at most about 130 KiB it has not read.
+    #[must_use]
+    pub const fn mesh() -> Self {
+        Self {
+            max_message_len: MAX_MESH_FRAME_MESSAGE,
+            max_partial_messages: 2,
+            partial_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The largest message on a mesh link: a file chunk with its header, which is larger than
+/// any mesh message ([`crate::mesh::message::MAX_ENCODED_LEN`]).
+pub const MAX_MESH_FRAME_MESSAGE: usize = crate::transfer::CHUNK_SIZE + 256;
 
 fn check_supported(protocol: Protocol) -> Result<(), ChannelError> {
     match protocol {
@@ -318,6 +341,8 @@ struct Partial {
     count: u32,
     next_index: u32,
     data: Vec<u8>,
+    /// When its last chunk came.
+    last_at: Instant,
 }
 
 /// Turns frames back into messages, within [`Limits`].
@@ -345,9 +370,12 @@ impl Decoder {
         self.partial.values().map(|p| p.data.len()).sum()
     }
 
-    /// Reads one frame: a whole message, a control frame, or `None` while a chunked message is
-    /// unfinished.
-    pub fn decode(&mut self, frame: Frame) -> Result<Option<Received>, ChannelError> {
+    /// Reads one frame that came at `now`: a whole message, a control frame, or `None` while a
+    /// chunked message is unfinished. Unfinished messages that got no chunk for
+    /// [`Limits::partial_timeout`] are dropped first.
+    pub fn decode(&mut self, now: Instant, frame: Frame) -> Result<Option<Received>, ChannelError> {
+        let timeout = self.limits.partial_timeout;
+        self.partial.retain(|_, p| now < p.last_at + timeout);
         match self.protocol {
             Protocol::PeerJs(Serialization::Json) => {
                 let text = match frame {
@@ -378,12 +406,16 @@ impl Decoder {
                         "a text frame on a seedmesh-framed channel".into(),
                     ));
                 };
-                self.decode_framed(bytes)
+                self.decode_framed(now, bytes)
             }
         }
     }
 
-    fn decode_framed(&mut self, mut bytes: Vec<u8>) -> Result<Option<Received>, ChannelError> {
+    fn decode_framed(
+        &mut self,
+        now: Instant,
+        mut bytes: Vec<u8>,
+    ) -> Result<Option<Received>, ChannelError> {
         let Some(&tag) = bytes.first() else {
             return Err(ChannelError::Malformed("an empty frame".into()));
         };
@@ -418,7 +450,7 @@ impl Decoder {
                 };
                 let (id, index, count) = (word(1), word(5), word(9));
                 let data = bytes.split_off(CHUNK_HEADER_LEN);
-                self.add_chunk(id, index, count, data)
+                self.add_chunk(now, id, index, count, data)
             }
             other => Err(ChannelError::Malformed(format!(
                 "an unknown frame tag {other:#04x}"
@@ -428,6 +460,7 @@ impl Decoder {
 
     fn add_chunk(
         &mut self,
+        now: Instant,
         id: u32,
         index: u32,
         count: u32,
@@ -458,6 +491,7 @@ impl Decoder {
                     count,
                     next_index: 0,
                     data: Vec::new(),
+                    last_at: now,
                 },
             );
         }
@@ -481,6 +515,7 @@ impl Decoder {
         }
         partial.data.extend_from_slice(&data);
         partial.next_index += 1;
+        partial.last_at = now;
         if partial.next_index < count {
             return Ok(None);
         }

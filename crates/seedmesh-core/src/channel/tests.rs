@@ -2,6 +2,7 @@ use super::*;
 use proptest::prelude::*;
 use serde_json::json;
 
+const T0: Instant = Instant::from_millis(0);
 const JSON: Protocol = Protocol::PeerJs(Serialization::Json);
 const RAW: Protocol = Protocol::PeerJs(Serialization::Raw);
 
@@ -18,7 +19,7 @@ fn round_trip(protocol: Protocol, message: &Message) -> Vec<Received> {
         .encode(message)
         .unwrap()
         .into_iter()
-        .filter_map(|frame| decoder.decode(frame).unwrap())
+        .filter_map(|frame| decoder.decode(T0, frame).unwrap())
         .collect()
 }
 
@@ -62,13 +63,14 @@ fn json_refuses_what_peerjs_refuses() {
 fn json_accepts_text_frames_and_the_close_message() {
     let (_, mut decoder) = pair(JSON);
     assert_eq!(
-        decoder.decode(Frame::Text(r#"{"a":1}"#.into())),
+        decoder.decode(T0, Frame::Text(r#"{"a":1}"#.into())),
         Ok(Some(Received::Message(Message::Json(json!({"a": 1})))))
     );
     assert_eq!(
-        decoder.decode(Frame::Binary(
-            br#"{"__peerData":{"type":"close"}}"#.to_vec()
-        )),
+        decoder.decode(
+            T0,
+            Frame::Binary(br#"{"__peerData":{"type":"close"}}"#.to_vec())
+        ),
         Ok(Some(Received::Close))
     );
     assert_eq!(
@@ -78,11 +80,11 @@ fn json_accepts_text_frames_and_the_close_message() {
         ))
     );
     assert!(matches!(
-        decoder.decode(Frame::Binary(vec![0xff])),
+        decoder.decode(T0, Frame::Binary(vec![0xff])),
         Err(ChannelError::Malformed(_))
     ));
     assert!(matches!(
-        decoder.decode(Frame::Text("{".into())),
+        decoder.decode(T0, Frame::Text("{".into())),
         Err(ChannelError::Malformed(_))
     ));
 }
@@ -99,7 +101,7 @@ fn raw_passes_strings_and_bytes_through() {
         vec![Frame::Binary(vec![0, 1])]
     );
     assert_eq!(
-        decoder.decode(Frame::Binary(vec![9])),
+        decoder.decode(T0, Frame::Binary(vec![9])),
         Ok(Some(Received::Message(Message::Binary(vec![9]))))
     );
     assert_eq!(encoder.close(), None);
@@ -137,11 +139,11 @@ fn seedmesh_chunks_large_messages_into_small_frames() {
     }
     let (last, rest) = frames.split_last().unwrap();
     for frame in rest {
-        assert_eq!(decoder.decode(frame.clone()), Ok(None));
+        assert_eq!(decoder.decode(T0, frame.clone()), Ok(None));
     }
     assert!(decoder.buffered_len() > 90_000);
     assert_eq!(
-        decoder.decode(last.clone()),
+        decoder.decode(T0, last.clone()),
         Ok(Some(Received::Message(big)))
     );
     assert_eq!(decoder.buffered_len(), 0);
@@ -151,15 +153,15 @@ fn seedmesh_chunks_large_messages_into_small_frames() {
 fn seedmesh_pings_pongs_and_closes_in_band() {
     let (encoder, mut decoder) = pair(Protocol::Seedmesh);
     assert_eq!(
-        decoder.decode(encoder.ping(7).unwrap()),
+        decoder.decode(T0, encoder.ping(7).unwrap()),
         Ok(Some(Received::Ping(7)))
     );
     assert_eq!(
-        decoder.decode(encoder.pong(u64::MAX).unwrap()),
+        decoder.decode(T0, encoder.pong(u64::MAX).unwrap()),
         Ok(Some(Received::Pong(u64::MAX)))
     );
     assert_eq!(
-        decoder.decode(encoder.close().unwrap()),
+        decoder.decode(T0, encoder.close().unwrap()),
         Ok(Some(Received::Close))
     );
 }
@@ -178,38 +180,74 @@ fn reassembly_refuses_oversized_and_disordered_input() {
     let limits = Limits {
         max_message_len: 1_000,
         max_partial_messages: 2,
+        ..Limits::default()
     };
     let mut decoder = Decoder::new(Protocol::Seedmesh, limits).unwrap();
     // A message that claims to be huge is refused once its bytes pass the limit.
     let block = [TAG_BINARY; 600];
-    assert_eq!(decoder.decode(chunk(1, 0, u32::MAX, &block)), Ok(None));
+    assert_eq!(decoder.decode(T0, chunk(1, 0, u32::MAX, &block)), Ok(None));
     assert!(matches!(
-        decoder.decode(chunk(1, 1, u32::MAX, &block)),
+        decoder.decode(T0, chunk(1, 1, u32::MAX, &block)),
         Err(ChannelError::LimitExceeded(_))
     ));
     assert_eq!(decoder.buffered_len(), 0);
     // Too many unfinished messages at once.
-    assert_eq!(decoder.decode(chunk(2, 0, 3, &[TAG_TEXT])), Ok(None));
-    assert_eq!(decoder.decode(chunk(3, 0, 3, &[TAG_TEXT])), Ok(None));
+    assert_eq!(decoder.decode(T0, chunk(2, 0, 3, &[TAG_TEXT])), Ok(None));
+    assert_eq!(decoder.decode(T0, chunk(3, 0, 3, &[TAG_TEXT])), Ok(None));
     assert!(matches!(
-        decoder.decode(chunk(4, 0, 3, &[TAG_TEXT])),
+        decoder.decode(T0, chunk(4, 0, 3, &[TAG_TEXT])),
         Err(ChannelError::LimitExceeded(_))
     ));
     // Out of order, a count that changes, a chunk without a start.
-    assert!(decoder.decode(chunk(2, 2, 3, b"x")).is_err());
-    assert!(decoder.decode(chunk(3, 1, 4, b"x")).is_err());
-    assert!(decoder.decode(chunk(9, 1, 3, b"x")).is_err());
-    assert!(decoder.decode(chunk(9, 3, 3, b"x")).is_err());
+    assert!(decoder.decode(T0, chunk(2, 2, 3, b"x")).is_err());
+    assert!(decoder.decode(T0, chunk(3, 1, 4, b"x")).is_err());
+    assert!(decoder.decode(T0, chunk(9, 1, 3, b"x")).is_err());
+    assert!(decoder.decode(T0, chunk(9, 3, 3, b"x")).is_err());
     assert_eq!(decoder.buffered_len(), 0);
     // A whole frame over the limit.
     let mut whole = vec![TAG_BINARY];
     whole.extend_from_slice(&[0; 1_001]);
     assert!(matches!(
-        decoder.decode(Frame::Binary(whole)),
+        decoder.decode(T0, Frame::Binary(whole)),
         Err(ChannelError::LimitExceeded(_))
     ));
-    assert!(decoder.decode(Frame::Text("x".into())).is_err());
-    assert!(decoder.decode(Frame::Binary(vec![])).is_err());
+    assert!(decoder.decode(T0, Frame::Text("x".into())).is_err());
+    assert!(decoder.decode(T0, Frame::Binary(vec![])).is_err());
+}
+
+#[test]
+fn unfinished_messages_expire_and_mesh_links_hold_little() {
+    let limits = Limits::mesh();
+    let mut decoder = Decoder::new(Protocol::Seedmesh, limits).unwrap();
+    // Two messages started and never finished: together they fill what a link may hold.
+    let block = [TAG_BINARY; 1_000];
+    assert_eq!(decoder.decode(T0, chunk(1, 0, 1_000, &block)), Ok(None));
+    assert_eq!(decoder.decode(T0, chunk(2, 0, 1_000, &block)), Ok(None));
+    assert!(matches!(
+        decoder.decode(T0, chunk(3, 0, 3, &[TAG_TEXT])),
+        Err(ChannelError::LimitExceeded(_))
+    ));
+    // A chunk keeps its message alive; the silent one goes after the timeout.
+    let half = T0 + limits.partial_timeout / 2;
+    assert_eq!(decoder.decode(half, chunk(1, 1, 1_000, &block)), Ok(None));
+    let later = T0 + limits.partial_timeout;
+    assert_eq!(decoder.decode(later, chunk(3, 0, 3, &[TAG_TEXT])), Ok(None));
+    assert_eq!(decoder.buffered_len(), 2_000 + 1);
+    // A mesh link refuses a message larger than a file chunk at its first bytes past the
+    // limit: a 16 MiB JSON value is never parsed.
+    let mut decoder = Decoder::new(Protocol::Seedmesh, limits).unwrap();
+    let big = vec![TAG_JSON; MAX_FRAME_LEN - CHUNK_HEADER_LEN];
+    let mut refused = None;
+    for index in 0..1_100u32 {
+        if let Err(error) = decoder.decode(T0, chunk(7, index, 1_100, &big)) {
+            refused = Some((index, error));
+            break;
+        }
+    }
+    let (index, error) = refused.expect("refused");
+    assert!(matches!(error, ChannelError::LimitExceeded(_)));
+    assert!((index as usize) * big.len() <= MAX_MESH_FRAME_MESSAGE + big.len());
+    assert_eq!(decoder.buffered_len(), 0);
 }
 
 fn arb_json() -> impl Strategy<Value = Value> {
@@ -261,7 +299,7 @@ proptest! {
                 if let Frame::Binary(bytes) = &frame {
                     prop_assert!(bytes.len() <= MAX_FRAME_LEN);
                 }
-                got.extend(decoder.decode(frame).unwrap());
+                got.extend(decoder.decode(T0, frame).unwrap());
             }
             prop_assert_eq!(got, vec![Received::Message(message)]);
         }
@@ -279,11 +317,11 @@ proptest! {
 
     #[test]
     fn arbitrary_frames_never_panic_and_stay_bounded(frames in proptest::collection::vec(arb_frame(), 0..40)) {
-        let limits = Limits { max_message_len: 64, max_partial_messages: 2 };
+        let limits = Limits { max_message_len: 64, max_partial_messages: 2, ..Limits::default() };
         for protocol in [JSON, RAW, Protocol::Seedmesh] {
             let mut decoder = Decoder::new(protocol, limits).unwrap();
             for frame in frames.clone() {
-                let _ = decoder.decode(frame);
+                let _ = decoder.decode(T0, frame);
                 prop_assert!(decoder.buffered_len() <= 2 * 65);
                 prop_assert!(decoder.partial.len() <= 2);
             }

@@ -690,13 +690,16 @@ pub fn read_records(records: &[TxtRecord]) -> ReadSet {
                 set.entries.push(entry);
             }
             Err(kind) => {
-                // An unreadable entry is still covered by a signature, byte for byte.
+                // An entry the reader cannot use counts in the signed form as its raw bytes,
+                // untrimmed: an entry a resolver made unreadable (padded past the length
+                // limit, say) then no longer matches the line its signer saw, and the set
+                // fails to verify rather than verifying without it.
                 let is_sig = core::str::from_utf8(bytes)
                     .ok()
                     .and_then(|t| Tags::parse(t).ok())
                     .is_some_and(|t| t.get("sig").is_some());
                 if !is_sig {
-                    set.signed_text.push(signed_form(bytes));
+                    set.signed_text.push(bytes.clone());
                 }
                 set.problems.push(Problem {
                     entry: excerpt(bytes),
@@ -711,19 +714,6 @@ pub fn read_records(records: &[TxtRecord]) -> ReadSet {
     set.signed_text.sort_unstable();
     set.signed_text.dedup();
     set
-}
-
-/// What a signature covers for one entry: its canonical tags if it splits into tags, else its
-/// bytes trimmed.
-#[must_use]
-pub fn signed_form(bytes: &[u8]) -> Vec<u8> {
-    core::str::from_utf8(bytes)
-        .ok()
-        .and_then(|t| Tags::parse(t).ok())
-        .map_or_else(
-            || bytes.trim_ascii().to_vec(),
-            |t| t.canonical().into_bytes(),
-        )
 }
 
 /// Builds the configuration from the entries of a read set, adding problems for limits and

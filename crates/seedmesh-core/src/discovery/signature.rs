@@ -330,6 +330,33 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_made_unreadable_by_the_resolver_breaks_the_signature() {
+        let key = SecretKey::from_seed([7; 32]);
+        let keys = [key.public_key()];
+        let signal = "v=sm1; signal=peerjs; host=peer.example.org; port=9000";
+        let set = signed(&key, &[signal, "v=sm1; peer=a"]);
+        assert!(verify(NAME, &read_records(&set), &keys).is_ok());
+        // Padded past the length limit with whitespace (which the tags would trim), the
+        // entry is skipped by the reader: the set must not verify without it.
+        for padded in [
+            format!(
+                "{signal}{}",
+                " ".repeat(crate::discovery::seed::MAX_ENTRY_BYTES)
+            ),
+            format!(
+                "{signal};{}",
+                " ".repeat(crate::discovery::seed::MAX_ENTRY_BYTES)
+            ),
+        ] {
+            let mut downgraded = set.clone();
+            downgraded[0] = TxtRecord::from_text(&padded);
+            let read = read_records(&downgraded);
+            assert_eq!(read.entries.len(), 2, "the padded entry is skipped");
+            assert_eq!(verify(NAME, &read, &keys), Err(SignatureError::Invalid));
+        }
+    }
+
+    #[test]
     fn keys_round_trip_through_text() {
         let key = SecretKey::from_seed([9; 32]);
         let public = key.public_key();

@@ -123,7 +123,7 @@ fn two_endpoints_chat_and_pass_a_file_whole() {
     assert_eq!(file.recipients, 1);
     pair.pump();
     let received = pair.events[0].iter().find_map(|e| match e {
-        Event::FileReceived { id, bytes, mime } if *id == file.id => {
+        Event::FileReceived { id, bytes, mime } if *id == format!("bob/{}", file.id) => {
             Some((bytes.clone(), mime.clone()))
         }
         _ => None,
@@ -151,7 +151,7 @@ fn an_empty_file_arrives_at_once() {
         .unwrap();
     pair.pump();
     assert!(pair.events[1].iter().any(
-        |e| matches!(e, Event::FileReceived { id, bytes, .. } if *id == file.id && bytes.is_empty())
+        |e| matches!(e, Event::FileReceived { id, bytes, .. } if *id == format!("alice/{}", file.id) && bytes.is_empty())
     ));
 }
 
@@ -176,6 +176,86 @@ fn a_chunk_of_no_announced_file_is_refused_and_changes_nothing() {
     // Text that is not a mesh message is ignored.
     pair.pages[0].received_text(at(20), alices, "{not json");
     assert!(pair.pages[0].poll_event().is_none());
+}
+
+/// Alice with Bob and Mallory linked, and Bob announcing a 10-byte file `f`.
+fn alice_expecting_bobs_file() -> (Endpoint, LinkId, LinkId) {
+    let mut alice = Endpoint::new(id("alice"), "alice", MeshConfig::default()).unwrap();
+    alice.start(at(0));
+    let mut link_to = |peer: &str| {
+        let link = alice.connected(at(0), id(peer), false).unwrap();
+        let hello = MeshMessage::Hello {
+            id: peer.into(),
+            name: peer.into(),
+            version: crate::mesh::message::PROTOCOL_VERSION,
+            seen: true,
+        };
+        alice.received_text(at(0), link, &hello.encode());
+        link
+    };
+    let (bob, mallory) = (link_to("bob"), link_to("mallory"));
+    let file = MeshMessage::File {
+        id: "f".into(),
+        name: "notes.txt".into(),
+        size: 10,
+        mime: "text/plain".into(),
+        sent_at: 1,
+        direct: false,
+    };
+    alice.received_text(at(0), bob, &file.encode());
+    while alice.poll_event().is_some() {}
+    while alice.poll_action().is_some() {}
+    (alice, bob, mallory)
+}
+
+fn events(page: &mut Endpoint) -> Vec<Event> {
+    std::iter::from_fn(|| page.poll_event()).collect()
+}
+
+#[test]
+fn no_peer_can_write_into_a_file_another_peer_announced() {
+    let (mut alice, bob, mallory) = alice_expecting_bobs_file();
+    // Mallory sends bytes under Bob's transfer ID, on her own link.
+    alice.received_binary(
+        at(1),
+        mallory,
+        &transfer::encode_chunk("f", 0, b"EVILEVILEV"),
+    );
+    let seen = events(&mut alice);
+    assert!(
+        seen.iter()
+            .all(|e| !matches!(e, Event::FileReceived { .. }))
+    );
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::FileFailed { id: None, .. }))
+    );
+    // Bob's file is untouched and arrives whole.
+    alice.received_binary(at(2), bob, &transfer::encode_chunk("f", 0, b"0123456789"));
+    let seen = events(&mut alice);
+    assert!(seen.iter().any(|e| matches!(e,
+        Event::FileReceived { id, bytes, .. } if id == "bob/f" && bytes == b"0123456789")));
+}
+
+#[test]
+fn a_stalled_file_or_one_whose_sender_left_is_dropped_with_a_reason() {
+    let (mut alice, bob, _) = alice_expecting_bobs_file();
+    alice.received_binary(at(1_000), bob, &transfer::encode_chunk("f", 0, b"01234"));
+    let _ = events(&mut alice);
+    assert_eq!(
+        alice.poll_timeout(),
+        Some(at(1_000) + transfer::STALL_TIMEOUT)
+    );
+    alice.handle_timeout(at(1_000) + transfer::STALL_TIMEOUT);
+    let seen = events(&mut alice);
+    assert!(seen.iter().any(|e| matches!(e,
+        Event::FileFailed { id: Some(id), reason } if id == "bob/f" && reason.contains("no bytes came"))), "{seen:?}");
+
+    let (mut alice, bob, _) = alice_expecting_bobs_file();
+    alice.closed(at(5), bob, false);
+    let seen = events(&mut alice);
+    assert!(seen.iter().any(|e| matches!(e,
+        Event::FileFailed { id: Some(id), reason } if id == "bob/f" && reason.contains("sender left"))), "{seen:?}");
 }
 
 #[test]

@@ -224,12 +224,45 @@ fn check_message_id(id: &str) -> Result<(), MeshMessageError> {
 #[must_use]
 pub fn clean_display_name(name: &str) -> String {
     name.split(|c: char| c.is_whitespace() || c.is_control())
+        .map(|part| {
+            part.chars()
+                .filter(|c| !is_invisible(*c))
+                .collect::<String>()
+        })
         .filter(|part| !part.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
         .chars()
         .take(MAX_NAME_CHARS)
         .collect()
+}
+
+/// Characters that change how text around them reads (bidirectional overrides and isolates)
+/// or that show as nothing (zero-width and filler characters, tags): a name keeps none, so two
+/// names that look alike are alike.
+#[must_use]
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0E}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
 }
 
 #[cfg(test)]
@@ -309,10 +342,27 @@ mod tests {
         assert_eq!(clean_display_name(&"é".repeat(50)).chars().count(), 40);
     }
 
+    #[test]
+    fn names_keep_no_bidi_overrides_or_invisible_characters() {
+        // "Ada" followed by a right-to-left override reads as someone else's name.
+        assert_eq!(clean_display_name("Ada\u{202E}nimda"), "Adanimda");
+        assert_eq!(clean_display_name("A\u{200B}d\u{2066}a\u{FEFF}"), "Ada");
+        assert_eq!(clean_display_name("\u{E0041}\u{3164}\u{200D}"), "");
+        assert_eq!(clean_display_name("Zoë 👋🏽"), "Zoë 👋🏽");
+    }
+
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = MeshMessage::decode(&bytes);
+        }
+
+        #[test]
+        fn cleaned_names_are_short_and_visible(name in any::<String>()) {
+            let clean = clean_display_name(&name);
+            prop_assert!(clean.chars().count() <= MAX_NAME_CHARS);
+            prop_assert!(!clean.chars().any(|c| is_invisible(c) || c.is_control()));
+            prop_assert_eq!(clean_display_name(&clean), clean.clone());
         }
 
         #[test]

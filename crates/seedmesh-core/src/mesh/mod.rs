@@ -67,10 +67,18 @@ pub const BOOTSTRAP_RETRY: Duration = Duration::from_secs(30);
 pub const HELLO_RETRY: Duration = Duration::from_secs(1);
 /// How long a failed peer stays in the list, so people can read why.
 pub const FAILED_LINGER: Duration = Duration::from_secs(30);
-/// Links beyond the accept limit that may be opening at once; each evicts an older peer.
+/// Links beyond the accept limit that may be opening at once; each evicts another peer.
 const REFERRAL_ROOM: usize = 4;
 /// How many chat IDs are remembered to drop duplicates.
 const SEEN_CHATS: usize = 4096;
+/// How many of our own messages and files have their confirmations counted; older ones
+/// stop counting.
+pub const MAX_TRACKED_DELIVERIES: usize = 1024;
+/// Eviction never closes the longest-connected `1 / KEPT_ON_EVICTION` of our links.
+pub const KEPT_ON_EVICTION: usize = 4;
+/// How many peers may wait to be dialed later; IDs other peers tell of beyond this are
+/// dropped, so a peer cannot fill our dial queue with made-up IDs.
+pub const MAX_DEFERRED_DIALS: usize = 64;
 /// How many peers learned by exchange are remembered with the link that told of them, as
 /// routes for signaling through the mesh.
 pub const MAX_ROUTES: usize = 4096;
@@ -255,7 +263,8 @@ pub enum SlotResult {
 /// A chat message that arrived.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedChat {
-    /// Its unique ID.
+    /// Its unique ID here: the sender's ID, `/`, and the sender's ID for the message, so
+    /// that no peer can take another's message ID.
     pub id: String,
     /// Who sent it.
     pub from: PeerId,
@@ -281,8 +290,10 @@ pub struct OutgoingChat {
 /// A file a peer announced; its chunks follow on `link`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileOffer {
-    /// The transfer's ID.
+    /// Its unique ID here: the sender's ID, `/`, and the sender's transfer ID.
     pub id: String,
+    /// The sender's ID for the transfer, as its chunks carry it.
+    pub transfer: String,
     /// The sender.
     pub from: PeerId,
     /// The sender's display name.
@@ -313,6 +324,13 @@ pub struct OutgoingFile {
 /// What the mesh wants done, or wants the UI to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MeshOutput {
+    /// A peer broke the protocol and its link was closed; people should know why.
+    Refused {
+        /// Who it claimed to be.
+        peer: PeerId,
+        /// What it did.
+        reason: String,
+    },
     /// Register `id` on the PeerServer as rendezvous slot `slot`, then call
     /// [`Mesh::handle_slot_result`].
     ClaimSlot {
@@ -405,7 +423,8 @@ enum Rendezvous {
 
 #[derive(Debug)]
 struct Delivery {
-    recipients: usize,
+    /// The peers it went to: only they can confirm it.
+    recipients: BTreeSet<PeerId>,
     delivered: BTreeSet<PeerId>,
 }
 
@@ -426,6 +445,8 @@ pub struct Mesh {
     slot_dialed_at: BTreeMap<PeerId, Instant>,
     seen_chats: (HashSet<String>, VecDeque<String>),
     deliveries: BTreeMap<String, Delivery>,
+    /// The IDs in `deliveries`, oldest first.
+    delivery_order: VecDeque<String>,
     chat_counter: u64,
     /// Which links told us of each peer, first teller first, at most [`ROUTES_PER_PEER`]: for
     /// signaling through the mesh, through the first whose link is still open.
@@ -462,6 +483,7 @@ impl Mesh {
             slot_dialed_at: BTreeMap::new(),
             seen_chats: (HashSet::new(), VecDeque::new()),
             deliveries: BTreeMap::new(),
+            delivery_order: VecDeque::new(),
             chat_counter: 0,
             routes: BTreeMap::new(),
             signaled_on: BTreeMap::new(),
@@ -606,10 +628,7 @@ impl Mesh {
                 routes.retain(|l| *l != via);
             }
             if self.route_to(&state.remote).is_some() {
-                self.deferred_dials.insert(
-                    state.remote.clone(),
-                    (now + REROUTE_DELAY, FoundBy::Exchange),
-                );
+                self.defer_dial(state.remote.clone(), now + REROUTE_DELAY, FoundBy::Exchange);
             }
         }
         let key = state.peer.clone().unwrap_or(state.remote.clone());
@@ -626,8 +645,7 @@ impl Mesh {
                 .push_back(MeshOutput::PeerChanged(entry.view.clone()));
         }
         if state.found_by == FoundBy::Dns {
-            self.deferred_dials
-                .insert(state.remote, (now + BOOTSTRAP_RETRY, FoundBy::Dns));
+            self.defer_dial(state.remote, now + BOOTSTRAP_RETRY, FoundBy::Dns);
         }
     }
 
@@ -649,8 +667,7 @@ impl Mesh {
             self.outputs.push_back(MeshOutput::PeerRemoved(key.clone()));
         }
         if state.found_by == FoundBy::Dns || self.config.bootstrap.contains(&key) {
-            self.deferred_dials
-                .insert(key, (now + BOOTSTRAP_RETRY, FoundBy::Dns));
+            self.defer_dial(key, now + BOOTSTRAP_RETRY, FoundBy::Dns);
         }
         // The page that held a rendezvous slot is gone: its slot may be free, and a newcomer
         // would meet nobody there until the next regular scan. Scan again soon.
@@ -731,6 +748,7 @@ impl Mesh {
                     return;
                 };
                 self.send(link, MeshMessage::Ack { id: id.clone() });
+                let id = scoped_id(&from, &id);
                 if !self.remember_chat(&id) {
                     return;
                 }
@@ -758,7 +776,8 @@ impl Mesh {
                 };
                 let from_name = self.peers.get(&from).and_then(|p| p.view.name.clone());
                 self.outputs.push_back(MeshOutput::FileOffered(FileOffer {
-                    id,
+                    id: scoped_id(&from, &id),
+                    transfer: id,
                     from,
                     from_name,
                     name,
@@ -773,13 +792,15 @@ impl Mesh {
                 let Some(from) = self.peer_of(link) else {
                     return;
                 };
+                // Only a peer it went to can confirm it, and each once.
                 if let Some(delivery) = self.deliveries.get_mut(&id)
+                    && delivery.recipients.contains(&from)
                     && delivery.delivered.insert(from)
                 {
                     self.outputs.push_back(MeshOutput::Delivered {
                         id,
                         delivered: delivery.delivered.len(),
-                        recipients: delivery.recipients,
+                        recipients: delivery.recipients.len(),
                     });
                 }
             }
@@ -867,7 +888,6 @@ impl Mesh {
         let links = self.recipients(to)?;
         self.chat_counter += 1;
         let id = format!("{}-{wall_clock}-{}", self.me, self.chat_counter);
-        self.remember_chat(&id);
         let message = MeshMessage::Chat {
             id: id.clone(),
             text: text.to_owned(),
@@ -994,13 +1014,20 @@ impl Mesh {
         for &link in links {
             self.send(link, message.clone());
         }
+        let recipients = links.iter().filter_map(|l| self.peer_of(*l)).collect();
         self.deliveries.insert(
             id.to_owned(),
             Delivery {
-                recipients: links.len(),
+                recipients,
                 delivered: BTreeSet::new(),
             },
         );
+        self.delivery_order.push_back(id.to_owned());
+        while self.delivery_order.len() > MAX_TRACKED_DELIVERIES {
+            if let Some(old) = self.delivery_order.pop_front() {
+                self.deliveries.remove(&old);
+            }
+        }
     }
 
     /// The links to reach `to`, or the whole room.
@@ -1118,9 +1145,30 @@ impl Mesh {
         if self.me < peer {
             self.dial(now, peer, FoundBy::Exchange);
         } else {
-            self.deferred_dials
-                .insert(peer, (now + EXCHANGE_GRACE, FoundBy::Exchange));
+            self.defer_dial(peer, now + EXCHANGE_GRACE, FoundBy::Exchange);
         }
+    }
+
+    /// Dials `peer` at `at`, if the queue has room (at most [`MAX_DEFERRED_DIALS`]); peers
+    /// from DNS always get a place, taken from a peer some other peer told of.
+    fn defer_dial(&mut self, peer: PeerId, at: Instant, found_by: FoundBy) {
+        if self.deferred_dials.len() >= MAX_DEFERRED_DIALS
+            && !self.deferred_dials.contains_key(&peer)
+        {
+            let told_of = self
+                .deferred_dials
+                .iter()
+                .filter(|(_, (_, by))| *by == FoundBy::Exchange)
+                .max_by_key(|(_, (at, _))| *at)
+                .map(|(id, _)| id.clone());
+            match told_of {
+                Some(victim) if found_by != FoundBy::Exchange => {
+                    self.deferred_dials.remove(&victim);
+                }
+                _ => return,
+            }
+        }
+        self.deferred_dials.insert(peer, (at, found_by));
     }
 
     fn send(&mut self, link: LinkId, message: MeshMessage) {
@@ -1151,6 +1199,18 @@ impl Mesh {
         let Some(state) = self.links.get_mut(&link) else {
             return;
         };
+        // A link belongs to the peer that introduced itself first: a hello naming anyone
+        // else on it is someone speaking as another peer. The link is closed.
+        if let Some(introduced) = state.peer.clone()
+            && introduced != peer
+        {
+            self.refuse(
+                link,
+                &introduced,
+                "it introduced itself again as another peer",
+            );
+            return;
+        }
         if seen {
             state.next_hello = None;
         }
@@ -1231,20 +1291,30 @@ impl Mesh {
             }
         }
         if self.introduced_links().len() > self.config.max_peers.saturating_mul(2) {
-            self.evict_oldest(now, &peer);
+            self.evict(now, &peer);
         }
     }
 
-    /// Makes room for `newcomer`: the longest-connected other peer gets our peer list and its
-    /// link is closed.
-    fn evict_oldest(&mut self, _now: Instant, newcomer: &PeerId) {
-        let oldest = self
+    /// Makes room for `newcomer`. The longest-connected quarter of our peers stays, and so does a peer
+    /// a person linked by invite; of the others, the one connected longest gets our peer list
+    /// and its link is closed. Peers arriving in numbers (a few pages opening many links, say)
+    /// therefore never push out the peers we had longest, while the rest keeps turning over
+    /// so that newcomers find room.
+    fn evict(&mut self, _now: Instant, newcomer: &PeerId) {
+        let mut connected: Vec<(LinkId, PeerId, FoundBy)> = self
             .peers
             .values()
             .filter(|p| p.view.state == PeerState::Connected && &p.view.id != newcomer)
-            .filter_map(|p| p.view.link.map(|l| (l, p.view.id.clone())))
-            .min_by_key(|(link, _)| *link);
-        let Some((link, evicted)) = oldest else {
+            .filter_map(|p| p.view.link.map(|l| (l, p.view.id.clone(), p.view.found_by)))
+            .collect();
+        connected.sort_by_key(|(link, _, _)| *link);
+        let long_lived = connected.len() / KEPT_ON_EVICTION;
+        let newest = connected
+            .into_iter()
+            .skip(long_lived)
+            .find(|(_, _, found_by)| *found_by != FoundBy::Invite)
+            .map(|(link, id, _)| (link, id));
+        let Some((link, evicted)) = newest else {
             return;
         };
         let ids = self
@@ -1259,6 +1329,26 @@ impl Mesh {
         self.peers.remove(&evicted);
         self.outputs.push_back(MeshOutput::Close { link });
         self.outputs.push_back(MeshOutput::PeerRemoved(evicted));
+    }
+
+    /// Closes `peer`'s `link` because it broke the protocol, and forgets the link.
+    fn refuse(&mut self, link: LinkId, peer: &PeerId, reason: &str) {
+        self.outputs.push_back(MeshOutput::Refused {
+            peer: peer.clone(),
+            reason: reason.to_owned(),
+        });
+        self.remove_link(link);
+        self.outputs.push_back(MeshOutput::Close { link });
+        if !self.switch_to_other_link(peer, link)
+            && self
+                .peers
+                .get(peer)
+                .is_some_and(|entry| entry.view.link == Some(link))
+        {
+            self.peers.remove(peer);
+            self.outputs
+                .push_back(MeshOutput::PeerRemoved(peer.clone()));
+        }
     }
 
     fn slot_entry_of(&self, link: LinkId) -> Option<PeerId> {
@@ -1399,6 +1489,12 @@ impl Mesh {
         }
         true
     }
+}
+
+/// A message or transfer ID as this page keys it: the sender's ID, `/`, and the sender's ID
+/// for it (peer IDs have no `/`, so two senders never share one).
+fn scoped_id(from: &PeerId, id: &str) -> String {
+    format!("{from}/{id}")
 }
 
 #[cfg(test)]

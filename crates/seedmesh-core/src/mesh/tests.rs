@@ -1118,3 +1118,172 @@ fn a_thousand_pages_keep_their_mesh_whole_through_relays_once_the_peerserver_is_
     );
     assert!(rate_limited >= flood_sent - allowed_from_flooder - flooded.len() as u64 * 100);
 }
+
+fn hello(id: &str) -> MeshMessage {
+    MeshMessage::Hello {
+        id: id.to_owned(),
+        name: id.to_owned(),
+        version: message::PROTOCOL_VERSION,
+        seen: true,
+    }
+}
+
+fn chat(id: &str, text: &str) -> MeshMessage {
+    MeshMessage::Chat {
+        id: id.into(),
+        text: text.into(),
+        sent_at: 1,
+        direct: false,
+    }
+}
+
+#[test]
+fn a_peer_cannot_introduce_itself_again_as_another() {
+    let now = Instant::from_millis(0);
+    let (mut alice, links) = linked("alice", &["bob", "mallory"]);
+    // Mallory says hello again, as Bob.
+    alice.handle_message(now, links[1], hello("bob"));
+    let outputs: Vec<MeshOutput> = std::iter::from_fn(|| alice.poll_output()).collect();
+    assert!(outputs.contains(&MeshOutput::Close { link: links[1] }));
+    assert!(outputs.contains(&MeshOutput::PeerRemoved(PeerId::parse("mallory").unwrap())));
+    assert!(outputs.iter().any(|o| matches!(o,
+        MeshOutput::Refused { peer, reason } if peer.as_str() == "mallory" && reason.contains("another peer"))));
+    // Bob is still Bob, on his own link; Mallory's words count for nobody.
+    assert_eq!(alice.peer_on(links[0]).unwrap().as_str(), "bob");
+    assert_eq!(alice.peer_on(links[1]), None);
+    alice.handle_message(now, links[1], chat("x", "I am Bob"));
+    assert!(
+        std::iter::from_fn(|| alice.poll_output())
+            .all(|o| !matches!(o, MeshOutput::ChatReceived(_)))
+    );
+}
+
+#[test]
+fn a_squatted_chat_id_does_not_hide_the_real_message() {
+    let now = Instant::from_millis(0);
+    let (mut alice, links) = linked("alice", &["bob", "mallory"]);
+    // Mallory sends first, under the ID Bob's next message will have.
+    alice.handle_message(now, links[1], chat("bob-5-1", "squatted"));
+    alice.handle_message(now, links[0], chat("bob-5-1", "the real one"));
+    let received: Vec<ReceivedChat> = std::iter::from_fn(|| alice.poll_output())
+        .filter_map(|o| match o {
+            MeshOutput::ChatReceived(chat) => Some(chat),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[1].text, "the real one");
+    assert_eq!(received[1].id, "bob/bob-5-1");
+    assert_eq!(received[0].id, "mallory/bob-5-1");
+    // A repeat from Bob himself is still dropped.
+    alice.handle_message(now, links[0], chat("bob-5-1", "the real one"));
+    assert!(
+        std::iter::from_fn(|| alice.poll_output())
+            .all(|o| !matches!(o, MeshOutput::ChatReceived(_)))
+    );
+}
+
+#[test]
+fn only_the_peers_a_message_went_to_can_confirm_it() {
+    let now = Instant::from_millis(0);
+    let (mut alice, links) = linked("alice", &["bob", "mallory"]);
+    let sent = alice
+        .send_chat(1, "for Bob", Some(&PeerId::parse("bob").unwrap()))
+        .unwrap();
+    assert_eq!(sent.recipients, 1);
+    while alice.poll_output().is_some() {}
+    // Mallory was not sent it, and confirms it many times over.
+    for _ in 0..50 {
+        alice.handle_message(
+            now,
+            links[1],
+            MeshMessage::Ack {
+                id: sent.id.clone(),
+            },
+        );
+    }
+    alice.handle_message(
+        now,
+        links[0],
+        MeshMessage::Ack {
+            id: sent.id.clone(),
+        },
+    );
+    alice.handle_message(
+        now,
+        links[0],
+        MeshMessage::Ack {
+            id: sent.id.clone(),
+        },
+    );
+    let delivered: Vec<(usize, usize)> = std::iter::from_fn(|| alice.poll_output())
+        .filter_map(|o| match o {
+            MeshOutput::Delivered {
+                delivered,
+                recipients,
+                ..
+            } => Some((delivered, recipients)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delivered, [(1, 1)]);
+}
+
+#[test]
+fn made_up_ids_from_a_peer_fill_no_more_than_the_dial_queue() {
+    let now = Instant::from_millis(0);
+    // "zz" sorts after every ID told of, so each is put off for the grace period.
+    let (mut page, links) = linked("zz", &["mallory"]);
+    for batch in 0..100 {
+        let ids: Vec<String> = (0..message::MAX_PEERS_PER_MESSAGE)
+            .map(|n| format!("fake-{batch}-{n}"))
+            .collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        page.handle_message(now, links[0], told_of(&ids));
+    }
+    assert_eq!(page.deferred_dials.len(), MAX_DEFERRED_DIALS);
+    // Once due, no more are dialed than the page's cap.
+    page.handle_timeout(now + EXCHANGE_GRACE);
+    let dials = std::iter::from_fn(|| page.poll_output())
+        .filter(|o| matches!(o, MeshOutput::Dial { .. }))
+        .count();
+    assert!(dials < MeshConfig::default().max_peers, "{dials} dials");
+}
+
+#[test]
+fn peers_arriving_in_numbers_never_push_out_the_longest_connected() {
+    let now = Instant::from_millis(0);
+    let config = MeshConfig {
+        max_peers: 4,
+        ..MeshConfig::default()
+    };
+    let mut page = Mesh::new(PeerId::parse("page").unwrap(), "page", config).unwrap();
+    let join = |page: &mut Mesh, peer: &str| -> Option<LinkId> {
+        let link = page.accept(now, PeerId::parse(peer).unwrap())?;
+        page.handle_link_open(now, link);
+        page.handle_message(now, link, hello(peer));
+        Some(link)
+    };
+    for honest in ["h0", "h1", "h2", "h3", "h4", "h5", "h6", "h7"] {
+        join(&mut page, honest).unwrap();
+    }
+    while page.poll_output().is_some() {}
+    // Two hundred links from a few pages under made-up names.
+    for n in 0..200 {
+        let _ = join(&mut page, &format!("sybil-{n}"));
+        while page.poll_output().is_some() {}
+    }
+    let connected: Vec<String> = page
+        .peers
+        .values()
+        .filter(|p| p.view.state == PeerState::Connected)
+        .map(|p| p.view.id.to_string())
+        .collect();
+    for kept in ["h0", "h1"] {
+        assert!(
+            connected.iter().any(|c| c == kept),
+            "{kept} was pushed out: {connected:?}"
+        );
+    }
+    assert!(connected.len() <= 2 * 4 + 1, "{connected:?}");
+}

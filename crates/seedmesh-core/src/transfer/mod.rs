@@ -8,7 +8,12 @@
 //! Chunks need an ordered channel: each must start where the previous one ended.
 
 use core::fmt;
+use core::hash::Hash;
 use std::collections::HashMap;
+
+use core::time::Duration;
+
+use crate::time::Instant;
 
 /// Marks a binary message as a file chunk.
 const MAGIC: &[u8; 4] = b"smf1";
@@ -18,6 +23,10 @@ pub const CHUNK_SIZE: usize = 64 * 1024;
 pub const MAX_FILE_SIZE: u64 = 256 * 1024 * 1024;
 /// How many files may arrive at once from all peers together.
 pub const MAX_INCOMING: usize = 8;
+/// How many files may arrive at once from one sender, so that one peer cannot take every slot.
+pub const MAX_INCOMING_PER_SENDER: usize = 2;
+/// How long a file may go without new bytes before it is dropped and its slot freed.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// The longest transfer ID, in bytes.
 pub const MAX_ID_LEN: usize = 160;
 
@@ -48,6 +57,18 @@ pub enum TransferError {
     },
     /// [`MAX_INCOMING`] files are arriving already.
     TooManyTransfers,
+    /// [`MAX_INCOMING_PER_SENDER`] files are arriving from this sender already.
+    TooManyFromSender,
+    /// No bytes came for [`STALL_TIMEOUT`].
+    Stalled {
+        /// Bytes that had arrived.
+        received: u64,
+    },
+    /// The sender's link closed before the file was whole.
+    SenderGone {
+        /// Bytes that had arrived.
+        received: u64,
+    },
     /// The announcement reuses the ID of a transfer in progress, or its ID is unusable.
     BadId,
 }
@@ -76,6 +97,19 @@ impl fmt::Display for TransferError {
             Self::TooManyTransfers => write!(
                 f,
                 "{MAX_INCOMING} files are arriving already; the peer should send this one later"
+            ),
+            Self::TooManyFromSender => write!(
+                f,
+                "this peer is sending {MAX_INCOMING_PER_SENDER} files already; it should send this one later"
+            ),
+            Self::Stalled { received } => write!(
+                f,
+                "no bytes came for {} s after {received}; the transfer was dropped",
+                STALL_TIMEOUT.as_secs()
+            ),
+            Self::SenderGone { received } => write!(
+                f,
+                "the sender left after {received} bytes; the transfer was dropped"
             ),
             Self::BadId => write!(
                 f,
@@ -148,39 +182,84 @@ pub enum Progress {
 struct Incoming {
     size: u64,
     bytes: Vec<u8>,
+    /// When bytes last came (or the announcement).
+    active_at: Instant,
 }
 
-/// Files arriving from peers.
-#[derive(Debug, Default)]
-pub struct Receiver {
-    incoming: HashMap<String, Incoming>,
+/// A transfer that ended before its file was whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped<S> {
+    /// Its sender.
+    pub sender: S,
+    /// The transfer's ID.
+    pub id: String,
+    /// Why.
+    pub error: TransferError,
 }
 
-impl Receiver {
-    /// Expects a file of `size` bytes as transfer `id`.
-    pub fn announce(&mut self, id: &str, size: u64) -> Result<(), TransferError> {
+/// Files arriving from peers, each under its sender (`S`: whatever names the link the file
+/// comes on) and the sender's ID for it: a sender can only write into files it announced.
+#[derive(Debug)]
+pub struct Receiver<S> {
+    incoming: HashMap<(S, String), Incoming>,
+}
+
+impl<S> Default for Receiver<S> {
+    fn default() -> Self {
+        Self {
+            incoming: HashMap::new(),
+        }
+    }
+}
+
+impl<S: Clone + Eq + Hash> Receiver<S> {
+    /// Expects a file of `size` bytes from `sender` as its transfer `id`.
+    pub fn announce(
+        &mut self,
+        now: Instant,
+        sender: &S,
+        id: &str,
+        size: u64,
+    ) -> Result<(), TransferError> {
         if size > MAX_FILE_SIZE {
             return Err(TransferError::FileTooLarge { size });
         }
-        if id.is_empty() || id.len() > MAX_ID_LEN || self.incoming.contains_key(id) {
+        let key = (sender.clone(), id.to_owned());
+        if id.is_empty() || id.len() > MAX_ID_LEN || self.incoming.contains_key(&key) {
             return Err(TransferError::BadId);
         }
         if self.incoming.len() >= MAX_INCOMING {
             return Err(TransferError::TooManyTransfers);
         }
+        if self.incoming.keys().filter(|(s, _)| s == sender).count() >= MAX_INCOMING_PER_SENDER {
+            return Err(TransferError::TooManyFromSender);
+        }
         // Memory grows as bytes arrive, never ahead of them.
         let bytes = Vec::new();
-        self.incoming
-            .insert(id.to_owned(), Incoming { size, bytes });
+        self.incoming.insert(
+            key,
+            Incoming {
+                size,
+                bytes,
+                active_at: now,
+            },
+        );
         Ok(())
     }
 
-    /// Adds one chunk. A bad chunk drops its transfer (if it names one) and says why.
-    pub fn receive(&mut self, chunk: &[u8]) -> Result<Progress, TransferError> {
+    /// Adds one chunk from `sender`. A bad chunk drops its transfer (if it names one of the
+    /// sender's) and says why.
+    pub fn receive(
+        &mut self,
+        now: Instant,
+        sender: &S,
+        chunk: &[u8],
+    ) -> Result<Progress, TransferError> {
         let (id, offset, data) = decode_chunk(chunk)?;
+        let key = (sender.clone(), id.to_owned());
         let incoming = self
             .incoming
-            .get_mut(id)
+            .get_mut(&key)
             .ok_or_else(|| TransferError::UnknownTransfer(id.to_owned()))?;
         let received = incoming.bytes.len() as u64;
         let error = if offset != received {
@@ -196,15 +275,16 @@ impl Receiver {
             None
         };
         if let Some(error) = error {
-            self.incoming.remove(id);
+            self.incoming.remove(&key);
             return Err(error);
         }
         incoming.bytes.extend_from_slice(data);
+        incoming.active_at = now;
         let received = incoming.bytes.len() as u64;
         if received == incoming.size {
             let done = self
                 .incoming
-                .remove(id)
+                .remove(&key)
                 .map(|i| i.bytes)
                 .unwrap_or_default();
             return Ok(Progress::Complete {
@@ -219,10 +299,11 @@ impl Receiver {
         })
     }
 
-    /// Completes a zero-byte file at once: it has no chunks.
-    pub fn take_empty(&mut self, id: &str) -> Option<Progress> {
-        if self.incoming.get(id).is_some_and(|i| i.size == 0) {
-            self.incoming.remove(id);
+    /// Completes `sender`'s zero-byte file at once: it has no chunks.
+    pub fn take_empty(&mut self, sender: &S, id: &str) -> Option<Progress> {
+        let key = (sender.clone(), id.to_owned());
+        if self.incoming.get(&key).is_some_and(|i| i.size == 0) {
+            self.incoming.remove(&key);
             return Some(Progress::Complete {
                 id: id.to_owned(),
                 bytes: Vec::new(),
@@ -231,9 +312,64 @@ impl Receiver {
         None
     }
 
-    /// Forgets every transfer (a peer left, say).
-    pub fn abandon(&mut self, id: &str) {
-        self.incoming.remove(id);
+    /// Drops every file arriving from `sender` (its link closed), and says which.
+    pub fn sender_gone(&mut self, sender: &S) -> Vec<Dropped<S>> {
+        self.drop_where(
+            |(s, _), _| s == sender,
+            |received| TransferError::SenderGone { received },
+        )
+    }
+
+    /// Drops every file that got no bytes for [`STALL_TIMEOUT`], and says which.
+    pub fn expire(&mut self, now: Instant) -> Vec<Dropped<S>> {
+        self.drop_where(
+            |_, incoming| now >= incoming.active_at + STALL_TIMEOUT,
+            |received| TransferError::Stalled { received },
+        )
+    }
+
+    /// When the next file stalls, if any is arriving.
+    #[must_use]
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.incoming
+            .values()
+            .map(|i| i.active_at + STALL_TIMEOUT)
+            .min()
+    }
+
+    /// How many files are arriving.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.incoming.len()
+    }
+
+    /// True when no file is arriving.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.incoming.is_empty()
+    }
+
+    fn drop_where(
+        &mut self,
+        doomed: impl Fn(&(S, String), &Incoming) -> bool,
+        error: impl Fn(u64) -> TransferError,
+    ) -> Vec<Dropped<S>> {
+        let keys: Vec<(S, String)> = self
+            .incoming
+            .iter()
+            .filter(|(key, incoming)| doomed(key, incoming))
+            .map(|(key, _)| key.clone())
+            .collect();
+        keys.into_iter()
+            .filter_map(|key| {
+                let incoming = self.incoming.remove(&key)?;
+                Some(Dropped {
+                    sender: key.0,
+                    id: key.1,
+                    error: error(incoming.bytes.len() as u64),
+                })
+            })
+            .collect()
     }
 }
 
@@ -242,14 +378,20 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    const T0: Instant = Instant::from_millis(0);
+    const ALICE: u8 = 1;
+    const MALLORY: u8 = 2;
+
     #[test]
     fn a_file_survives_the_round_trip() {
         let file: Vec<u8> = (0..200_000u32).map(|n| (n % 251) as u8).collect();
         let mut receiver = Receiver::default();
-        receiver.announce("f1", file.len() as u64).unwrap();
+        receiver
+            .announce(T0, &ALICE, "f1", file.len() as u64)
+            .unwrap();
         let mut last = None;
         for chunk in chunks("f1", &file) {
-            last = Some(receiver.receive(&chunk).unwrap());
+            last = Some(receiver.receive(T0, &ALICE, &chunk).unwrap());
         }
         assert_eq!(
             last,
@@ -263,26 +405,29 @@ mod tests {
     #[test]
     fn bad_chunks_are_refused_with_reasons() {
         let mut receiver = Receiver::default();
-        assert_eq!(receiver.receive(b"nope"), Err(TransferError::NotAChunk));
         assert_eq!(
-            receiver.receive(&encode_chunk("x", 0, b"a")),
+            receiver.receive(T0, &ALICE, b"nope"),
+            Err(TransferError::NotAChunk)
+        );
+        assert_eq!(
+            receiver.receive(T0, &ALICE, &encode_chunk("x", 0, b"a")),
             Err(TransferError::UnknownTransfer("x".into()))
         );
-        receiver.announce("x", 4).unwrap();
+        receiver.announce(T0, &ALICE, "x", 4).unwrap();
         assert_eq!(
-            receiver.receive(&encode_chunk("x", 2, b"a")),
+            receiver.receive(T0, &ALICE, &encode_chunk("x", 2, b"a")),
             Err(TransferError::OutOfOrder {
                 expected: 0,
                 got: 2
             })
         );
-        receiver.announce("y", 2).unwrap();
+        receiver.announce(T0, &ALICE, "y", 2).unwrap();
         assert_eq!(
-            receiver.receive(&encode_chunk("y", 0, b"abc")),
+            receiver.receive(T0, &ALICE, &encode_chunk("y", 0, b"abc")),
             Err(TransferError::TooLong { size: 2 })
         );
         assert_eq!(
-            receiver.announce("z", MAX_FILE_SIZE + 1),
+            receiver.announce(T0, &ALICE, "z", MAX_FILE_SIZE + 1),
             Err(TransferError::FileTooLarge {
                 size: MAX_FILE_SIZE + 1
             })
@@ -292,23 +437,95 @@ mod tests {
     #[test]
     fn empty_files_complete_without_chunks() {
         let mut receiver = Receiver::default();
-        receiver.announce("e", 0).unwrap();
+        receiver.announce(T0, &ALICE, "e", 0).unwrap();
         assert_eq!(chunks("e", &[]).count(), 0);
+        assert!(receiver.take_empty(&MALLORY, "e").is_none());
         assert!(matches!(
-            receiver.take_empty("e"),
+            receiver.take_empty(&ALICE, "e"),
             Some(Progress::Complete { .. })
         ));
+    }
+
+    #[test]
+    fn a_sender_cannot_write_into_another_senders_file() {
+        let mut receiver = Receiver::default();
+        receiver.announce(T0, &ALICE, "f", 4).unwrap();
+        // Mallory names Alice's transfer: it is not Mallory's, so nothing of it is touched.
+        assert_eq!(
+            receiver.receive(T0, &MALLORY, &encode_chunk("f", 0, b"evil")),
+            Err(TransferError::UnknownTransfer("f".into()))
+        );
+        // Mallory announcing the same ID gets a file of its own, not Alice's.
+        receiver.announce(T0, &MALLORY, "f", 4).unwrap();
+        receiver
+            .receive(T0, &MALLORY, &encode_chunk("f", 0, b"evil"))
+            .unwrap();
+        assert_eq!(
+            receiver.receive(T0, &ALICE, &encode_chunk("f", 0, b"good")),
+            Ok(Progress::Complete {
+                id: "f".into(),
+                bytes: b"good".to_vec()
+            })
+        );
+    }
+
+    #[test]
+    fn one_sender_cannot_take_every_slot() {
+        let mut receiver = Receiver::default();
+        for n in 0..MAX_INCOMING_PER_SENDER {
+            receiver
+                .announce(T0, &MALLORY, &format!("m{n}"), 10)
+                .unwrap();
+        }
+        assert_eq!(
+            receiver.announce(T0, &MALLORY, "one-more", 10),
+            Err(TransferError::TooManyFromSender)
+        );
+        receiver.announce(T0, &ALICE, "a", 10).unwrap();
+    }
+
+    #[test]
+    fn stalled_files_and_files_of_gone_senders_free_their_slots() {
+        let mut receiver = Receiver::default();
+        receiver.announce(T0, &ALICE, "a", 10).unwrap();
+        receiver.announce(T0, &MALLORY, "m", 10).unwrap();
+        let later = T0 + Duration::from_secs(30);
+        receiver
+            .receive(later, &ALICE, &encode_chunk("a", 0, b"12345"))
+            .unwrap();
+        assert_eq!(receiver.next_expiry(), Some(T0 + STALL_TIMEOUT));
+        // Mallory announced and sent nothing: at the stall timeout its slot is freed.
+        let dropped = receiver.expire(T0 + STALL_TIMEOUT);
+        assert_eq!(
+            dropped,
+            vec![Dropped {
+                sender: MALLORY,
+                id: "m".into(),
+                error: TransferError::Stalled { received: 0 }
+            }]
+        );
+        assert_eq!(receiver.len(), 1);
+        assert_eq!(
+            receiver.sender_gone(&ALICE),
+            vec![Dropped {
+                sender: ALICE,
+                id: "a".into(),
+                error: TransferError::SenderGone { received: 5 }
+            }]
+        );
+        assert!(receiver.is_empty());
+        assert_eq!(receiver.next_expiry(), None);
     }
 
     proptest! {
         #[test]
         fn arbitrary_chunks_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
             let mut receiver = Receiver::default();
-            receiver.announce("a", 100).unwrap();
-            let _ = receiver.receive(&bytes);
+            receiver.announce(T0, &ALICE, "a", 100).unwrap();
+            let _ = receiver.receive(T0, &ALICE, &bytes);
             let mut marked = b"smf1".to_vec();
             marked.extend_from_slice(&bytes);
-            let _ = receiver.receive(&marked);
+            let _ = receiver.receive(T0, &ALICE, &marked);
         }
 
         #[test]
