@@ -45,3 +45,34 @@ test("the build has .nojekyll, so GitHub Pages serves it as it is", async () => 
   const response = await fetch(`${server.url}.nojekyll`);
   assert.equal(response.status, 200);
 });
+
+test("the page runs under its Content-Security-Policy with no violation", async () => {
+  const { page, context, problems } = await newPage(browser);
+  await page.addInitScript(() => {
+    window.cspViolations = [];
+    document.addEventListener("securitypolicyviolation", (e) =>
+      window.cspViolations.push(`${e.violatedDirective}: ${e.blockedURI}`),
+    );
+  });
+  await page.goto(server.url);
+  await page.getByRole("heading", { level: 1, name: "seedmesh" }).waitFor({ timeout: 15_000 });
+  const policy = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute("content");
+  assert.match(policy, /default-src 'none'/);
+  assert.match(policy, /script-src 'self' 'wasm-unsafe-eval' 'sha256-/);
+  // The app discovers the network (DoH over fetch) and registers (a WebSocket) under it.
+  await page.getByTestId("signaling").filter({ hasText: "registered as" }).waitFor({ timeout: 20_000 });
+  // An inline script is what the policy is for: one injected now must not run.
+  const ran = await page.evaluate(() => {
+    window.injected = false;
+    const script = document.createElement("script");
+    script.textContent = "window.injected = true";
+    document.body.append(script);
+    return window.injected;
+  });
+  assert.equal(ran, false);
+  const violations = await page.evaluate(() => window.cspViolations);
+  // Exactly the one blocked on purpose.
+  assert.deepEqual(violations, ["script-src-elem: inline"]);
+  assert.deepEqual(problems.filter((p) => !p.includes("Content Security Policy")), []);
+  await context.close();
+});
