@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use std::time::Duration;
 
 use seedmesh_core::identity::{Claim, Identity, IdentityPool, StoredIdentity};
+use seedmesh_core::proof::PeerKey;
 use seedmesh_web::clock::random_u32;
 use seedmesh_web::locks::{self, HeldLock, LockError};
 
@@ -66,6 +67,24 @@ pub async fn replace(old: Identity, new: Identity) {
     pool.forget(&old.id);
     Shared.remove(&history_key(&old.id));
     remember_in(&mut pool, &new);
+}
+
+/// Goes by `key` from now on (a key exported from another browser, say): this tab's identity
+/// becomes the key's, keeping `name`, and the page loads again under it.
+pub async fn adopt(key: PeerKey, name: String) {
+    {
+        let _pool_lock = locks::acquire(POOL_LOCK, Some(POOL_WAIT)).await;
+        let mut pool = load_pool();
+        let mut identity = Identity::with_key(key, &mut random_u32);
+        if let Some(known) = pool.identities().find(|i| i.id == identity.id) {
+            identity.token = known.token.clone();
+        }
+        identity.name = name;
+        remember_in(&mut pool, &identity);
+    }
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().reload();
+    }
 }
 
 /// Keeps a change to this page's identity (its name) for its reloads and later visits.

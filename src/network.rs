@@ -186,7 +186,7 @@ async fn run(
     loop {
         status.connecting();
         let mut options = plan.options.clone();
-        options.peer.id = Some(identity.id.clone());
+        options.key = identity.key.clone();
         options.peer.token = Some(identity.token.clone());
         options.name.clone_from(&identity.name);
         let mut node = match Node::start(options) {

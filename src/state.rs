@@ -10,7 +10,7 @@ use leptos::task::spawn_local;
 use seedmesh_core::PeerId;
 use seedmesh_core::discovery::DiscoveryReport;
 use seedmesh_core::endpoint::{Event, SignalingCounts};
-use seedmesh_core::identity::Identity;
+use seedmesh_core::identity::{Identity, NameBook, NameCheck};
 use seedmesh_core::mesh::{FoundBy, PeerState};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +22,14 @@ use crate::storage::Shared;
 
 /// How many messages the history keeps.
 const HISTORY_LEN: usize = 500;
+/// Where the names peers went by are kept, to point out a known name with another key.
+const NAME_BOOK_KEY: &str = "seedmesh.names";
+
+thread_local! {
+    /// The names peers went by, read from storage when first needed.
+    static NAME_BOOK: std::cell::RefCell<Option<NameBook>> = const { std::cell::RefCell::new(None) };
+}
+
 /// How many refused-peer warnings the peer list keeps.
 pub const MAX_WARNINGS: usize = 5;
 
@@ -117,6 +125,8 @@ pub struct PeerRow {
     pub candidates: Option<(String, String)>,
     /// Whether the link was signaled through the mesh rather than a PeerServer.
     pub through_mesh: bool,
+    /// Another peer (another key) that went by this name before, if any.
+    pub same_name_as: Option<PeerId>,
 }
 
 /// One chat message, ours or someone's.
@@ -399,10 +409,29 @@ impl AppState {
             Event::Slot(slot) => self.slot.set(slot),
             Event::Peer(view) => self.peers.update(|peers| {
                 let previous = peers.remove(&view.id);
+                let same_name_as = view.name.as_deref().and_then(|name| {
+                    let check = NAME_BOOK.with(|book| {
+                        let mut book = book.borrow_mut();
+                        let book = book.get_or_insert_with(|| {
+                            Shared
+                                .load::<NameBook>(NAME_BOOK_KEY)
+                                .unwrap_or_default()
+                                .restored()
+                        });
+                        let check = book.check(name, &view.id);
+                        Shared.save(NAME_BOOK_KEY, &*book);
+                        check
+                    });
+                    match check {
+                        NameCheck::SameNameAs(other) => Some(other),
+                        NameCheck::Fine => None,
+                    }
+                });
                 peers.insert(
                     view.id.clone(),
                     PeerRow {
                         id: view.id,
+                        same_name_as,
                         name: view.name,
                         state: view.state,
                         found_by: view.found_by,

@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 use seedmesh_core::mesh::{FoundBy, PeerState};
+use seedmesh_core::proof::{is_key_id, short_fingerprint};
 
 use crate::state::{AppState, PeerRow};
 
@@ -70,11 +71,27 @@ fn PeerItem(row: PeerRow) -> impl IntoView {
     let rtt = row
         .rtt
         .map(|rtt| format!("{:.1} ms", rtt.as_secs_f64() * 1000.0));
+    // A connected peer went through the hello check: its ID is its key's, proven on this very
+    // connection.
+    let verified = (row.state == PeerState::Connected && is_key_id(&row.id))
+        .then(|| short_fingerprint(&row.id));
+    let lookalike = row.same_name_as.as_ref().map(|other| {
+        format!(
+            "Another key ({}) went by this name before: this may not be who you think.",
+            short_fingerprint(other)
+        )
+    });
     view! {
         <li class="peer" data-peer-id=row.id.to_string() data-state=state_class>
             <span class="peer-name">{row.name.clone().unwrap_or_else(|| row.id.to_string())}</span>
             <span class="peer-id">{row.id.to_string()}</span>
             <span class=format!("badge {state_class}")>{state_text}</span>
+            {verified.map(|key| view! {
+                <span class="verified" title="Its ID is made from its key, and it proved the key on this connection">
+                    "✓ verified · key " <span class="key" data-testid="peer-key">{key}</span>
+                </span>
+            })}
+            {lookalike.map(|text| view! { <span class="lookalike" role="note" data-testid="lookalike">{text}</span> })}
             <span class="peer-meta">
                 {found}
                 {row.through_mesh.then_some(" · signaled through the mesh")}

@@ -1,6 +1,9 @@
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
+use seedmesh_core::proof::{PeerKey, short_fingerprint};
+
+use crate::components::share::CopyField;
 use crate::config::{Settings, split_list};
 use crate::state::{AppState, DiscoveryView};
 
@@ -65,10 +68,68 @@ pub fn SettingsPanel(
                     on:input=move |ev| resolvers.set(event_target_value(&ev))></textarea>
                 <button type="submit">"Save"</button>
             </form>
+            <KeySettings/>
             <details class="diagnostics">
                 <summary>"Raw seed records"</summary>
                 <pre data-testid="raw-records">{move || records().join("\n")}</pre>
             </details>
         </section>
+    }
+}
+
+/// This page's key: its fingerprint, and export and import.
+#[component]
+fn KeySettings() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let fingerprint = move || {
+        state.identity.with(|identity| {
+            identity
+                .as_ref()
+                .map(|i| short_fingerprint(&i.id))
+                .unwrap_or_default()
+        })
+    };
+    let key_text = Signal::derive(move || {
+        state.identity.with(|identity| {
+            identity
+                .as_ref()
+                .map(|i| i.key.to_text())
+                .unwrap_or_default()
+        })
+    });
+    let pasted = RwSignal::new(String::new());
+    let import_error = RwSignal::new(None::<String>);
+    let on_import = move |event: SubmitEvent| {
+        event.prevent_default();
+        match PeerKey::from_text(&pasted.get_untracked()) {
+            Ok(key) => {
+                import_error.set(None);
+                let name = state.name.get_untracked();
+                leptos::task::spawn_local(crate::identity::adopt(key, name));
+            }
+            Err(error) => import_error.set(Some(error.to_string())),
+        }
+    };
+    view! {
+        <details class="key-settings">
+            <summary>"Your key · " <span class="key" data-testid="own-key">{fingerprint}</span></summary>
+            <p class="hint">
+                "Your peer ID is made from your key, and every peer checks it on every \
+                 connection. To be the same peer in another browser, copy the key there. \
+                 Anyone who has it can go by your ID: keep it secret."
+            </p>
+            <CopyField label="Your secret key" id="key-export" button="Copy key" text=key_text/>
+            <form class="key-import" on:submit=on_import>
+                <label for="key-import">"Use a key from another browser"</label>
+                <input id="key-import" type="password" autocomplete="off" spellcheck="false"
+                    placeholder="seedmesh-key-v1:…"
+                    prop:value=move || pasted.get()
+                    on:input=move |ev| pasted.set(event_target_value(&ev))/>
+                <button type="submit">"Use this key"</button>
+            </form>
+            <Show when=move || import_error.with(Option::is_some)>
+                <p class="error" role="alert" data-testid="key-import-error">{move || import_error.get()}</p>
+            </Show>
+        </details>
     }
 }

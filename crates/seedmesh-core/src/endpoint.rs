@@ -1,5 +1,12 @@
-//! A page's whole network without I/O: the mesh, the files in transit, and which way each link
-//! is signaled, every link under one handle ([`LinkId`]).
+//! A page's whole network without I/O: the mesh, the files in transit, which way each link is
+//! signaled, and who is proven to be at the end of each, every link under one handle
+//! ([`LinkId`]).
+//!
+//! The endpoint goes by its key's ID ([`PeerKey::peer_id`]). Every hello it sends carries its
+//! proof for that link ([`crate::proof`]), and a peer's hello is taken only with a proof that
+//! holds for the link's DTLS fingerprints ([`ChannelBinding`], which the driver reads from the
+//! connection's descriptions): no peer can speak as another, whatever it or the signaling
+//! claims.
 //!
 //! The driver reports what happened (a link opened, a frame arrived, a dial failed), polls
 //! [`Endpoint::poll_action`] for what to do (dial, send, close, claim a slot) and
@@ -9,13 +16,19 @@
 //! ```
 //! use seedmesh_core::endpoint::{Action, Endpoint};
 //! use seedmesh_core::mesh::MeshConfig;
-//! use seedmesh_core::{Instant, PeerId};
+//! use seedmesh_core::proof::{ChannelBinding, Fingerprint, PeerKey};
+//! use seedmesh_core::Instant;
 //!
 //! let now = Instant::from_millis(0);
-//! let mut page = Endpoint::new(PeerId::parse("alice")?, "Alice", MeshConfig::default())?;
+//! let alice = PeerKey::from_secret([1; 32]);
+//! let bob = PeerKey::from_secret([2; 32]).peer_id();
+//! let mut page = Endpoint::new(alice, "Alice", MeshConfig::default())?;
 //! page.start(now);
-//! // Another page connected to us: the endpoint takes it as a link and says hello on it.
-//! let link = page.connected(now, PeerId::parse("bob")?, false).expect("room for a link");
+//! // Bob's connection reached us: the endpoint takes it as a link and says hello on it, with
+//! // its proof for the DTLS fingerprints of this connection.
+//! let fingerprint = |byte: &str| Fingerprint::parse(&format!("sha-256 {}", [byte; 32].join(":")));
+//! let binding = ChannelBinding { local: fingerprint("AA").unwrap(), remote: fingerprint("BB").unwrap() };
+//! let link = page.connected(now, bob, false, binding).expect("room for a link");
 //! assert!(matches!(page.poll_action(), Some(Action::Send { link: l, .. }) if l == link));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -27,6 +40,7 @@ use crate::mesh::{
     ChatError, FileOffer, LinkId, Mesh, MeshConfig, MeshError, MeshMessage, MeshOutput,
     OutgoingChat, PeerView, ReceivedChat, SignalError, SlotResult,
 };
+use crate::proof::{ChannelBinding, PeerKey, Proof, ProofError};
 use crate::time::Instant;
 use crate::transfer::{self, Progress};
 
@@ -187,6 +201,10 @@ struct Arriving {
 #[derive(Debug)]
 pub struct Endpoint {
     mesh: Mesh,
+    /// Our key: our ID is its hash, and our hellos carry its proofs.
+    key: PeerKey,
+    /// Each open link's DTLS fingerprints, which hellos are proven against.
+    bindings: HashMap<LinkId, ChannelBinding>,
     /// Files arriving, under the link they come on and their sender's transfer ID.
     files: transfer::Receiver<LinkId>,
     arriving: HashMap<(LinkId, String), Arriving>,
@@ -202,10 +220,12 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// An endpoint for the page `me`, named `name`.
-    pub fn new(me: PeerId, name: &str, config: MeshConfig) -> Result<Self, MeshError> {
+    /// An endpoint for the page whose key is `key` (its ID is the key's), named `name`.
+    pub fn new(key: PeerKey, name: &str, config: MeshConfig) -> Result<Self, MeshError> {
         Ok(Self {
-            mesh: Mesh::new(me, name, config)?,
+            mesh: Mesh::new(key.peer_id(), name, config)?,
+            key,
+            bindings: HashMap::new(),
             files: transfer::Receiver::default(),
             arriving: HashMap::new(),
             mesh_dials: HashSet::new(),
@@ -223,6 +243,12 @@ impl Endpoint {
         self.now = self.now.max(now);
         self.mesh.start(now);
         self.process();
+    }
+
+    /// Our peer ID, made from our key.
+    #[must_use]
+    pub fn id(&self) -> &PeerId {
+        self.mesh.me()
     }
 
     /// Our display name.
@@ -249,9 +275,16 @@ impl Endpoint {
         &self.mesh
     }
 
-    /// A peer's connection opened to us (`by_invite` when a person carried an invite
-    /// between us): its link's handle, or `None` when the page has no room (close it).
-    pub fn connected(&mut self, now: Instant, peer: PeerId, by_invite: bool) -> Option<LinkId> {
+    /// A connection from `peer` (as its signaling named it) opened to us, with these DTLS
+    /// fingerprints (`by_invite` when a person carried an invite between us): its link's
+    /// handle, or `None` when the page has no room (close it).
+    pub fn connected(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        by_invite: bool,
+        binding: ChannelBinding,
+    ) -> Option<LinkId> {
         self.now = self.now.max(now);
         let link = if by_invite {
             Some(self.mesh.accept_invited(now, peer))
@@ -259,19 +292,22 @@ impl Endpoint {
             self.mesh.accept(now, peer)
         };
         if let Some(link) = link {
+            self.bindings.insert(link, binding);
             self.mesh.handle_link_open(now, link);
         }
         self.process();
         link
     }
 
-    /// What came of [`Action::Dial`] for `link`: open, or failed for this reason. A dial
-    /// through the mesh that failed is tried once more through the PeerServer.
-    pub fn dialed(&mut self, now: Instant, link: LinkId, result: Result<(), String>) {
+    /// What came of [`Action::Dial`] for `link`: open, with the connection's DTLS
+    /// fingerprints, or failed for this reason. A dial through the mesh that failed is tried
+    /// once more through the PeerServer.
+    pub fn dialed(&mut self, now: Instant, link: LinkId, result: Result<ChannelBinding, String>) {
         self.now = self.now.max(now);
         match result {
-            Ok(()) => {
+            Ok(binding) => {
                 self.mesh_dials.remove(&link);
+                self.bindings.insert(link, binding);
                 self.mesh.handle_link_open(now, link);
             }
             Err(_) if self.mesh_dials.remove(&link) => {
@@ -288,13 +324,40 @@ impl Endpoint {
         self.process();
     }
 
-    /// A text frame arrived on `link`. One that is not a mesh message is ignored.
+    /// A text frame arrived on `link`. One that is not a mesh message is ignored; a hello
+    /// without a proof that holds for this link closes it.
     pub fn received_text(&mut self, now: Instant, link: LinkId, text: &str) {
         self.now = self.now.max(now);
         if let Ok(message) = MeshMessage::decode(text.as_bytes()) {
-            self.mesh.handle_message(now, link, message);
+            match self.check_hello(link, &message) {
+                Ok(()) => self.mesh.handle_message(now, link, message),
+                Err(error) => {
+                    self.bindings.remove(&link);
+                    self.mesh.refuse_link(link, &error.to_string());
+                }
+            }
         }
         self.process();
+    }
+
+    /// Checks the proof of a hello against the link's fingerprints; other messages pass.
+    fn check_hello(&self, link: LinkId, message: &MeshMessage) -> Result<(), ProofError> {
+        let MeshMessage::Hello { id, key, sig, .. } = message else {
+            return Ok(());
+        };
+        let (Some(key), Some(signature)) = (key, sig) else {
+            return Err(ProofError::Missing);
+        };
+        let Some(binding) = self.bindings.get(&link) else {
+            // Not open (or already refused): the mesh ignores it.
+            return Ok(());
+        };
+        let claimed = PeerId::parse(id).map_err(|_| ProofError::Missing)?;
+        let proof = Proof {
+            key: key.clone(),
+            signature: signature.clone(),
+        };
+        proof.verify(&claimed, binding)
     }
 
     /// A binary frame arrived on `link`: a chunk of one of the files its peer announced.
@@ -332,6 +395,7 @@ impl Endpoint {
     pub fn closed(&mut self, now: Instant, link: LinkId, lost: bool) {
         self.now = self.now.max(now);
         self.mesh_dials.remove(&link);
+        self.bindings.remove(&link);
         let dropped = self.files.sender_gone(&link);
         self.files_dropped(dropped);
         if lost {
@@ -473,10 +537,12 @@ impl Endpoint {
                     });
                 }
                 MeshOutput::Send { link, message } => {
+                    let message = self.with_proof(link, message);
                     self.actions.push_back(Action::Send { link, message });
                 }
                 MeshOutput::Close { link } => {
                     self.mesh_dials.remove(&link);
+                    self.bindings.remove(&link);
                     self.actions.push_back(Action::Close { link });
                 }
                 MeshOutput::PeerChanged(view) => self.events.push_back(Event::Peer(view)),
@@ -505,6 +571,18 @@ impl Endpoint {
             self.counts = counts;
             self.events.push_back(Event::Signaling(counts));
         }
+    }
+
+    /// Our hello on `link`, with our proof for its fingerprints; other messages as they are.
+    fn with_proof(&self, link: LinkId, mut message: MeshMessage) -> MeshMessage {
+        if let MeshMessage::Hello { key, sig, .. } = &mut message
+            && let Some(binding) = self.bindings.get(&link)
+        {
+            let proof = self.key.prove(binding);
+            *key = Some(proof.key);
+            *sig = Some(proof.signature);
+        }
+        message
     }
 
     /// Gets ready for a file a peer announced.

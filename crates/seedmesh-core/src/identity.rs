@@ -14,6 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::proof::PeerKey;
 use crate::{PeerId, Token};
 
 /// How many identities a browser keeps. One more page than this at once still works (it goes by
@@ -26,8 +27,10 @@ pub const MAX_NAME_CHARS: usize = 40;
 /// A page's identity on the network.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    /// The peer ID, registered on PeerServers.
+    /// The peer ID, registered on PeerServers: always `key`'s ([`PeerKey::peer_id`]).
     pub id: PeerId,
+    /// The long-lived key the page proves its ID with.
+    pub key: PeerKey,
     /// The secret that proves the ID is ours when we register it again.
     pub token: Token,
     /// The name other people see.
@@ -35,13 +38,25 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// A new random identity named after its ID, e.g. `Guest 4kQz`.
+    /// A new identity with a new random key, named after its ID, e.g. `Guest 4kqz`.
+    /// `random` must be a cryptographic source: the key's secret is drawn from it.
     #[must_use]
     pub fn fresh(random: &mut impl FnMut() -> u32) -> Self {
-        let id = PeerId::random(None, random);
+        Self::with_key(PeerKey::random(random), random)
+    }
+
+    /// The identity of `key` (an imported one, say), with a new token, named after its ID.
+    #[must_use]
+    pub fn with_key(key: PeerKey, random: &mut impl FnMut() -> u32) -> Self {
+        let id = key.peer_id();
         let token = Token::random(random);
         let name = format!("Guest {}", &id.as_str()[..4]);
-        Self { id, token, name }
+        Self {
+            id,
+            key,
+            token,
+            name,
+        }
     }
 
     /// The name of the lock a page holds while it goes by this identity.
@@ -55,6 +70,7 @@ impl Identity {
     pub fn to_stored(&self, last_used: u64) -> StoredIdentity {
         StoredIdentity {
             id: self.id.to_string(),
+            key: self.key.to_text(),
             token: self.token.as_str().to_owned(),
             name: self.name.clone(),
             last_used,
@@ -68,6 +84,10 @@ impl Identity {
 pub struct StoredIdentity {
     /// The peer ID.
     pub id: String,
+    /// The key, as [`PeerKey::to_text`] writes it. Identities stored before keys have none and
+    /// are dropped: their IDs cannot be proven.
+    #[serde(default)]
+    pub key: String,
     /// The token.
     pub token: String,
     /// The display name.
@@ -78,11 +98,18 @@ pub struct StoredIdentity {
 }
 
 impl StoredIdentity {
-    /// The identity, if the ID and token are usable; an overlong name is cut.
+    /// The identity, if the key and token are usable and the ID is the key's; an overlong
+    /// name is cut.
     #[must_use]
     pub fn restore(&self) -> Option<Identity> {
+        let key = PeerKey::from_text(&self.key).ok()?;
+        let id = key.peer_id();
+        if id.as_str() != self.id {
+            return None;
+        }
         Some(Identity {
-            id: PeerId::parse(&self.id).ok()?,
+            id,
+            key,
             token: Token::restore(&self.token)?,
             name: self.name.chars().take(MAX_NAME_CHARS).collect(),
         })
@@ -193,6 +220,62 @@ impl IdentityPool {
     }
 }
 
+/// How many display names a [`NameBook`] remembers.
+pub const MAX_KNOWN_NAMES: usize = 256;
+
+/// What a [`NameBook`] says of a peer going by a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameCheck {
+    /// The name is new here, or this peer has gone by it before.
+    Fine,
+    /// Another key went by this name before: people may take this peer for that one.
+    SameNameAs(PeerId),
+}
+
+/// The display names peers went by, each with the first key-made ID seen under it, so that a
+/// name showing up with another key can be pointed out. Kept across visits; at most
+/// [`MAX_KNOWN_NAMES`] names, the least recently seen forgotten first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameBook {
+    /// Name and ID, most recently seen last.
+    names: Vec<(String, String)>,
+}
+
+impl NameBook {
+    /// Checks the peer `id` going by `name`, and remembers the name if it is new.
+    pub fn check(&mut self, name: &str, id: &PeerId) -> NameCheck {
+        let name = name.trim().to_lowercase();
+        if name.is_empty() {
+            return NameCheck::Fine;
+        }
+        match self.names.iter().position(|(known, _)| *known == name) {
+            Some(at) => {
+                let entry = self.names.remove(at);
+                let first = entry.1.clone();
+                self.names.push(entry);
+                match PeerId::parse(&first) {
+                    Ok(first) if first != *id => NameCheck::SameNameAs(first),
+                    _ => NameCheck::Fine,
+                }
+            }
+            None => {
+                self.names.push((name, id.to_string()));
+                let excess = self.names.len().saturating_sub(MAX_KNOWN_NAMES);
+                self.names.drain(..excess);
+                NameCheck::Fine
+            }
+        }
+    }
+
+    /// The book as storage gave it, cut to its bound (storage is outside data).
+    #[must_use]
+    pub fn restored(mut self) -> Self {
+        let excess = self.names.len().saturating_sub(MAX_KNOWN_NAMES);
+        self.names.drain(..excess);
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,18 +375,28 @@ mod tests {
     #[test]
     fn unusable_stored_entries_are_dropped() {
         let good = identities(1).remove(0);
+        let other = identities(2).remove(1);
         let stored = vec![
             StoredIdentity {
                 id: "bad id!".into(),
+                key: good.key.to_text(),
                 token: "abc".into(),
                 name: "x".into(),
                 last_used: 3,
             },
             StoredIdentity {
-                id: "fine".into(),
                 token: "not a token".into(),
-                name: "x".into(),
-                last_used: 2,
+                ..other.to_stored(2)
+            },
+            // Another page's ID with this key: not provable.
+            StoredIdentity {
+                id: other.id.to_string(),
+                ..good.to_stored(2)
+            },
+            // Stored before keys.
+            StoredIdentity {
+                key: String::new(),
+                ..other.to_stored(2)
             },
             good.to_stored(1),
             good.to_stored(0),
@@ -347,18 +440,48 @@ mod tests {
         assert_eq!(pool.identities().count(), MAX_STORED_IDENTITIES - 1);
     }
 
+    /// A stored entry: one of a few keys, its own ID or another (or junk), and any token,
+    /// name and time.
+    #[test]
+    fn a_known_name_with_another_key_is_pointed_out() {
+        let (ada, mallory) = (identities(2).remove(0).id, identities(2).remove(1).id);
+        let mut book = NameBook::default();
+        assert_eq!(book.check("Ada", &ada), NameCheck::Fine);
+        assert_eq!(book.check("Ada", &ada), NameCheck::Fine);
+        assert_eq!(
+            book.check(" ada ", &mallory),
+            NameCheck::SameNameAs(ada.clone())
+        );
+        // Ada's key still goes by her name without a warning.
+        assert_eq!(book.check("Ada", &ada), NameCheck::Fine);
+        // The book stays bounded, forgetting the least recently seen name.
+        for n in 0..MAX_KNOWN_NAMES {
+            book.check(&format!("name {n}"), &mallory);
+        }
+        assert_eq!(book.names.len(), MAX_KNOWN_NAMES);
+        assert_eq!(book.check("Ada", &mallory), NameCheck::Fine);
+        let stored: NameBook =
+            serde_json::from_str(&serde_json::to_string(&book).unwrap()).unwrap();
+        assert_eq!(stored.restored(), book);
+    }
+
     fn stored_entry() -> impl Strategy<Value = StoredIdentity> {
         (
-            "[A-Za-z0-9 _-]{0,20}",
+            0u8..6,
+            prop_oneof![Just(None), "[A-Za-z0-9 _-]{0,20}".prop_map(Some)],
             "[A-Za-z0-9]{0,30}|.{0,5}",
             ".{0,60}",
             any::<u64>(),
         )
-            .prop_map(|(id, token, name, last_used)| StoredIdentity {
-                id,
-                token,
-                name,
-                last_used,
+            .prop_map(|(key, id, token, name, last_used)| {
+                let key = PeerKey::from_secret([key; 32]);
+                StoredIdentity {
+                    id: id.unwrap_or_else(|| key.peer_id().to_string()),
+                    key: key.to_text(),
+                    token,
+                    name,
+                    last_used,
+                }
             })
     }
 

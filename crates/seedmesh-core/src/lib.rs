@@ -31,6 +31,7 @@ pub mod identity;
 pub mod invite;
 pub mod mesh;
 pub mod peer_id;
+pub mod proof;
 pub mod qr;
 pub mod signaling;
 pub mod time;

@@ -102,6 +102,8 @@ pub async fn connect(
     let mut options = PeerOptions::new(ServerConfig::from_url(&url, "peerjs").map_err(fail)?);
     options.id = id.map(|id| PeerId::parse(&id)).transpose().map_err(fail)?;
     options.token = token.and_then(|t| Token::restore(&t));
+    // The benchmark opens many connections from one page to another: no cap per source here.
+    options.offer_limits.per_source = usize::MAX;
     options.rtc = RtcConfig {
         ice_servers: ice_servers(&ice_json)?,
         relay_only,

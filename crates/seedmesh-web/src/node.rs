@@ -41,6 +41,7 @@ use seedmesh_core::discovery::SeedConfig;
 use seedmesh_core::endpoint::{Action, Endpoint, Event, Through};
 use seedmesh_core::invite::Kind as InviteKind;
 use seedmesh_core::mesh::{LinkId, MeshConfig, MeshError, SlotResult};
+use seedmesh_core::proof::PeerKey;
 use seedmesh_core::signaling::{MAX_SERVERS, ServerConfig, SignalingError};
 use seedmesh_core::{PeerId, Token};
 use wasm_bindgen::JsCast;
@@ -57,7 +58,12 @@ use crate::rtc::{IceServer, RtcConfig};
 /// What a [`Node`] starts with.
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
-    /// Its peer: ID and token (random if unset), PeerServers, ICE servers, timeouts.
+    /// The page's long-lived key: the node goes by its ID ([`PeerKey::peer_id`]) and proves it
+    /// to every peer. Random unless set; keep it (see [`PeerKey::to_text`]) to stay the same
+    /// peer across visits.
+    pub key: PeerKey,
+    /// Its peer: token (random if unset), PeerServers, ICE servers, timeouts. Its ID is the
+    /// key's.
     pub peer: PeerOptions,
     /// Rendezvous and peer exchange.
     pub mesh: MeshConfig,
@@ -72,6 +78,7 @@ impl NodeOptions {
     #[must_use]
     pub fn new(peer: PeerOptions, name: &str) -> Self {
         Self {
+            key: PeerKey::random(&mut random_u32),
             peer,
             mesh: MeshConfig::default(),
             name: name.to_owned(),
@@ -235,16 +242,12 @@ impl Node {
     /// Starts a node: it registers in the background, and rendezvous, exchange and invites
     /// work at once. Fails only for a mesh configuration that cannot work.
     pub fn start(mut options: NodeOptions) -> Result<Self, MeshError> {
-        let id = options
-            .peer
-            .id
-            .clone()
-            .unwrap_or_else(|| PeerId::random(None, &mut random_u32));
+        let id = options.key.peer_id();
         options.peer.id = Some(id.clone());
         // Mesh links carry mesh messages and file chunks only: a peer cannot make the page
         // hold or parse more than those.
         options.peer.limits = Limits::mesh();
-        let endpoint = Endpoint::new(id.clone(), &options.name, options.mesh.clone())?;
+        let endpoint = Endpoint::new(options.key.clone(), &options.name, options.mesh.clone())?;
         let (inputs, input_rx) = unbounded();
         let (events, event_rx) = unbounded();
         spawn_local(run(options, endpoint, inputs.clone(), input_rx, events));
@@ -493,9 +496,14 @@ impl Driver {
             Input::InviteText { ours: false, text } => self.emit(NodeEvent::InviteAnswered(text)),
             Input::Incoming(connection) => {
                 let peer = connection.peer().clone();
+                // Without the connection's fingerprints no hello on it could be proven.
+                let Some(binding) = connection.binding().cloned() else {
+                    connection.close();
+                    return;
+                };
                 match self
                     .endpoint
-                    .connected(now, peer, connection.signaled_by_invite())
+                    .connected(now, peer, connection.signaled_by_invite(), binding)
                 {
                     Some(link) => self.attach(link, connection),
                     None => connection.close(),
@@ -509,10 +517,17 @@ impl Driver {
                 self.endpoint.slot_result(now, slot, SlotResult::Claimed);
             }
             Input::Slot(slot, Err(result)) => self.endpoint.slot_result(now, slot, result),
-            Input::Dialed(link, Ok(connection)) => {
-                self.attach(link, connection);
-                self.endpoint.dialed(now, link, Ok(()));
-            }
+            Input::Dialed(link, Ok(connection)) => match connection.binding().cloned() {
+                Some(binding) => {
+                    self.attach(link, connection);
+                    self.endpoint.dialed(now, link, Ok(binding));
+                }
+                None => {
+                    connection.close();
+                    let reason = "the browser did not show the connection's DTLS fingerprints";
+                    self.endpoint.dialed(now, link, Err(reason.to_owned()));
+                }
+            },
             Input::Dialed(link, Err(error)) => {
                 self.endpoint.dialed(now, link, Err(error.to_string()));
             }

@@ -40,11 +40,13 @@ use gloo_timers::future::TimeoutFuture;
 use seedmesh_core::channel::{
     ChannelError, Decoder, Encoder, FRAMING_VERSION, Frame, Limits, Message, Protocol, Received,
 };
+use seedmesh_core::connection::admission::{Admission, OfferLimits, Refusal};
 use seedmesh_core::connection::negotiation::{Negotiation, NegotiationOutput};
 use seedmesh_core::connection::{
     CloseReason, Connection as ConnectionMachine, ConnectionConfig, Output, Role, TransportState,
 };
 use seedmesh_core::invite::{Invite, InviteError, Kind as InviteKind};
+use seedmesh_core::proof::ChannelBinding;
 use seedmesh_core::signaling::{
     AnswerPayload, Candidate, CandidatePayload, ClientMessage, ConnectionId, ConnectionType,
     OfferPayload, Serialization, ServerConfig, ServerMessage, SessionDescription, Signaling,
@@ -73,9 +75,6 @@ pub const MAX_OPEN_INVITES: usize = 4;
 pub const HIGH_WATER_MARK: u32 = 1024 * 1024;
 /// `bufferedAmount` at which a waiting [`Connection::send`] resumes.
 pub const LOW_WATER_MARK: u32 = 256 * 1024;
-/// How many connections offered through the mesh may be opening at once; more offers are
-/// refused before anything is created for them.
-pub const MAX_OPENING_MESH_OFFERS: usize = 8;
 /// How long a closing connection waits for its channel to send what is buffered.
 const FLUSH_TIMEOUT_MS: u32 = 3_000;
 
@@ -98,6 +97,8 @@ pub struct PeerOptions {
     pub connection: ConnectionConfig,
     /// Receive limits for seedmesh-framed messages.
     pub limits: Limits,
+    /// How many offers are taken up: opening at once, and per source.
+    pub offer_limits: OfferLimits,
 }
 
 impl PeerOptions {
@@ -112,6 +113,7 @@ impl PeerOptions {
             rtc: RtcConfig::default(),
             connection: ConnectionConfig::default(),
             limits: Limits::default(),
+            offer_limits: OfferLimits::default(),
         }
     }
 }
@@ -332,8 +334,9 @@ struct PeerShared {
     routes: RefCell<HashMap<ConnectionId, (PeerId, UnboundedSender<ConnInput>)>>,
     events: UnboundedSender<PeerEvent>,
     first: RefCell<Option<oneshot::Sender<Result<(), PeerError>>>>,
-    /// Connections offered through the mesh that are still opening.
-    opening_mesh_offers: Cell<usize>,
+    /// Offers taken up (from the PeerServer or the mesh) whose connections are opening, and
+    /// how many each source made lately: more are refused before anything is created.
+    admission: RefCell<Admission>,
     /// Invites this page made that wait for their answer, with their offer's ICE username
     /// fragment, oldest first; at most [`MAX_OPEN_INVITES`].
     open_invites: RefCell<Vec<(ConnectionId, String)>>,
@@ -449,9 +452,15 @@ impl PeerShared {
                 self.settle_first(Err(PeerError::Signaling(error.clone())));
                 let _ = self.events.unbounded_send(PeerEvent::Failed(error));
             }
-            SignalingEvent::Offer { src, payload } => {
-                self.accept(src, *payload, SignalPath::PeerServer);
-            }
+            SignalingEvent::Offer { src, payload } => match Admitted::new(self, &src) {
+                Ok(admitted) => self.accept(src, *payload, SignalPath::PeerServer, admitted),
+                Err(refusal) => {
+                    let _ = self.events.unbounded_send(PeerEvent::Refused {
+                        peer: src,
+                        reason: refusal.to_string(),
+                    });
+                }
+            },
             SignalingEvent::Answer { payload, .. } => {
                 let id = payload.connection_id.clone();
                 self.route(&id, ConnInput::Answer(payload));
@@ -476,8 +485,15 @@ impl PeerShared {
         }
     }
 
-    /// Takes up an offer: data connections in a serialization we speak only.
-    fn accept(self: &Rc<Self>, src: PeerId, offer: OfferPayload, path: SignalPath) {
+    /// Takes up an offer, `admitted` within the bounds: data connections in a serialization
+    /// we speak only.
+    fn accept(
+        self: &Rc<Self>,
+        src: PeerId,
+        offer: OfferPayload,
+        path: SignalPath,
+        admitted: Admitted,
+    ) {
         let serialization = offer.serialization.unwrap_or(Serialization::Binary);
         let refused = if offer.connection_type != ConnectionType::Data {
             Some("it offered a media call; seedmesh takes data connections only".to_owned())
@@ -497,9 +513,8 @@ impl PeerShared {
                 .borrow_mut()
                 .accept(src.clone(), offer.connection_id.clone());
         }
-        let opening = matches!(path, SignalPath::Mesh(_)).then(|| OpeningMeshOffer::new(self));
         let setup = Setup {
-            opening,
+            opening: Some(admitted),
             role: Role::Answerer,
             peer: src,
             id: offer.connection_id.clone(),
@@ -589,6 +604,7 @@ impl Peer {
                 id,
                 token,
             )),
+            admission: RefCell::new(Admission::new(options.offer_limits)),
             options,
             socket: RefCell::new(None),
             generation: Cell::new(0),
@@ -596,7 +612,6 @@ impl Peer {
             routes: RefCell::new(HashMap::new()),
             events: events_tx,
             first: RefCell::new(first),
-            opening_mesh_offers: Cell::new(0),
             open_invites: RefCell::new(Vec::new()),
         });
         shared.signaling.borrow_mut().connect(now());
@@ -740,13 +755,8 @@ impl PeerHandle {
                 if shared.routes.borrow().contains_key(&payload.connection_id) {
                     return Err("an offer for a connection that exists".into());
                 }
-                if shared.opening_mesh_offers.get() >= MAX_OPENING_MESH_OFFERS {
-                    return Err(format!(
-                        "{MAX_OPENING_MESH_OFFERS} connections offered through the mesh are \
-                         opening already"
-                    ));
-                }
-                shared.accept(src, *payload, SignalPath::Mesh(out));
+                let admitted = Admitted::new(shared, &src).map_err(|r| r.to_string())?;
+                shared.accept(src, *payload, SignalPath::Mesh(out), admitted);
             }
             ServerMessage::Answer { payload, .. } if belongs(&payload.connection_id) => {
                 let id = payload.connection_id.clone();
@@ -920,29 +930,27 @@ async fn drive(shared: Rc<PeerShared>, mut inputs: UnboundedReceiver<DriverInput
     }
 }
 
-/// Counts a connection offered through the mesh while it opens; dropped when it opened or
+/// Counts a connection taken up from an offer while it opens; dropped when it opened or
 /// ended.
-struct OpeningMeshOffer(Rc<PeerShared>);
+struct Admitted(Rc<PeerShared>);
 
-impl OpeningMeshOffer {
-    fn new(shared: &Rc<PeerShared>) -> Self {
-        shared
-            .opening_mesh_offers
-            .set(shared.opening_mesh_offers.get() + 1);
-        Self(shared.clone())
+impl Admitted {
+    /// Counts an offer from `source` as taken up, if the bounds allow it.
+    fn new(shared: &Rc<PeerShared>, source: &PeerId) -> Result<Self, Refusal> {
+        shared.admission.borrow_mut().admit(now(), source)?;
+        Ok(Self(shared.clone()))
     }
 }
 
-impl Drop for OpeningMeshOffer {
+impl Drop for Admitted {
     fn drop(&mut self) {
-        let count = &self.0.opening_mesh_offers;
-        count.set(count.get().saturating_sub(1));
+        self.0.admission.borrow_mut().finished();
     }
 }
 
 struct Setup {
-    /// For a connection offered through the mesh, its place among those opening.
-    opening: Option<OpeningMeshOffer>,
+    /// For a connection taken up from an offer, its place among those opening.
+    opening: Option<Admitted>,
     role: Role,
     peer: PeerId,
     id: ConnectionId,
@@ -986,6 +994,8 @@ struct ConnShared {
     metadata: Value,
     remote_seedmesh: bool,
     connect_time: Duration,
+    /// The DTLS fingerprints, read when the channel opened.
+    binding: Option<ChannelBinding>,
     pc: RefCell<Option<Rc<PeerConnection>>>,
     channel: RefCell<Option<DataChannel>>,
     encoder: RefCell<Encoder>,
@@ -1259,6 +1269,7 @@ async fn connection_task(
                         metadata: setup.metadata.clone(),
                         remote_seedmesh,
                         connect_time: now().saturating_since(started),
+                        binding: pc.binding(),
                         pc: RefCell::new(Some(pc.clone())),
                         channel: RefCell::new(channel.take()),
                         encoder: RefCell::new(encoder),
@@ -1636,6 +1647,12 @@ impl Connection {
     #[must_use]
     pub fn signaled_by_invite(&self) -> bool {
         self.sender.signaled_by_invite()
+    }
+
+    /// The connection's DTLS fingerprints (ours and theirs), which a seedmesh peer's proof of
+    /// identity covers; `None` if the browser did not show its descriptions.
+    pub fn binding(&self) -> Option<&ChannelBinding> {
+        self.sender.handle.0.binding.as_ref()
     }
 
     /// The metadata the dialer attached to the offer.

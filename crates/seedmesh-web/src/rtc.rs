@@ -21,6 +21,8 @@ use web_sys::{
     RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
 };
 
+use seedmesh_core::proof::ChannelBinding;
+
 use crate::js::{Context, JsError};
 
 /// One STUN or TURN server.
@@ -327,6 +329,14 @@ impl PeerConnection {
     /// The connection's overall state.
     pub fn state(&self) -> RtcPeerConnectionState {
         self.inner.connection_state()
+    }
+
+    /// The DTLS fingerprints of this connection, ours and theirs, from its descriptions; `None`
+    /// before both are set.
+    pub fn binding(&self) -> Option<ChannelBinding> {
+        let local = self.inner.local_description()?.sdp();
+        let remote = self.inner.remote_description()?.sdp();
+        ChannelBinding::from_sdp(&local, &remote)
     }
 
     async fn set_local(

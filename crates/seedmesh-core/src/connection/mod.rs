@@ -21,6 +21,7 @@
 //!
 //! [`negotiation`] decides what happens to the descriptions and candidates on the way there.
 
+pub mod admission;
 pub mod negotiation;
 
 use core::fmt;

@@ -1,12 +1,44 @@
 use super::*;
 use crate::mesh::MeshConfig;
+use crate::proof::Fingerprint;
 
 fn at(ms: u64) -> Instant {
     Instant::from_millis(ms)
 }
 
+/// The key of the page called `name` in these tests.
+fn key(name: &str) -> PeerKey {
+    let mut secret = [0u8; 32];
+    for (byte, letter) in secret.iter_mut().zip(name.bytes()) {
+        *byte = letter;
+    }
+    PeerKey::from_secret(secret)
+}
+
+/// The ID of the page called `name`.
 fn id(name: &str) -> PeerId {
-    PeerId::parse(name).unwrap()
+    key(name).peer_id()
+}
+
+/// The certificate fingerprint of `name`'s end of a connection.
+fn fingerprint(name: &str) -> Fingerprint {
+    let byte = name
+        .bytes()
+        .fold(0u8, |a, b| a.wrapping_mul(31).wrapping_add(b));
+    let hex: Vec<String> = (0..32u8).map(|i| format!("{:02X}", byte ^ i)).collect();
+    Fingerprint::parse(&format!("sha-256 {}", hex.join(":"))).unwrap()
+}
+
+/// What `me` sees of a connection between `me` and `them`.
+fn binding(me: &str, them: &str) -> ChannelBinding {
+    ChannelBinding {
+        local: fingerprint(me),
+        remote: fingerprint(them),
+    }
+}
+
+fn page(name: &str) -> Endpoint {
+    Endpoint::new(key(name), name, MeshConfig::default()).unwrap()
 }
 
 /// Two endpoints and the wire between their links.
@@ -21,7 +53,6 @@ struct Pair {
 
 impl Pair {
     fn new() -> Self {
-        let page = |name: &str| Endpoint::new(id(name), name, MeshConfig::default()).unwrap();
         let mut pair = Self {
             pages: [page("alice"), page("bob")],
             wire: None,
@@ -38,8 +69,12 @@ impl Pair {
     /// Bob's connection reaches Alice, as after a dial of Bob's went through.
     fn connect(&mut self) {
         let now = at(0);
-        let alices = self.pages[0].connected(now, id("bob"), false).unwrap();
-        let bobs = self.pages[1].connected(now, id("alice"), false).unwrap();
+        let alices = self.pages[0]
+            .connected(now, id("bob"), false, binding("alice", "bob"))
+            .unwrap();
+        let bobs = self.pages[1]
+            .connected(now, id("alice"), false, binding("bob", "alice"))
+            .unwrap();
         self.wire = Some((alices, bobs));
         self.pump();
     }
@@ -123,7 +158,9 @@ fn two_endpoints_chat_and_pass_a_file_whole() {
     assert_eq!(file.recipients, 1);
     pair.pump();
     let received = pair.events[0].iter().find_map(|e| match e {
-        Event::FileReceived { id, bytes, mime } if *id == format!("bob/{}", file.id) => {
+        Event::FileReceived { id, bytes, mime }
+            if *id == format!("{}/{}", self::id("bob"), file.id) =>
+        {
             Some((bytes.clone(), mime.clone()))
         }
         _ => None,
@@ -151,7 +188,7 @@ fn an_empty_file_arrives_at_once() {
         .unwrap();
     pair.pump();
     assert!(pair.events[1].iter().any(
-        |e| matches!(e, Event::FileReceived { id, bytes, .. } if *id == format!("alice/{}", file.id) && bytes.is_empty())
+        |e| matches!(e, Event::FileReceived { id, bytes, .. } if *id == format!("{}/{}", self::id("alice"), file.id) && bytes.is_empty())
     ));
 }
 
@@ -180,15 +217,20 @@ fn a_chunk_of_no_announced_file_is_refused_and_changes_nothing() {
 
 /// Alice with Bob and Mallory linked, and Bob announcing a 10-byte file `f`.
 fn alice_expecting_bobs_file() -> (Endpoint, LinkId, LinkId) {
-    let mut alice = Endpoint::new(id("alice"), "alice", MeshConfig::default()).unwrap();
+    let mut alice = page("alice");
     alice.start(at(0));
     let mut link_to = |peer: &str| {
-        let link = alice.connected(at(0), id(peer), false).unwrap();
+        let link = alice
+            .connected(at(0), id(peer), false, binding("alice", peer))
+            .unwrap();
+        let proof = key(peer).prove(&binding(peer, "alice"));
         let hello = MeshMessage::Hello {
-            id: peer.into(),
+            id: id(peer).to_string(),
             name: peer.into(),
             version: crate::mesh::message::PROTOCOL_VERSION,
             seen: true,
+            key: Some(proof.key),
+            sig: Some(proof.signature),
         };
         alice.received_text(at(0), link, &hello.encode());
         link
@@ -234,7 +276,7 @@ fn no_peer_can_write_into_a_file_another_peer_announced() {
     alice.received_binary(at(2), bob, &transfer::encode_chunk("f", 0, b"0123456789"));
     let seen = events(&mut alice);
     assert!(seen.iter().any(|e| matches!(e,
-        Event::FileReceived { id, bytes, .. } if id == "bob/f" && bytes == b"0123456789")));
+        Event::FileReceived { id, bytes, .. } if *id == format!("{}/f", self::id("bob")) && bytes == b"0123456789")));
 }
 
 #[test]
@@ -249,13 +291,13 @@ fn a_stalled_file_or_one_whose_sender_left_is_dropped_with_a_reason() {
     alice.handle_timeout(at(1_000) + transfer::STALL_TIMEOUT);
     let seen = events(&mut alice);
     assert!(seen.iter().any(|e| matches!(e,
-        Event::FileFailed { id: Some(id), reason } if id == "bob/f" && reason.contains("no bytes came"))), "{seen:?}");
+        Event::FileFailed { id: Some(id), reason } if *id == format!("{}/f", self::id("bob")) && reason.contains("no bytes came"))), "{seen:?}");
 
     let (mut alice, bob, _) = alice_expecting_bobs_file();
     alice.closed(at(5), bob, false);
     let seen = events(&mut alice);
     assert!(seen.iter().any(|e| matches!(e,
-        Event::FileFailed { id: Some(id), reason } if id == "bob/f" && reason.contains("sender left"))), "{seen:?}");
+        Event::FileFailed { id: Some(id), reason } if *id == format!("{}/f", self::id("bob")) && reason.contains("sender left"))), "{seen:?}");
 }
 
 #[test]
@@ -268,13 +310,13 @@ fn a_dial_through_the_mesh_that_fails_is_tried_once_through_the_peerserver() {
         at(20),
         alices,
         &MeshMessage::Peers {
-            ids: vec!["carol".into()],
+            ids: vec![id("carol").to_string()],
         }
         .encode(),
     );
     pair.pump();
     let (link, peer, through) = pair.dials[0].pop().expect("a dial to Carol");
-    assert_eq!((peer.as_str(), through), ("carol", Through::Mesh));
+    assert_eq!((peer, through), (id("carol"), Through::Mesh));
     pair.pages[0].dialed(at(30), link, Err("no answer".into()));
     pair.pump();
     assert_eq!(

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::peer_id::PeerId;
 
 /// The version of this message set; sent in every [`MeshMessage::Hello`].
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 /// The longest chat text, in bytes of UTF-8.
 pub const MAX_CHAT_BYTES: usize = 8 * 1024;
 /// The longest display name, in characters.
@@ -40,6 +40,12 @@ pub enum MeshMessage {
         version: u8,
         /// Whether the sender has already received our hello.
         seen: bool,
+        /// The sender's public key, base64url (see [`crate::proof`]); its hash is `id`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+        /// The sender's signature over this connection's DTLS fingerprints, base64url.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sig: Option<String>,
     },
     /// Peers the sender is connected to, for the receiver to connect to as well.
     Peers {
@@ -155,8 +161,15 @@ impl MeshMessage {
     fn validate(&self) -> Result<(), MeshMessageError> {
         use MeshMessageError::Invalid;
         match self {
-            Self::Hello { id, name, .. } => {
+            Self::Hello {
+                id, name, key, sig, ..
+            } => {
                 PeerId::parse(id).map_err(|_| Invalid("the hello's peer ID is not a valid ID"))?;
+                if key.as_ref().is_some_and(|k| k.len() > 64)
+                    || sig.as_ref().is_some_and(|s| s.len() > 128)
+                {
+                    return Err(Invalid("the hello's key or signature is too long"));
+                }
                 check_name(name)
             }
             Self::Peers { ids } => {
@@ -278,6 +291,8 @@ mod tests {
                 name: "Alice".into(),
                 version: PROTOCOL_VERSION,
                 seen: false,
+                key: None,
+                sig: None,
             },
             MeshMessage::Peers {
                 ids: vec!["bob".into(), "carol".into()],

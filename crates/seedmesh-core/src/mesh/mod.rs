@@ -441,6 +441,10 @@ pub struct Mesh {
     next_link: u64,
     peers: BTreeMap<PeerId, PeerEntry>,
     deferred_dials: BTreeMap<PeerId, (Instant, FoundBy)>,
+    /// Peers whose link was lost and is being formed again: a dial to one replaces a link
+    /// the page had, so it may go past the cap on dials, up to the cap on links (at most
+    /// [`MAX_DEFERRED_DIALS`] at once).
+    replacing: BTreeSet<PeerId>,
     /// When each rendezvous slot was last dialed.
     slot_dialed_at: BTreeMap<PeerId, Instant>,
     seen_chats: (HashSet<String>, VecDeque<String>),
@@ -480,6 +484,7 @@ impl Mesh {
             next_link: 0,
             peers: BTreeMap::new(),
             deferred_dials: BTreeMap::new(),
+            replacing: BTreeSet::new(),
             slot_dialed_at: BTreeMap::new(),
             seen_chats: (HashSet::new(), VecDeque::new()),
             deliveries: BTreeMap::new(),
@@ -644,6 +649,9 @@ impl Mesh {
             self.outputs
                 .push_back(MeshOutput::PeerChanged(entry.view.clone()));
         }
+        if !self.deferred_dials.contains_key(&state.remote) {
+            self.replacing.remove(&state.remote);
+        }
         if state.found_by == FoundBy::Dns {
             self.defer_dial(state.remote, now + BOOTSTRAP_RETRY, FoundBy::Dns);
         }
@@ -691,6 +699,9 @@ impl Mesh {
         if let Some(peer) = peer
             && self.has_route_to(&peer)
         {
+            if self.replacing.len() < MAX_DEFERRED_DIALS {
+                self.replacing.insert(peer.clone());
+            }
             self.learn_of(now, peer);
         }
     }
@@ -1114,7 +1125,13 @@ impl Mesh {
         if remote == self.me || self.has_link_to(&remote) {
             return;
         }
-        if self.active_count() >= self.config.max_peers {
+        let cap = if self.replacing.contains(&remote) {
+            self.config.max_peers.saturating_mul(2)
+        } else {
+            self.config.max_peers
+        };
+        if self.active_count() >= cap {
+            self.replacing.remove(&remote);
             return;
         }
         // A new exchange takes the freshest route, not the way an older one went.
@@ -1181,6 +1198,8 @@ impl Mesh {
             name: self.name.clone(),
             version: message::PROTOCOL_VERSION,
             seen,
+            key: None,
+            sig: None,
         };
         self.send(link, hello);
     }
@@ -1217,6 +1236,16 @@ impl Mesh {
         let first_hello = state.peer.is_none();
         let remote = state.remote.clone();
         let found_by = state.found_by;
+        // Only a link to a rendezvous slot may turn out to be someone other than the peer it
+        // was opened for; any other link that does was signaled by someone who lied.
+        if first_hello && remote != peer && found_by != FoundBy::Rendezvous {
+            let reason = format!("it was reached as {remote} but is {peer}");
+            self.refuse(link, &remote, &reason);
+            return;
+        }
+        let Some(state) = self.links.get_mut(&link) else {
+            return;
+        };
         state.peer = Some(peer.clone());
         if !seen {
             // Tell them we have theirs, so they stop repeating.
@@ -1238,6 +1267,7 @@ impl Mesh {
             }
         }
         self.deferred_dials.remove(&peer);
+        self.replacing.remove(&peer);
         let existing = self
             .peers
             .get(&peer)
@@ -1329,6 +1359,16 @@ impl Mesh {
         self.peers.remove(&evicted);
         self.outputs.push_back(MeshOutput::Close { link });
         self.outputs.push_back(MeshOutput::PeerRemoved(evicted));
+    }
+
+    /// Closes `link` because its peer broke the protocol (its hello did not prove who it is,
+    /// say), and says why.
+    pub fn refuse_link(&mut self, link: LinkId, reason: &str) {
+        let Some(state) = self.links.get(&link) else {
+            return;
+        };
+        let peer = state.peer.clone().unwrap_or_else(|| state.remote.clone());
+        self.refuse(link, &peer, reason);
     }
 
     /// Closes `peer`'s `link` because it broke the protocol, and forgets the link.

@@ -8,6 +8,7 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use super::*;
 use crate::endpoint::{self, Action, Endpoint, Through};
+use crate::proof::{ChannelBinding, Fingerprint, PeerKey};
 
 const LATENCY: Duration = Duration::from_millis(20);
 /// How long the PeerServer takes to tell a dialer that nobody holds the ID it dialed.
@@ -40,6 +41,13 @@ struct Node {
     files: Vec<FileOffer>,
     delivered: HashMap<String, usize>,
     list: HashMap<PeerId, PeerView>,
+}
+
+thread_local! {
+    /// Each simulated page's ID, both ways: making an ID from a key takes a curve
+    /// multiplication, so each is made once.
+    static SIM_IDS: std::cell::RefCell<(HashMap<usize, PeerId>, HashMap<PeerId, usize>)> =
+        std::cell::RefCell::default();
 }
 
 struct Sim {
@@ -83,7 +91,7 @@ impl Sim {
 
     /// The page that goes by `id`.
     fn index(id: &PeerId) -> Option<usize> {
-        id.as_str().strip_prefix("peer")?.parse().ok()
+        SIM_IDS.with(|ids| ids.borrow().1.get(id).copied())
     }
 
     /// Sends a signaling message from page `n` to `to` through the mesh, as the browser driver
@@ -93,14 +101,54 @@ impl Sim {
         self.nodes[n].page.send_signal(to, body, self.nonce).is_ok()
     }
 
+    /// Page `n`'s key.
+    fn key(n: usize) -> PeerKey {
+        let mut secret = [0x5e; 32];
+        secret[..8].copy_from_slice(&(n as u64).to_be_bytes());
+        PeerKey::from_secret(secret)
+    }
+
+    /// Page `n`'s ID, made from its key.
     fn id(n: usize) -> PeerId {
-        PeerId::parse(&format!("peer{n:05}")).unwrap()
+        SIM_IDS.with(|ids| {
+            let mut ids = ids.borrow_mut();
+            if let Some(id) = ids.0.get(&n) {
+                return id.clone();
+            }
+            let id = Self::key(n).peer_id();
+            ids.0.insert(n, id.clone());
+            ids.1.insert(id.clone(), n);
+            id
+        })
+    }
+
+    /// What each end sees of the connection that page `n` dialed on `link`: the dialer's
+    /// binding, then the other end's.
+    fn bindings(n: usize, link: LinkId) -> (ChannelBinding, ChannelBinding) {
+        let fingerprint = |end: u8| {
+            let mut bytes = [end; 32];
+            bytes[..8].copy_from_slice(&(n as u64).to_be_bytes());
+            bytes[8..16].copy_from_slice(&link.0.to_be_bytes());
+            let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02X}")).collect();
+            Fingerprint::parse(&format!("sha-256 {}", hex.join(":"))).unwrap()
+        };
+        let (dialer, other) = (fingerprint(0xd1), fingerprint(0xac));
+        (
+            ChannelBinding {
+                local: dialer.clone(),
+                remote: other.clone(),
+            },
+            ChannelBinding {
+                local: other,
+                remote: dialer,
+            },
+        )
     }
 
     /// Adds a page that joins at `at`.
     fn add(&mut self, at: Duration, config: MeshConfig) -> usize {
         let n = self.nodes.len();
-        let page = Endpoint::new(Self::id(n), &format!("Page {n}"), config).unwrap();
+        let page = Endpoint::new(Self::key(n), &format!("Page {n}"), config).unwrap();
         self.nodes.push(Node {
             page,
             alive: true,
@@ -205,7 +253,7 @@ impl Sim {
                 page.start(now);
             }
             Event::SlotResult(_, slot, result) => page.slot_result(now, slot, result),
-            Event::Open(_, link) => page.dialed(now, link, Ok(())),
+            Event::Open(_, link) => page.dialed(now, link, Ok(Self::bindings(n, link).0)),
             Event::Failed(_, link) => page.dialed(now, link, Err("peer unavailable".into())),
             Event::Closed(_, link) => page.closed(now, link, false),
             Event::Lost(_, link) => page.closed(now, link, true),
@@ -318,10 +366,12 @@ impl Sim {
     /// hears it opened (or failed) one latency later.
     fn open(&mut self, n: usize, link: LinkId, target: usize) {
         let at = self.now + LATENCY;
-        match self.nodes[target]
-            .page
-            .connected(self.now, Self::id(n), false)
-        {
+        match self.nodes[target].page.connected(
+            self.now,
+            Self::id(n),
+            false,
+            Self::bindings(n, link).1,
+        ) {
             Some(their_link) => {
                 self.wires.insert((n, link), (target, their_link));
                 self.wires.insert((target, their_link), (n, link));
@@ -363,7 +413,7 @@ impl Sim {
             .list
             .values()
             .filter(|v| v.state == PeerState::Connected)
-            .map(|v| v.id.as_str()[4..].parse::<usize>().unwrap())
+            .map(|v| Self::index(&v.id).unwrap())
             .collect()
     }
 
@@ -619,6 +669,8 @@ fn linked(me: &str, peers: &[&str]) -> (Mesh, Vec<LinkId>) {
                 name: (*peer).to_owned(),
                 version: message::PROTOCOL_VERSION,
                 seen: true,
+                key: None,
+                sig: None,
             };
             mesh.handle_message(now, link, hello);
             link
@@ -982,13 +1034,17 @@ fn a_thousand_pages_keep_their_mesh_whole_through_relays_once_the_peerserver_is_
             .filter_map(|&(a, b)| (a == n).then_some(b).or((b == n).then_some(a)))
             .collect()
     };
-    // A pair can link again through a page both still have, when the page that dials (the one
-    // with the lower ID; the other waits, then dials if nothing came) is under its cap.
+    // A pair can link again through a page both still have, when one of them has room for
+    // the link it lost (the one with the lower ID dials at once; the other waits, then dials
+    // if nothing came). A page replacing a lost link may go past its cap on dials, up to its
+    // cap on links.
     let with_common: HashSet<(usize, usize)> = cut
         .iter()
         .copied()
         .filter(|&(a, b)| {
-            !neighbours(a).is_disjoint(&neighbours(b)) && neighbours(a).len() < config.max_peers
+            !neighbours(a).is_disjoint(&neighbours(b))
+                && (neighbours(a).len() < 2 * config.max_peers
+                    || neighbours(b).len() < 2 * config.max_peers)
         })
         .collect();
     for &(a, b) in &cut {
@@ -1077,7 +1133,7 @@ fn a_thousand_pages_keep_their_mesh_whole_through_relays_once_the_peerserver_is_
     println!(
         "simulator, {PAGES} pages, PeerServer removed: {} links ({links_per_page:.1} per page); \
          {} broken at random ({} of them between pages that still share a peer, and whose \
-         dialing end is under its cap); 30 s later \
+         one end has room for it); 30 s later \
          {} links, {} links signaled through the mesh in all, one component; {} broken pairs \
          linked again ({back_with_common} of those with a peer in common; median {} ms, \
          slowest {} ms after the break); flood of {flood_sent} signals on {} links: \
@@ -1125,6 +1181,8 @@ fn hello(id: &str) -> MeshMessage {
         name: id.to_owned(),
         version: message::PROTOCOL_VERSION,
         seen: true,
+        key: None,
+        sig: None,
     }
 }
 
