@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 TRUNK_VERSION=0.21.14
+CARGO_FUZZ_VERSION=0.13.2
 APT_PACKAGES=(
   chromium chromium-driver # headless browser and its WebDriver for every browser test
   dnsdist                  # DNS-over-HTTPS resolver for the local stack
@@ -47,6 +48,12 @@ done
 if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
   step "cargo: installing trunk $TRUNK_VERSION (several minutes, once)"
   cargo install --locked "trunk@$TRUNK_VERSION"
+fi
+
+# cargo fuzz for the fuzzing step (scripts/fuzz.sh); it runs on the stable toolchain.
+if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+  step "cargo: installing cargo-fuzz $CARGO_FUZZ_VERSION (a minute, once)"
+  cargo install --locked "cargo-fuzz@$CARGO_FUZZ_VERSION"
 fi
 
 # wasm-bindgen-cli must be exactly the wasm-bindgen that Cargo.lock pins.

@@ -2,7 +2,8 @@
 # Every check and test of seedmesh: README's test command (`make test`); .ci/run calls it.
 #
 # 1. formatting and lints, native and wasm32
-# 2. native unit and property tests of the sans-IO core
+# 2. native unit and property tests of the sans-IO core, and a short fuzzing run of every parser
+#    of outside data
 # 3. the release build of the page
 # 4. browser suites in headless Chromium, in a network namespace with loopback only, against the
 #    real local stack: wasm-bindgen-test for the web crate, then Playwright end-to-end tests
@@ -23,6 +24,9 @@ cargo clippy --quiet --target wasm32-unknown-unknown --workspace --exclude seedm
 
 step "native tests"
 cargo test -p seedmesh-core -p seedmesh-cli
+
+step "fuzzing every parser of outside data, 20 s each (scripts/fuzz.sh)"
+scripts/fuzz.sh 20
 
 step "release build, configured for the local stack"
 # The page finds the network through the dev zone's DoH resolver, which the browser suites

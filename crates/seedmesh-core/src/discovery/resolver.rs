@@ -1047,6 +1047,44 @@ mod tests {
     }
 
     #[test]
+    fn with_a_pinned_key_a_cached_answer_is_checked_again() {
+        let key = SecretKey::from_seed([3; 32]);
+        let mut records = good();
+        let sig = key.sign(NAME, &crate::discovery::seed::read_records(&records));
+        records.push(TxtRecord::from_text(&sig));
+        let mut cfg = config(1);
+        cfg.pinned_keys = vec![key.public_key()];
+        let cached = |records: Vec<TxtRecord>| CachedAnswer {
+            seed_name: NAME.to_owned(),
+            records,
+            resolver: cfg.endpoints[0].url.clone(),
+            authenticated: false,
+            fetched_at: 0,
+            expires_at: 60_000,
+        };
+        // Stored as signed: used as it is.
+        let mut warm = Lookup::new(at(10), DOMAIN, &cfg, Some(cached(records.clone())));
+        assert_eq!(done_report(drain(&mut warm)).source, Source::Cache);
+        // Changed in storage (or stored before the key was pinned): neither used fresh nor as
+        // last known good; the network is asked.
+        let mut changed = records.clone();
+        changed[0] = TxtRecord::from_text("v=sm1; signal=peerjs; url=wss://evil.test/");
+        let mut lookup = Lookup::new(at(10), DOMAIN, &cfg, Some(cached(changed)));
+        assert_eq!(fetches(&drain(&mut lookup)).len(), 1);
+        lookup.handle_transport_error(at(20), RequestId(0), "down");
+        let report = done_report(drain(&mut lookup));
+        assert_ne!(report.source, Source::Cache);
+        assert_ne!(report.source, Source::LastKnownGood);
+        assert!(
+            report
+                .config
+                .signaling
+                .iter()
+                .all(|s| s.host != "evil.test")
+        );
+    }
+
+    #[test]
     fn bad_domain_and_no_resolvers_end_at_once() {
         let report = done_report(drain(&mut Lookup::new(at(0), "a b", &config(1), None)));
         assert!(matches!(
