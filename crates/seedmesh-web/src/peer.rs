@@ -71,6 +71,9 @@ pub const INVITE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// How many invites this page keeps open at once; making one more ends the oldest.
 pub const MAX_OPEN_INVITES: usize = 4;
 
+/// How many bytes of messages may wait unread in a [`Connection`] by default
+/// ([`PeerOptions::max_unread`]).
+pub const MAX_UNREAD_BYTES: usize = 64 * 1024 * 1024;
 /// `bufferedAmount` above which [`Connection::send`] waits.
 pub const HIGH_WATER_MARK: u32 = 1024 * 1024;
 /// `bufferedAmount` at which a waiting [`Connection::send`] resumes.
@@ -99,6 +102,9 @@ pub struct PeerOptions {
     pub limits: Limits,
     /// How many offers are taken up: opening at once, and per source.
     pub offer_limits: OfferLimits,
+    /// How many bytes of messages may wait in a [`Connection`] for the application to read
+    /// them; past this the connection closes with [`CloseReason::NotRead`].
+    pub max_unread: usize,
 }
 
 impl PeerOptions {
@@ -114,6 +120,7 @@ impl PeerOptions {
             connection: ConnectionConfig::default(),
             limits: Limits::default(),
             offer_limits: OfferLimits::default(),
+            max_unread: MAX_UNREAD_BYTES,
         }
     }
 }
@@ -994,6 +1001,8 @@ struct ConnShared {
     metadata: Value,
     remote_seedmesh: bool,
     connect_time: Duration,
+    /// Bytes of messages queued for the application and not read yet.
+    unread: Cell<usize>,
     /// The DTLS fingerprints, read when the channel opened.
     binding: Option<ChannelBinding>,
     pc: RefCell<Option<Rc<PeerConnection>>>,
@@ -1210,8 +1219,10 @@ async fn connection_task(
     }
 
     let mut shared: Option<Rc<ConnShared>> = None;
-    let mut user: Option<UnboundedSender<ConnectionEvent>> = None;
+    let mut user: Option<UnboundedSender<(usize, ConnectionEvent)>> = None;
     let mut decoder: Option<Decoder> = None;
+    // Bytes of frames read since the last whole message.
+    let mut frame_bytes = 0usize;
 
     loop {
         // Do what the negotiation decided.
@@ -1269,6 +1280,7 @@ async fn connection_task(
                         metadata: setup.metadata.clone(),
                         remote_seedmesh,
                         connect_time: now().saturating_since(started),
+                        unread: Cell::new(0),
                         binding: pc.binding(),
                         pc: RefCell::new(Some(pc.clone())),
                         channel: RefCell::new(channel.take()),
@@ -1326,7 +1338,7 @@ async fn connection_task(
                     }
                     if let Some(conn) = &shared {
                         *conn.closed.borrow_mut() = Some(reason.clone());
-                        if reason == CloseReason::Local {
+                        if matches!(reason, CloseReason::Local | CloseReason::NotRead { .. }) {
                             let frame = conn.encoder.borrow().close();
                             if let Some(frame) = frame {
                                 let _ = conn.send_frame(&frame);
@@ -1352,7 +1364,7 @@ async fn connection_task(
                         conn.wake_senders();
                     }
                     if let Some(user) = user.take() {
-                        let _ = user.unbounded_send(ConnectionEvent::Closed(reason.clone()));
+                        let _ = user.unbounded_send((0, ConnectionEvent::Closed(reason.clone())));
                     }
                     return Err((PeerError::Closed(reason), opened));
                 }
@@ -1446,6 +1458,10 @@ async fn connection_task(
                     crate::rtc::Frame::Text(t) => Frame::Text(t),
                     crate::rtc::Frame::Binary(b) => Frame::Binary(b),
                 };
+                frame_bytes += match &frame {
+                    Frame::Text(t) => t.len(),
+                    Frame::Binary(b) => b.len(),
+                };
                 let event = match decoder.decode(at, frame) {
                     Ok(None) => continue,
                     Ok(Some(Received::Message(message))) => ConnectionEvent::Message(message),
@@ -1467,8 +1483,16 @@ async fn connection_task(
                     Ok(Some(_)) => continue,
                     Err(error) => ConnectionEvent::Error(error),
                 };
+                let size = core::mem::take(&mut frame_bytes);
+                let unread = conn.unread.get() + size;
+                conn.unread.set(unread);
+                if unread > options.max_unread {
+                    // The application is not reading: stop taking more than it can hold.
+                    machine.close(CloseReason::NotRead { unread });
+                    continue;
+                }
                 if let Some(user) = &user {
-                    let _ = user.unbounded_send(event);
+                    let _ = user.unbounded_send((size, event));
                 }
             }
         }
@@ -1606,7 +1630,8 @@ impl ConnectionSender {
 /// [`ConnectionSender`] made from it are dropped, or with [`Connection::close`].
 pub struct Connection {
     sender: ConnectionSender,
-    events: UnboundedReceiver<ConnectionEvent>,
+    /// Events, each with the bytes it counts among the unread.
+    events: UnboundedReceiver<(usize, ConnectionEvent)>,
 }
 
 impl fmt::Debug for Connection {
@@ -1680,12 +1705,22 @@ impl Connection {
 
     /// The next event, or `None` after [`ConnectionEvent::Closed`].
     pub async fn next_event(&mut self) -> Option<ConnectionEvent> {
-        self.events.next().await
+        let next = self.events.next().await;
+        self.read(next)
     }
 
     /// The next event if one is queued, without waiting.
     pub fn try_next_event(&mut self) -> Option<ConnectionEvent> {
-        self.events.next().now_or_never().flatten()
+        let next = self.events.next().now_or_never().flatten();
+        self.read(next)
+    }
+
+    /// Counts an event as read.
+    fn read(&self, next: Option<(usize, ConnectionEvent)>) -> Option<ConnectionEvent> {
+        let (size, event) = next?;
+        let unread = &self.sender.handle.0.unread;
+        unread.set(unread.get().saturating_sub(size));
+        Some(event)
     }
 
     /// Closes the connection, telling the peer if its protocol has a way to.

@@ -343,3 +343,47 @@ async fn registering_again_with_the_same_token_works_without_an_open() {
         .expect("send");
     assert_eq!(message(&mut s).await, Message::Text("found you".into()));
 }
+
+/// A connection whose application reads nothing closes once more than its limit waits unread,
+/// and says why; the sender sees it close.
+#[wasm_bindgen_test]
+async fn a_connection_nobody_reads_closes_at_its_limit() {
+    const LIMIT: usize = 256 * 1024;
+    let alice = peer().await;
+    let mut options = PeerOptions::new(server());
+    options.max_unread = LIMIT;
+    let mut bob = peer_with(options).await;
+    let (mut a, mut b) = pair(&alice, &mut bob, DialOptions::default()).await;
+    // Bob reads nothing while Alice sends 1 MiB.
+    let chunk = vec![7u8; 64 * 1024];
+    for _ in 0..16 {
+        if a.send(&Message::Binary(chunk.clone())).await.is_err() {
+            break;
+        }
+    }
+    // What Bob reads now: no more than the limit, then the close and its reason.
+    let (reason, received) = within(10_000, "the close", async {
+        let mut received = 0;
+        loop {
+            match b.next_event().await {
+                Some(ConnectionEvent::Message(Message::Binary(bytes))) => received += bytes.len(),
+                Some(ConnectionEvent::Closed(reason)) => return (reason, received),
+                Some(_) => {}
+                None => return (CloseReason::Local, received),
+            }
+        }
+    })
+    .await;
+    assert!(matches!(reason, CloseReason::NotRead { .. }), "{reason:?}");
+    assert!(received <= LIMIT, "{received} bytes read");
+    console_log!("closed after {received} bytes unread: {reason}");
+    let theirs = within(5_000, "Alice hearing of it", async {
+        loop {
+            if let Some(ConnectionEvent::Closed(reason)) = a.next_event().await {
+                return reason;
+            }
+        }
+    })
+    .await;
+    assert_eq!(theirs, CloseReason::RemoteClosed);
+}

@@ -108,6 +108,12 @@ pub enum CloseReason {
     },
     /// We closed it.
     Local,
+    /// The application left this many bytes that arrived unread, past its limit: the
+    /// connection was closed rather than let them fill memory.
+    NotRead {
+        /// Bytes that were waiting to be read.
+        unread: usize,
+    },
 }
 
 impl fmt::Display for CloseReason {
@@ -141,6 +147,11 @@ impl fmt::Display for CloseReason {
                 silent.as_millis()
             ),
             Self::Local => write!(f, "the connection was closed here"),
+            Self::NotRead { unread } => write!(
+                f,
+                "{unread} bytes from the peer were waiting unread; the connection was closed \
+                 so that they cannot fill memory (read events sooner, or raise the limit)"
+            ),
         }
     }
 }
