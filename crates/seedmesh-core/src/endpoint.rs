@@ -203,8 +203,9 @@ pub struct Endpoint {
     mesh: Mesh,
     /// Our key: our ID is its hash, and our hellos carry its proofs.
     key: PeerKey,
-    /// Each open link's DTLS fingerprints, which hellos are proven against.
-    bindings: HashMap<LinkId, ChannelBinding>,
+    /// Each open link's DTLS fingerprints, which its peer's hellos are proven against, and our
+    /// proof for it, signed once and sent in every hello on it.
+    bindings: HashMap<LinkId, (ChannelBinding, Proof)>,
     /// Files arriving, under the link they come on and their sender's transfer ID.
     files: transfer::Receiver<LinkId>,
     arriving: HashMap<(LinkId, String), Arriving>,
@@ -292,7 +293,7 @@ impl Endpoint {
             self.mesh.accept(now, peer)
         };
         if let Some(link) = link {
-            self.bindings.insert(link, binding);
+            self.bind(link, binding);
             self.mesh.handle_link_open(now, link);
         }
         self.process();
@@ -307,7 +308,7 @@ impl Endpoint {
         match result {
             Ok(binding) => {
                 self.mesh_dials.remove(&link);
-                self.bindings.insert(link, binding);
+                self.bind(link, binding);
                 self.mesh.handle_link_open(now, link);
             }
             Err(_) if self.mesh_dials.remove(&link) => {
@@ -348,7 +349,7 @@ impl Endpoint {
         let (Some(key), Some(signature)) = (key, sig) else {
             return Err(ProofError::Missing);
         };
-        let Some(binding) = self.bindings.get(&link) else {
+        let Some((binding, _)) = self.bindings.get(&link) else {
             // Not open (or already refused): the mesh ignores it.
             return Ok(());
         };
@@ -573,14 +574,19 @@ impl Endpoint {
         }
     }
 
+    /// Keeps `link`'s fingerprints, and signs our proof for them.
+    fn bind(&mut self, link: LinkId, binding: ChannelBinding) {
+        let proof = self.key.prove(&binding);
+        self.bindings.insert(link, (binding, proof));
+    }
+
     /// Our hello on `link`, with our proof for its fingerprints; other messages as they are.
     fn with_proof(&self, link: LinkId, mut message: MeshMessage) -> MeshMessage {
         if let MeshMessage::Hello { key, sig, .. } = &mut message
-            && let Some(binding) = self.bindings.get(&link)
+            && let Some((_, proof)) = self.bindings.get(&link)
         {
-            let proof = self.key.prove(binding);
-            *key = Some(proof.key);
-            *sig = Some(proof.signature);
+            *key = Some(proof.key.clone());
+            *sig = Some(proof.signature.clone());
         }
         message
     }
