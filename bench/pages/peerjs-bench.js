@@ -51,9 +51,15 @@ bench.dial = (remoteId, serialization) =>
   new Promise((resolve, reject) => {
     const start = performance.now();
     conn = peer.connect(remoteId, { serialization, reliable: true });
-    conn.on("open", () => resolve(performance.now() - start));
+    conn.on("open", () => {
+      const end = performance.now();
+      bench.lastDial = window.dialTimeline(start, end);
+      resolve(end - start);
+    });
     conn.on("error", (error) => reject(error));
   });
+
+bench.timeline = () => bench.lastDial;
 
 function nextData() {
   return new Promise((resolve) => conn.once("data", resolve));
