@@ -26,6 +26,7 @@
 
 use core::fmt;
 use core::time::Duration;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::Value;
@@ -36,7 +37,10 @@ use crate::time::Instant;
 /// The seedmesh framing version this crate speaks, sent as `seedmesh` in OFFER and ANSWER.
 pub const FRAMING_VERSION: u32 = 1;
 
-/// The largest frame sent to a seedmesh peer, in bytes: small enough for every browser.
+/// The largest frame sent to a seedmesh peer, in bytes. Every browser takes 64 KiB and
+/// Chromium 256 KiB (`maxMessageSize`), but Chromium moved 16 MiB faster in 16 KiB frames than
+/// in 64 KiB ones when the send buffer is kept shallow (docs/benchmarks.md). Receivers of every
+/// framing version take chunks of any size.
 pub const MAX_FRAME_LEN: usize = 16 * 1024;
 
 /// PeerJS 1.5 refuses to send a `json` message of this many bytes or more; so do we.
@@ -214,7 +218,25 @@ impl Encoder {
 
     /// The frames that carry `message`, in order.
     pub fn encode(&mut self, message: &Message) -> Result<Vec<Frame>, ChannelError> {
-        match self.protocol {
+        let mut frames = self.frames(message)?;
+        let mut all = Vec::with_capacity(frames.len());
+        let mut buffer = Vec::new();
+        while let Some(kind) = frames.next_into(&mut buffer) {
+            let bytes = core::mem::take(&mut buffer);
+            all.push(match kind {
+                // Text frames are made from a `str`, so they are UTF-8.
+                FrameKind::Text => Frame::Text(String::from_utf8(bytes).unwrap_or_default()),
+                FrameKind::Binary => Frame::Binary(bytes),
+            });
+        }
+        Ok(all)
+    }
+
+    /// The frames that carry `message`, made one at a time into the caller's buffer with
+    /// [`Frames::next_into`]: a large message is never copied whole, and a sender can reuse
+    /// one buffer for all its frames.
+    pub fn frames<'m>(&mut self, message: &'m Message) -> Result<Frames<'m>, ChannelError> {
+        let (tag, payload, text): (Option<u8>, Cow<'m, [u8]>, bool) = match self.protocol {
             Protocol::PeerJs(Serialization::Json) => {
                 let value = match message {
                     Message::Json(Value::Null) => {
@@ -222,81 +244,65 @@ impl Encoder {
                             "a bare null makes PeerJS json receivers throw; wrap it in an object",
                         ));
                     }
-                    Message::Json(value) => value.clone(),
-                    Message::Text(text) => Value::String(text.clone()),
+                    Message::Json(value) => value.to_string(),
+                    Message::Text(text) => Value::String(text.clone()).to_string(),
                     Message::Binary(_) => {
                         return Err(ChannelError::NotRepresentable(
                             "bytes have no JSON form; use a \"raw\" connection",
                         ));
                     }
                 };
-                let bytes = value.to_string().into_bytes();
-                if bytes.len() >= PEERJS_JSON_LIMIT {
+                if value.len() >= PEERJS_JSON_LIMIT {
                     return Err(ChannelError::TooBig {
-                        len: bytes.len(),
+                        len: value.len(),
                         max: PEERJS_JSON_LIMIT - 1,
                     });
                 }
-                Ok(vec![Frame::Binary(bytes)])
+                (None, Cow::Owned(value.into_bytes()), false)
             }
             Protocol::PeerJs(_) => {
-                let frame = match message {
-                    Message::Json(value) => Frame::Text(value.to_string()),
-                    Message::Text(text) => Frame::Text(text.clone()),
-                    Message::Binary(bytes) => Frame::Binary(bytes.clone()),
+                let (payload, text) = match message {
+                    Message::Json(value) => (Cow::Owned(value.to_string().into_bytes()), true),
+                    Message::Text(text) => (Cow::Borrowed(text.as_bytes()), true),
+                    Message::Binary(bytes) => (Cow::Borrowed(bytes.as_slice()), false),
                 };
-                let len = match &frame {
-                    Frame::Text(t) => t.len(),
-                    Frame::Binary(b) => b.len(),
-                };
-                if len > MAX_RAW_LEN {
+                if payload.len() > MAX_RAW_LEN {
                     return Err(ChannelError::TooBig {
-                        len,
+                        len: payload.len(),
                         max: MAX_RAW_LEN,
                     });
                 }
-                Ok(vec![frame])
+                (None, payload, text)
             }
-            Protocol::Seedmesh => Ok(self.encode_framed(message)),
-        }
-    }
-
-    fn encode_framed(&mut self, message: &Message) -> Vec<Frame> {
-        let mut body = Vec::new();
-        match message {
-            Message::Json(value) => {
-                body.push(TAG_JSON);
-                body.extend_from_slice(value.to_string().as_bytes());
+            Protocol::Seedmesh => {
+                let (tag, payload) = match message {
+                    Message::Json(value) => (TAG_JSON, Cow::Owned(value.to_string().into_bytes())),
+                    Message::Text(text) => (TAG_TEXT, Cow::Borrowed(text.as_bytes())),
+                    Message::Binary(bytes) => (TAG_BINARY, Cow::Borrowed(bytes.as_slice())),
+                };
+                (Some(tag), payload, false)
             }
-            Message::Text(text) => {
-                body.push(TAG_TEXT);
-                body.extend_from_slice(text.as_bytes());
-            }
-            Message::Binary(bytes) => {
-                body.push(TAG_BINARY);
-                body.extend_from_slice(bytes);
-            }
-        }
-        if body.len() <= MAX_FRAME_LEN {
-            return vec![Frame::Binary(body)];
-        }
+        };
+        // A seedmesh message whose tag and body do not fit in one frame goes in chunks.
+        let chunked = tag.is_some() && payload.len() + 1 > MAX_FRAME_LEN;
+        let count = if chunked {
+            (payload.len() + 1).div_ceil(CHUNK_DATA_LEN)
+        } else {
+            1
+        };
         let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1);
-        let chunks: Vec<&[u8]> = body.chunks(CHUNK_DATA_LEN).collect();
-        let count = u32::try_from(chunks.len()).unwrap_or(u32::MAX);
-        chunks
-            .iter()
-            .zip(0u32..)
-            .map(|(data, index)| {
-                let mut frame = Vec::with_capacity(CHUNK_HEADER_LEN + data.len());
-                frame.push(TAG_CHUNK);
-                frame.extend_from_slice(&id.to_be_bytes());
-                frame.extend_from_slice(&index.to_be_bytes());
-                frame.extend_from_slice(&count.to_be_bytes());
-                frame.extend_from_slice(data);
-                Frame::Binary(frame)
-            })
-            .collect()
+        if chunked {
+            self.next_id = self.next_id.wrapping_add(1);
+        }
+        Ok(Frames {
+            tag,
+            payload,
+            text,
+            chunked,
+            id,
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+            next: 0,
+        })
     }
 
     /// A liveness ping, if the far end understands one (seedmesh peers only).
@@ -336,10 +342,84 @@ impl Encoder {
     }
 }
 
+/// Whether a frame goes as a text or a binary data-channel message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    /// A text message: the bytes are UTF-8.
+    Text,
+    /// A binary message.
+    Binary,
+}
+
+/// The frames of one message, from [`Encoder::frames`].
+#[derive(Debug)]
+pub struct Frames<'m> {
+    /// The seedmesh tag byte, or `None` for PeerJS peers.
+    tag: Option<u8>,
+    payload: Cow<'m, [u8]>,
+    text: bool,
+    chunked: bool,
+    id: u32,
+    count: u32,
+    next: u32,
+}
+
+impl Frames<'_> {
+    /// How many frames there are in all.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Whether there are no frames; never true, as every message has at least one.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Writes the next frame into `buffer` (cleared first) and says what kind it is; `None`
+    /// once every frame was made.
+    pub fn next_into(&mut self, buffer: &mut Vec<u8>) -> Option<FrameKind> {
+        if self.next >= self.count {
+            return None;
+        }
+        let index = self.next as usize;
+        self.next += 1;
+        buffer.clear();
+        if !self.chunked {
+            buffer.reserve(self.payload.len() + 1);
+            buffer.extend(self.tag);
+            buffer.extend_from_slice(&self.payload);
+            return Some(if self.text {
+                FrameKind::Text
+            } else {
+                FrameKind::Binary
+            });
+        }
+        // The chunks' data joined is the tag byte and then the payload, CHUNK_DATA_LEN bytes
+        // a chunk: the first chunk holds the tag and one byte less of the payload.
+        let start = (index * CHUNK_DATA_LEN).saturating_sub(1);
+        let end = ((index + 1) * CHUNK_DATA_LEN - 1).min(self.payload.len());
+        buffer.reserve(CHUNK_HEADER_LEN + CHUNK_DATA_LEN);
+        buffer.push(TAG_CHUNK);
+        buffer.extend_from_slice(&self.id.to_be_bytes());
+        buffer.extend_from_slice(&(index as u32).to_be_bytes());
+        buffer.extend_from_slice(&self.count.to_be_bytes());
+        if index == 0 {
+            buffer.extend(self.tag);
+        }
+        buffer.extend_from_slice(&self.payload[start..end]);
+        Some(FrameKind::Binary)
+    }
+}
+
 #[derive(Debug)]
 struct Partial {
     count: u32,
     next_index: u32,
+    /// The message's tag byte (the first byte of the first chunk's data).
+    tag: u8,
+    /// The message so far, without its tag.
     data: Vec<u8>,
     /// When its last chunk came.
     last_at: Instant,
@@ -424,7 +504,9 @@ impl Decoder {
                 if bytes.len() - 1 > self.limits.max_message_len {
                     return Err(self.too_long(bytes.len() - 1));
                 }
-                body(bytes).map(|m| Some(Received::Message(m)))
+                // Dropping the tag moves the bytes down in place; a frame is small.
+                bytes.remove(0);
+                message(tag, bytes).map(|m| Some(Received::Message(m)))
             }
             TAG_PING | TAG_PONG => {
                 let nonce: [u8; 8] = bytes
@@ -449,8 +531,7 @@ impl Decoder {
                     u32::from_be_bytes(b)
                 };
                 let (id, index, count) = (word(1), word(5), word(9));
-                let data = bytes.split_off(CHUNK_HEADER_LEN);
-                self.add_chunk(now, id, index, count, data)
+                self.add_chunk(now, id, index, count, &bytes[CHUNK_HEADER_LEN..])
             }
             other => Err(ChannelError::Malformed(format!(
                 "an unknown frame tag {other:#04x}"
@@ -464,7 +545,7 @@ impl Decoder {
         id: u32,
         index: u32,
         count: u32,
-        data: Vec<u8>,
+        data: &[u8],
     ) -> Result<Option<Received>, ChannelError> {
         if index >= count {
             self.partial.remove(&id);
@@ -490,6 +571,7 @@ impl Decoder {
                 Partial {
                     count,
                     next_index: 0,
+                    tag: data[0],
                     data: Vec::new(),
                     last_at: now,
                 },
@@ -508,12 +590,13 @@ impl Decoder {
             )));
         }
         // The joined data is a tag byte and the message.
+        let data = if index == 0 { &data[1..] } else { data };
         let len = partial.data.len() + data.len();
-        if len > max.saturating_add(1) {
+        if len > max {
             self.partial.remove(&id);
-            return Err(self.too_long(len - 1));
+            return Err(self.too_long(len));
         }
-        partial.data.extend_from_slice(&data);
+        partial.data.extend_from_slice(data);
         partial.next_index += 1;
         partial.last_at = now;
         if partial.next_index < count {
@@ -522,9 +605,9 @@ impl Decoder {
         let Some(done) = self.partial.remove(&id) else {
             return Ok(None);
         };
-        match done.data.first() {
-            Some(&(TAG_JSON | TAG_TEXT | TAG_BINARY)) => {
-                body(done.data).map(|m| Some(Received::Message(m)))
+        match done.tag {
+            TAG_JSON | TAG_TEXT | TAG_BINARY => {
+                message(done.tag, done.data).map(|m| Some(Received::Message(m)))
             }
             _ => Err(ChannelError::Malformed(
                 "a chunked message of an unknown kind".into(),
@@ -540,18 +623,16 @@ impl Decoder {
     }
 }
 
-/// A tagged message body: the tag byte, then the message.
-fn body(mut bytes: Vec<u8>) -> Result<Message, ChannelError> {
-    let tag = bytes.first().copied();
-    let rest = bytes.split_off(1.min(bytes.len()));
+/// The message a tag byte and its bytes make.
+fn message(tag: u8, rest: Vec<u8>) -> Result<Message, ChannelError> {
     match tag {
-        Some(TAG_JSON) => serde_json::from_slice(&rest)
+        TAG_JSON => serde_json::from_slice(&rest)
             .map(Message::Json)
             .map_err(|e| ChannelError::Malformed(format!("a JSON message: {e}"))),
-        Some(TAG_TEXT) => String::from_utf8(rest)
+        TAG_TEXT => String::from_utf8(rest)
             .map(Message::Text)
             .map_err(|_| ChannelError::Malformed("a text message is not UTF-8".into())),
-        Some(TAG_BINARY) => Ok(Message::Binary(rest)),
+        TAG_BINARY => Ok(Message::Binary(rest)),
         _ => Err(ChannelError::Malformed("an unknown message kind".into())),
     }
 }

@@ -232,7 +232,8 @@ fn unfinished_messages_expire_and_mesh_links_hold_little() {
     assert_eq!(decoder.decode(half, chunk(1, 1, 1_000, &block)), Ok(None));
     let later = T0 + limits.partial_timeout;
     assert_eq!(decoder.decode(later, chunk(3, 0, 3, &[TAG_TEXT])), Ok(None));
-    assert_eq!(decoder.buffered_len(), 2_000 + 1);
+    // Held: two chunks of message 1 without its tag byte; message 3 holds only its tag.
+    assert_eq!(decoder.buffered_len(), 2_000 - 1);
     // A mesh link refuses a message larger than a file chunk at its first bytes past the
     // limit: a 16 MiB JSON value is never parsed.
     let mut decoder = Decoder::new(Protocol::Seedmesh, limits).unwrap();
@@ -326,5 +327,59 @@ proptest! {
                 prop_assert!(decoder.partial.len() <= 2);
             }
         }
+    }
+}
+
+/// Seedmesh framing as version 1 defines it, written out plainly: the tag and the message
+/// joined, in chunks of `CHUNK_DATA_LEN` when they do not fit one frame.
+fn framing_v1(id: u32, tag: u8, payload: &[u8]) -> Vec<Frame> {
+    let mut body = vec![tag];
+    body.extend_from_slice(payload);
+    if body.len() <= MAX_FRAME_LEN {
+        return vec![Frame::Binary(body)];
+    }
+    let count = body.len().div_ceil(CHUNK_DATA_LEN) as u32;
+    body.chunks(CHUNK_DATA_LEN)
+        .zip(0u32..)
+        .map(|(data, index)| chunk(id, index, count, data))
+        .collect()
+}
+
+#[test]
+fn frames_made_one_at_a_time_are_framing_v1_at_every_boundary() {
+    let mut encoder = Encoder::new(Protocol::Seedmesh).unwrap();
+    let mut id = 0;
+    let mut buffer = Vec::new();
+    for len in [
+        0,
+        1,
+        MAX_FRAME_LEN - 1,
+        MAX_FRAME_LEN,
+        MAX_FRAME_LEN + 1,
+        2 * CHUNK_DATA_LEN - 1,
+        2 * CHUNK_DATA_LEN,
+        2 * CHUNK_DATA_LEN + 1,
+        100_000,
+    ] {
+        let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let message = Message::Binary(payload.clone());
+        let want = framing_v1(id, TAG_BINARY, &payload);
+        if want.len() > 1 {
+            id += 1;
+        }
+        let mut frames = encoder.frames(&message).unwrap();
+        assert_eq!(frames.len(), want.len(), "{len} bytes");
+        let mut got = Vec::new();
+        while let Some(kind) = frames.next_into(&mut buffer) {
+            assert_eq!(kind, FrameKind::Binary);
+            got.push(Frame::Binary(buffer.clone()));
+        }
+        assert_eq!(got, want, "{len} bytes");
+        let mut decoder = Decoder::new(Protocol::Seedmesh, Limits::default()).unwrap();
+        let received: Vec<_> = got
+            .into_iter()
+            .filter_map(|frame| decoder.decode(T0, frame).unwrap())
+            .collect();
+        assert_eq!(received, vec![Received::Message(message)], "{len} bytes");
     }
 }
