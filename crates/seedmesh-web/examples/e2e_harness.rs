@@ -397,13 +397,10 @@ pub async fn blast(handle: u32, total: u32, chunk: u32) -> Result<f64, JsValue> 
         let announce = Message::Json(serde_json::json!({ "bulk": total }));
         connection.send(&announce).await.map_err(fail)?;
         let started = now_ms();
-        let payload = vec![7u8; chunk.max(1) as usize];
+        let payload = Message::Binary(vec![7u8; chunk.max(1) as usize]);
         let mut sent = 0u32;
         while sent < total {
-            connection
-                .send(&Message::Binary(payload.clone()))
-                .await
-                .map_err(fail)?;
+            connection.send(&payload).await.map_err(fail)?;
             sent = sent.saturating_add(chunk.max(1));
         }
         let done = within(60_000, async {

@@ -34,7 +34,7 @@ use std::rc::Rc;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use futures::future::{AbortHandle, Abortable, Either, select};
 use futures::{Future, Stream, StreamExt};
-use gloo_timers::future::{IntervalStream, TimeoutFuture};
+use gloo_timers::future::IntervalStream;
 use seedmesh_core::channel::{Limits, Message};
 use seedmesh_core::connection::CloseReason;
 use seedmesh_core::discovery::SeedConfig;
@@ -48,12 +48,15 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen_futures::spawn_local;
 
-use crate::clock::{now, random_u32};
+use crate::clock::{Alarm, now, random_u32};
 use crate::peer::{
     Connection, ConnectionEvent, ConnectionSender, DialOptions, MeshSignal, Peer, PeerError,
     PeerEvent, PeerHandle, PeerOptions,
 };
 use crate::rtc::{IceServer, RtcConfig};
+
+/// How long the node's task waits for its endpoint when the endpoint names no deadline.
+const IDLE_WAKEUP: Duration = Duration::from_secs(60);
 
 /// What a [`Node`] starts with.
 #[derive(Debug, Clone)]
@@ -425,18 +428,18 @@ async fn run(
     };
     driver.endpoint.start(now());
     driver.drain();
+    let mut alarm = Alarm::default();
     loop {
-        let sleep = match driver.endpoint.poll_timeout() {
-            Some(at) => {
-                let millis = at.saturating_since(now()).as_millis();
-                TimeoutFuture::new(u32::try_from(millis).unwrap_or(u32::MAX))
-            }
-            None => TimeoutFuture::new(60_000),
+        let deadline = driver.endpoint.poll_timeout();
+        alarm.set(Some(deadline.unwrap_or_else(|| now() + IDLE_WAKEUP)));
+        let next = match select(input_rx.next(), Box::pin(alarm.ring())).await {
+            Either::Left((input, _)) => Some(input),
+            Either::Right(_) => None,
         };
-        match select(input_rx.next(), sleep).await {
-            Either::Left((Some(Input::Shutdown) | None, _)) => break,
-            Either::Left((Some(input), _)) => driver.handle(input),
-            Either::Right(_) => driver.endpoint.handle_timeout(now()),
+        match next {
+            Some(Some(Input::Shutdown) | None) => break,
+            Some(Some(input)) => driver.handle(input),
+            None => driver.endpoint.handle_timeout(now()),
         }
         driver.drain();
     }

@@ -38,7 +38,8 @@ use futures::future::{Either, select};
 use futures::{FutureExt, StreamExt};
 use gloo_timers::future::TimeoutFuture;
 use seedmesh_core::channel::{
-    ChannelError, Decoder, Encoder, FRAMING_VERSION, Frame, Limits, Message, Protocol, Received,
+    ChannelError, Decoder, Encoder, FRAMING_VERSION, Frame, FrameKind, Limits, Message, Protocol,
+    Received,
 };
 use seedmesh_core::connection::admission::{Admission, OfferLimits, Refusal};
 use seedmesh_core::connection::negotiation::{Negotiation, NegotiationOutput};
@@ -57,7 +58,7 @@ use serde_json::Value;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::RtcPeerConnectionState;
 
-use crate::clock::{now, random_u32};
+use crate::clock::{Alarm, now, random_u32};
 use crate::js::JsError;
 use crate::peerserver::{PeerServerSocket, SocketEvent};
 use crate::rtc::{
@@ -75,9 +76,9 @@ pub const MAX_OPEN_INVITES: usize = 4;
 /// ([`PeerOptions::max_unread`]).
 pub const MAX_UNREAD_BYTES: usize = 64 * 1024 * 1024;
 /// `bufferedAmount` above which [`Connection::send`] waits.
-pub const HIGH_WATER_MARK: u32 = 1024 * 1024;
+pub const HIGH_WATER_MARK: u32 = 64 * 1024;
 /// `bufferedAmount` at which a waiting [`Connection::send`] resumes.
-pub const LOW_WATER_MARK: u32 = 256 * 1024;
+pub const LOW_WATER_MARK: u32 = 32 * 1024;
 /// How long a closing connection waits for its channel to send what is buffered.
 const FLUSH_TIMEOUT_MS: u32 = 3_000;
 
@@ -260,18 +261,6 @@ pub struct Diagnostics {
     pub seedmesh_peer: bool,
 }
 
-/// The current time for the core machines.
-/// Sleeps until `deadline`, or forever if there is none.
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => {
-            let millis = deadline.saturating_since(now()).as_millis();
-            TimeoutFuture::new(u32::try_from(millis).unwrap_or(u32::MAX)).await;
-        }
-        None => futures::future::pending().await,
-    }
-}
-
 enum DriverInput {
     Socket(u32, SocketEvent),
     Pump,
@@ -288,6 +277,8 @@ enum ConnInput {
     Candidate(Candidate),
     PeerUnavailable,
     PeerLeft,
+    /// The browser did not take the peer's answer.
+    AnswerRefused,
     Pc(PeerConnectionEvent),
     Channel(ChannelEvent),
     Close,
@@ -623,6 +614,8 @@ impl Peer {
         });
         shared.signaling.borrow_mut().connect(now());
         spawn_local(drive(shared.clone(), inputs));
+        // While the peer registers, so that its first connection does not wait for it.
+        spawn_local(PeerConnection::warm_up());
         Self {
             handle: PeerHandle { shared },
             events,
@@ -899,12 +892,16 @@ impl Drop for Peer {
 /// The signaling task: socket events and timers in, the machine's outputs out.
 async fn drive(shared: Rc<PeerShared>, mut inputs: UnboundedReceiver<DriverInput>) {
     shared.pump();
+    let mut alarm = Alarm::default();
     loop {
-        let deadline = shared.signaling.borrow().poll_timeout();
-        let next = select(inputs.next(), Box::pin(sleep_until(deadline))).await;
+        alarm.set(shared.signaling.borrow().poll_timeout());
+        let next = match select(inputs.next(), Box::pin(alarm.ring())).await {
+            Either::Left((input, _)) => Either::Left(input),
+            Either::Right(_) => Either::Right(()),
+        };
         let at = now();
         match next {
-            Either::Left((Some(DriverInput::Socket(generation, event)), _)) => {
+            Either::Left(Some(DriverInput::Socket(generation, event))) => {
                 if generation == shared.generation.get() {
                     let mut signaling = shared.signaling.borrow_mut();
                     match event {
@@ -921,9 +918,9 @@ async fn drive(shared: Rc<PeerShared>, mut inputs: UnboundedReceiver<DriverInput
                     }
                 }
             }
-            Either::Left((Some(DriverInput::Pump), _)) => {}
-            Either::Left((Some(DriverInput::Shutdown) | None, _)) => break,
-            Either::Right(_) => shared.signaling.borrow_mut().handle_timeout(at),
+            Either::Left(Some(DriverInput::Pump)) => {}
+            Either::Left(Some(DriverInput::Shutdown) | None) => break,
+            Either::Right(()) => shared.signaling.borrow_mut().handle_timeout(at),
         }
         shared.pump();
     }
@@ -1010,7 +1007,8 @@ struct ConnShared {
     encoder: RefCell<Encoder>,
     closed: RefCell<Option<CloseReason>>,
     ping_rtt: Cell<Option<Duration>>,
-    low_waiters: RefCell<Vec<oneshot::Sender<()>>>,
+    /// Senders waiting for `bufferedAmount` to fall; the channel's low-water event wakes them.
+    low_waiters: Waiters,
     inputs: UnboundedSender<ConnInput>,
 }
 
@@ -1029,14 +1027,37 @@ impl ConnShared {
         PeerError::Closed(self.closed.borrow().clone().unwrap_or(CloseReason::Local))
     }
 
-    fn wake_senders(&self) {
-        for waiter in self.low_waiters.borrow_mut().drain(..) {
-            let _ = waiter.send(());
+    /// Sends one frame [`Frames::next_into`] made.
+    fn send_bytes(&self, kind: FrameKind, bytes: &[u8]) -> Result<(), PeerError> {
+        let channel = self.channel.borrow();
+        let channel = channel.as_ref().ok_or_else(|| self.closed_error())?;
+        match kind {
+            FrameKind::Text => {
+                let text = core::str::from_utf8(bytes).map_err(|_| {
+                    PeerError::Channel(ChannelError::NotRepresentable("a text frame is not UTF-8"))
+                })?;
+                channel.send_text(text)
+            }
+            FrameKind::Binary => channel.send_bytes(bytes),
         }
+        .map_err(PeerError::Js)
+    }
+
+    fn wake_senders(&self) {
+        wake(&self.low_waiters);
     }
 }
 
 type Opened = (oneshot::Sender<Result<Connection, PeerError>>, bool);
+
+/// Senders waiting for a connection's send buffer to drain.
+type Waiters = Rc<RefCell<Vec<oneshot::Sender<()>>>>;
+
+fn wake(waiters: &Waiters) {
+    for waiter in waiters.borrow_mut().drain(..) {
+        let _ = waiter.send(());
+    }
+}
 
 fn transport(state: RtcPeerConnectionState) -> TransportState {
     match state {
@@ -1138,10 +1159,16 @@ async fn connection_task(
         });
     }
     let pc = Rc::new(pc);
+    let low_waiters = Waiters::default();
     let channel_handler = {
         let tx = tx.clone();
-        move |event| {
-            let _ = tx.unbounded_send(ConnInput::Channel(event));
+        let low_waiters = low_waiters.clone();
+        move |event| match event {
+            // Waiting senders go on at once, not after a turn of the connection's task.
+            ChannelEvent::BufferedAmountLow => wake(&low_waiters),
+            event => {
+                let _ = tx.unbounded_send(ConnInput::Channel(event));
+            }
         }
     };
     let mut channel = None;
@@ -1156,8 +1183,9 @@ async fn connection_task(
             };
             dc.set_handler(channel_handler.clone());
             channel = Some(dc);
-            let sdp = match pc.create_offer().await {
-                Ok(sdp) => sdp,
+            // The offer goes out while the browser sets it as the local description.
+            let (sdp, local_set) = match pc.offer().await {
+                Ok(offer) => offer,
                 Err(e) => return Err((e.into(), opened)),
             };
             negotiation.handle_local_description(&sdp);
@@ -1192,9 +1220,13 @@ async fn connection_task(
                     },
                 ),
             }
+            if let Err(e) = local_set.await {
+                return Err((e.into(), opened));
+            }
         }
         Some(sdp) => {
-            let answer = match pc.accept_offer(sdp).await {
+            // The answer goes out while the browser sets it as the local description.
+            let (answer, local_set) = match pc.answer(sdp).await {
                 Ok(answer) => answer,
                 Err(e) => return Err((e.into(), opened)),
             };
@@ -1215,10 +1247,14 @@ async fn connection_task(
                     },
                 },
             );
+            if let Err(e) = local_set.await {
+                return Err((e.into(), opened));
+            }
         }
     }
 
     let mut shared: Option<Rc<ConnShared>> = None;
+    let mut alarm = Alarm::default();
     let mut user: Option<UnboundedSender<(usize, ConnectionEvent)>> = None;
     let mut decoder: Option<Decoder> = None;
     // Bytes of frames read since the last whole message.
@@ -1228,18 +1264,26 @@ async fn connection_task(
         // Do what the negotiation decided.
         while let Some(step) = negotiation.poll_output() {
             match step {
+                // Neither waits for the browser: it applies the answer, then the candidates, in
+                // the order they were given, while the task goes on with the next input.
                 NegotiationOutput::ApplyAnswer(sdp) => {
                     remote_seedmesh = answer_seedmesh;
                     machine.handle_answered(now());
-                    if pc.accept_answer(&sdp).await.is_ok() {
-                        negotiation.handle_remote_description_set();
-                    } else {
-                        machine.close(CloseReason::TransportFailed);
-                    }
+                    let set = pc.apply_answer(&sdp);
+                    negotiation.handle_remote_description_set();
+                    let tx = tx.clone();
+                    spawn_local(async move {
+                        if set.await.is_err() {
+                            let _ = tx.unbounded_send(ConnInput::AnswerRefused);
+                        }
+                    });
                 }
                 // A candidate the browser cannot use is no reason to fail the connection.
                 NegotiationOutput::AddCandidate(candidate) => {
-                    let _ = pc.add_ice_candidate(&ice_candidate(candidate)).await;
+                    let added = pc.add_candidate(&ice_candidate(candidate));
+                    spawn_local(async move {
+                        let _ = added.await;
+                    });
                 }
                 NegotiationOutput::InviteReady(invite) => send_invite(peer_shared, &setup, invite),
             }
@@ -1287,7 +1331,7 @@ async fn connection_task(
                         encoder: RefCell::new(encoder),
                         closed: RefCell::new(None),
                         ping_rtt: Cell::new(None),
-                        low_waiters: RefCell::new(Vec::new()),
+                        low_waiters: low_waiters.clone(),
                         inputs: tx.clone(),
                     });
                     let (events_tx, events) = unbounded();
@@ -1376,12 +1420,16 @@ async fn connection_task(
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let next = select(rx.next(), Box::pin(sleep_until(deadline))).await;
+        alarm.set(deadline);
+        let next = match select(rx.next(), Box::pin(alarm.ring())).await {
+            Either::Left((input, _)) => Some(input),
+            Either::Right(_) => None,
+        };
         let at = now();
         let input = match next {
-            Either::Left((Some(input), _)) => input,
-            Either::Left((None, _)) => ConnInput::Close,
-            Either::Right(_) => {
+            Some(Some(input)) => input,
+            Some(None) => ConnInput::Close,
+            None => {
                 negotiation.handle_timeout(at);
                 machine.handle_timeout(at);
                 continue;
@@ -1405,6 +1453,7 @@ async fn connection_task(
             }
             ConnInput::PeerUnavailable => machine.handle_peer_unavailable(),
             ConnInput::PeerLeft => machine.handle_peer_left(),
+            ConnInput::AnswerRefused => machine.close(CloseReason::TransportFailed),
             ConnInput::Close => machine.close(CloseReason::Local),
             ConnInput::Pc(PeerConnectionEvent::IceCandidate(c))
                 if negotiation.handle_local_candidate(&c.candidate) => {}
@@ -1575,12 +1624,14 @@ impl ConnectionSender {
         if shared.closed.borrow().is_some() {
             return Err(shared.closed_error());
         }
-        let frames = shared
+        let mut frames = shared
             .encoder
             .borrow_mut()
-            .encode(message)
+            .frames(message)
             .map_err(PeerError::Channel)?;
-        for frame in frames {
+        // One buffer for every frame of the message; the browser copies each frame out of it.
+        let mut buffer = Vec::new();
+        while let Some(kind) = frames.next_into(&mut buffer) {
             loop {
                 let buffered = match shared.channel.borrow().as_ref() {
                     Some(channel) => channel.buffered_amount(),
@@ -1594,7 +1645,7 @@ impl ConnectionSender {
                 // Woken by bufferedamountlow or close; the timeout guards against a missed event.
                 let _ = select(woken, TimeoutFuture::new(1_000)).await;
             }
-            shared.send_frame(&frame)?;
+            shared.send_bytes(kind, &buffer)?;
         }
         Ok(())
     }

@@ -207,6 +207,18 @@ impl PeerConnection {
         })
     }
 
+    /// Readies the browser's WebRTC for the page's first real connection. A page's first
+    /// `RTCPeerConnection` and offer start the browser's WebRTC threads and its certificate
+    /// generator, which otherwise delays the first dial or answer. No ICE servers and no local
+    /// description: nothing is gathered and nothing goes on the network.
+    pub async fn warm_up() {
+        let Ok(pc) = Self::new(&RtcConfig::default()) else {
+            return;
+        };
+        let _channel = pc.create_data_channel("warm-up", true);
+        let _ = JsFuture::from(pc.inner.create_offer()).await;
+    }
+
     /// Opens a data channel labelled `label`; `ordered` channels deliver in order.
     pub fn create_data_channel(&self, label: &str, ordered: bool) -> Result<DataChannel, JsError> {
         let init = RtcDataChannelInit::new();
@@ -219,28 +231,57 @@ impl PeerConnection {
 
     /// Creates an offer, sets it as the local description and returns its SDP.
     pub async fn create_offer(&self) -> Result<String, JsError> {
+        let (sdp, set) = self.offer().await?;
+        set.await?;
+        Ok(sdp)
+    }
+
+    /// Creates an offer and starts setting it as the local description: its SDP can go to the
+    /// peer at once, while [`Pending`] says whether the browser took it.
+    pub async fn offer(&self) -> Result<(String, Pending), JsError> {
         let offer = JsFuture::from(self.inner.create_offer())
             .await
             .context("creating an offer")?;
-        self.set_local(offer, RtcSdpType::Offer).await
+        self.start_local(offer, RtcSdpType::Offer)
     }
 
     /// Sets the peer's offer and returns the SDP of our answer, set as the local description.
     pub async fn accept_offer(&self, offer_sdp: &str) -> Result<String, JsError> {
-        self.set_remote(RtcSdpType::Offer, offer_sdp).await?;
-        let answer = JsFuture::from(self.inner.create_answer())
-            .await
-            .context("creating an answer")?;
-        self.set_local(answer, RtcSdpType::Answer).await
+        let (sdp, set) = self.answer(offer_sdp).await?;
+        set.await?;
+        Ok(sdp)
+    }
+
+    /// Starts setting the peer's offer, creates our answer and starts setting it as the local
+    /// description: the answer's SDP can go to the peer at once, while [`Pending`] says
+    /// whether the browser took both descriptions.
+    pub async fn answer(&self, offer_sdp: &str) -> Result<(String, Pending), JsError> {
+        let remote = self.start_remote(RtcSdpType::Offer, offer_sdp);
+        // Made after the offer is set: the browser runs a connection's operations in order.
+        let answer = JsFuture::from(self.inner.create_answer()).await;
+        remote.await?;
+        let answer = answer.context("creating an answer")?;
+        self.start_local(answer, RtcSdpType::Answer)
     }
 
     /// Sets the peer's answer to our offer.
     pub async fn accept_answer(&self, answer_sdp: &str) -> Result<(), JsError> {
-        self.set_remote(RtcSdpType::Answer, answer_sdp).await
+        self.apply_answer(answer_sdp).await
+    }
+
+    /// Starts setting the peer's answer to our offer.
+    pub fn apply_answer(&self, answer_sdp: &str) -> Pending {
+        self.start_remote(RtcSdpType::Answer, answer_sdp)
     }
 
     /// Adds a candidate the peer gathered.
     pub async fn add_ice_candidate(&self, candidate: &IceCandidate) -> Result<(), JsError> {
+        self.add_candidate(candidate).await
+    }
+
+    /// Starts adding a candidate the peer gathered. Candidates given after a description
+    /// started being set are added after it.
+    pub fn add_candidate(&self, candidate: &IceCandidate) -> Pending {
         let init = RtcIceCandidateInit::new(&candidate.candidate);
         init.set_sdp_mid(candidate.sdp_mid.as_deref());
         init.set_sdp_m_line_index(candidate.sdp_m_line_index);
@@ -251,10 +292,7 @@ impl PeerConnection {
         let promise = self
             .inner
             .add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init));
-        JsFuture::from(promise)
-            .await
-            .context("adding an ICE candidate")?;
-        Ok(())
+        Pending::new(promise, "adding an ICE candidate")
     }
 
     /// The next event, or `None` once the connection is dropped. Events go to the handler
@@ -339,11 +377,11 @@ impl PeerConnection {
         ChannelBinding::from_sdp(&local, &remote)
     }
 
-    async fn set_local(
+    fn start_local(
         &self,
         description: wasm_bindgen::JsValue,
         kind: RtcSdpType,
-    ) -> Result<String, JsError> {
+    ) -> Result<(String, Pending), JsError> {
         let sdp = Reflect::get(&description, &"sdp".into())
             .ok()
             .and_then(|sdp| sdp.as_string())
@@ -353,19 +391,52 @@ impl PeerConnection {
             })?;
         let init = RtcSessionDescriptionInit::new(kind);
         init.set_sdp(&sdp);
-        JsFuture::from(self.inner.set_local_description(&init))
-            .await
-            .context("setting the local description")?;
-        Ok(sdp)
+        let set = Pending::new(
+            self.inner.set_local_description(&init),
+            "setting the local description",
+        );
+        Ok((sdp, set))
     }
 
-    async fn set_remote(&self, kind: RtcSdpType, sdp: &str) -> Result<(), JsError> {
+    fn start_remote(&self, kind: RtcSdpType, sdp: &str) -> Pending {
         let init = RtcSessionDescriptionInit::new(kind);
         init.set_sdp(sdp);
-        JsFuture::from(self.inner.set_remote_description(&init))
-            .await
-            .context("setting the remote description")?;
-        Ok(())
+        Pending::new(
+            self.inner.set_remote_description(&init),
+            "setting the remote description",
+        )
+    }
+}
+
+/// A browser operation on a connection that has started: await it for its outcome. The
+/// browser runs a connection's operations in the order they started, so a later one need not
+/// wait for this one to finish.
+#[must_use = "the operation's outcome is only known by awaiting it"]
+pub struct Pending {
+    promise: JsFuture,
+    context: &'static str,
+}
+
+impl Pending {
+    fn new(promise: js_sys::Promise, context: &'static str) -> Self {
+        Self {
+            promise: JsFuture::from(promise),
+            context,
+        }
+    }
+}
+
+impl core::future::Future for Pending {
+    type Output = Result<(), JsError>;
+
+    fn poll(
+        mut self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<Self::Output> {
+        let context = self.context;
+        core::pin::Pin::new(&mut self.promise)
+            .poll(cx)
+            .map(|result| result.map(drop).context(context))
     }
 }
 
