@@ -99,8 +99,8 @@ fn FileItem(file: FileLine) -> impl IntoView {
 fn human_size(bytes: u64) -> String {
     match bytes {
         0..1024 => format!("{bytes} B"),
-        1024..1_048_576 => format!("{:.1} KiB", bytes as f64 / 1024.0),
-        _ => format!("{:.1} MiB", bytes as f64 / 1_048_576.0),
+        1024..1_048_576 => format!("{} KiB", super::tenths(bytes, 1024)),
+        _ => format!("{} MiB", super::tenths(bytes, 1_048_576)),
     }
 }
 

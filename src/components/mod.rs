@@ -17,3 +17,10 @@ pub use peer_list::PeerList;
 pub use sections::{Section, SectionNav};
 pub use settings::SettingsPanel;
 pub use welcome::Welcome;
+
+/// `value / unit` rounded to one decimal, as "12.3": integer arithmetic, so the page carries no
+/// floating-point formatting code.
+fn tenths(value: u64, unit: u64) -> String {
+    let tenths = (value.saturating_mul(10) + unit / 2) / unit.max(1);
+    format!("{}.{}", tenths / 10, tenths % 10)
+}

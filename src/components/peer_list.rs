@@ -70,7 +70,7 @@ fn PeerItem(row: PeerRow) -> impl IntoView {
     });
     let rtt = row
         .rtt
-        .map(|rtt| format!("{:.1} ms", rtt.as_secs_f64() * 1000.0));
+        .map(|rtt| format!("{} ms", super::tenths(rtt.as_micros() as u64, 1000)));
     // A connected peer went through the hello check: its ID is its key's, proven on this very
     // connection.
     let verified = (row.state == PeerState::Connected && is_key_id(&row.id))
