@@ -14,6 +14,13 @@ import { root, serveStatic, launchBrowser, newPage } from "../tests/e2e/support.
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const THROUGHPUT_BYTES = 16 << 20;
+/**
+ * Sent, untimed, before the timed transfers on every connection. The first transfer on a fresh
+ * connection runs at about half the speed of later ones (a raw channel: 10.8–16.4 MB/s, then
+ * 16–25), as SCTP's congestion window opens and the page's code warms up; every contender gets
+ * the same warm-up, so all figures are of a connection's steady pace.
+ */
+const WARM_UP_BYTES = 4 << 20;
 const PINGS = 200;
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const site = join(root, "target/bench/site");
@@ -131,6 +138,7 @@ async function peerjsRun(browser, base, serialization) {
     await call(b, "waitIncoming");
     const split = await stages(a, b);
     const rtt = median(await call(a, "rtt", PINGS));
+    await call(a, "throughput", WARM_UP_BYTES, 16_000);
     const ms = await call(a, "throughput", THROUGHPUT_BYTES, 16_000);
     return { register: [registerA, registerB], connect, rtt, throughput: THROUGHPUT_BYTES / 1e3 / ms, stages: split };
   });
@@ -145,6 +153,7 @@ async function seedmeshRun(browser, base) {
     await call(b, "waitIncoming");
     const split = await stages(a, b);
     const rtt = median(await call(a, "rtt", PINGS));
+    await call(a, "throughput", WARM_UP_BYTES, WARM_UP_BYTES);
     // As an application sends a file: one 16 MiB message, which seedmesh framing chunks.
     const ms = await call(a, "throughput", THROUGHPUT_BYTES, THROUGHPUT_BYTES);
     // As the app's file transfer does: 64 KiB messages.
@@ -256,6 +265,7 @@ async function trysteroRun(browser, base, trackerUrl) {
     const room = `room-${process.pid}-${unique++}`;
     const [joinA] = await Promise.all([call(a, "join", trackerUrl, room), call(b, "join", trackerUrl, room)]);
     const rtt = median(await call(a, "rtt", PINGS));
+    await call(a, "throughput", WARM_UP_BYTES);
     const ms = await call(a, "throughput", THROUGHPUT_BYTES);
     return { join: joinA, rtt, throughput: THROUGHPUT_BYTES / 1e3 / ms };
   });
@@ -277,8 +287,9 @@ const rawKey = (size, window) => `throughput${size >> 10}${window}`;
 async function rawPairRun(browser, base) {
   return withPages(browser, 2, `${base}raw.html`, async ([a, b]) => {
     const offer = await call(a, "offer");
-    const answer = await call(b, "answer", offer, THROUGHPUT_BYTES);
+    const answer = await call(b, "answer", offer);
     await call(a, "accept", answer);
+    await call(a, "blast", WARM_UP_BYTES, 16 << 10, RAW_WINDOWS.shallow.high, RAW_WINDOWS.shallow.low);
     const result = {};
     for (const [window, { high, low }] of Object.entries(RAW_WINDOWS)) {
       for (const size of RAW_SIZES) {
@@ -370,9 +381,15 @@ const list = (xs, digits = 1) => xs.map((x) => fmt(x, digits)).join(", ");
 const series = (runs, key) => runs.map((r) => r[key]);
 /** `a[i] / b[i]` for each run. */
 const ratios = (a, b) => a.map((x, i) => x / b[i]);
-/** Each run's best PeerJS serialization: the lowest `key`. */
-const bestPeerjs = (runs, key) =>
-  runs.peerjsRaw.map((_, i) => Math.min(runs.peerjsRaw[i][key], runs.peerjsBinary[i][key], runs.peerjsJson[i][key]));
+/** PeerJS's best serialization for `key`: the one with the lowest median; its runs' figures. */
+const bestPeerjs = (runs, key) => {
+  const all = [
+    ["raw", runs.peerjsRaw],
+    ["binary", runs.peerjsBinary],
+    ["json", runs.peerjsJson],
+  ].map(([name, r]) => ({ name, values: series(r, key) }));
+  return all.reduce((best, x) => (median(x.values) < median(best.values) ? x : best));
+};
 
 async function writeResults(results) {
   const { runs, pageWeight: w, machine: m } = results;
@@ -382,6 +399,8 @@ async function writeResults(results) {
     ceiling: series(runs.rawPair, "throughput"),
     trystero: series(runs.trystero, "throughput"),
   };
+  const bestConnect = bestPeerjs(runs, "connect");
+  const bestRtt = bestPeerjs(runs, "rtt");
   const targets = [
     {
       name: "throughput ≥ 0.9× raw channel, two pages",
@@ -400,15 +419,15 @@ async function writeResults(results) {
     {
       name: "connect ≤ 0.8× PeerJS",
       ours: `${fmt(median(series(runs.seedmesh, "connect")))} ms`,
-      theirs: `PeerJS, best serialization each run, ${fmt(median(bestPeerjs(runs, "connect")))} ms`,
-      ratio: summary(ratios(series(runs.seedmesh, "connect"), bestPeerjs(runs, "connect"))),
+      theirs: `PeerJS ${bestConnect.name} (its best) ${fmt(median(bestConnect.values))} ms`,
+      ratio: summary(ratios(series(runs.seedmesh, "connect"), bestConnect.values)),
       met: (r) => r <= 0.8,
     },
     {
       name: "RTT ≤ 1.0× PeerJS",
       ours: `${fmt(median(series(runs.seedmesh, "rtt")), 2)} ms`,
-      theirs: `PeerJS, best serialization each run, ${fmt(median(bestPeerjs(runs, "rtt")), 2)} ms`,
-      ratio: summary(ratios(series(runs.seedmesh, "rtt"), bestPeerjs(runs, "rtt"))),
+      theirs: `PeerJS ${bestRtt.name} (its best) ${fmt(median(bestRtt.values), 2)} ms`,
+      ratio: summary(ratios(series(runs.seedmesh, "rtt"), bestRtt.values)),
       met: (r) => r <= 1,
     },
   ];
@@ -419,7 +438,9 @@ async function writeResults(results) {
     "Written by `make bench`; do not edit by hand. Every contender measured in the same Chromium run",
     "against the same local stack, in a loopback-only network namespace; pairs of peers are two pages",
     "in separate browser contexts. Each run measures every contender once, in turn, and a ratio is",
-    "taken within each run; figures are medians with (min–max) over the runs.",
+    "taken within each run; figures are medians with (min–max) over the runs. Connect and RTT are",
+    "compared with PeerJS's best serialization (lowest median), run by run. Every throughput figure",
+    `follows an untimed ${WARM_UP_BYTES >> 20} MiB transfer on the same connection.`,
     "",
     `Machine: ${m.cpu}, ${m.memory}, Linux ${m.kernel}; Chromium ${m.chromium}; ${m.runs} runs; ${m.date}.`,
     "",
