@@ -75,10 +75,12 @@ pub const MAX_OPEN_INVITES: usize = 4;
 /// How many bytes of messages may wait unread in a [`Connection`] by default
 /// ([`PeerOptions::max_unread`]).
 pub const MAX_UNREAD_BYTES: usize = 64 * 1024 * 1024;
-/// `bufferedAmount` above which [`Connection::send`] waits.
-pub const HIGH_WATER_MARK: u32 = 64 * 1024;
+/// `bufferedAmount` above which [`Connection::send`] waits: 2 MiB, which moved 16 MiB faster
+/// in Chromium than 64 KiB or 4 MiB did (docs/benchmarks.md), and at most about 100 ms of a
+/// file ahead of a chat message at those speeds.
+pub const HIGH_WATER_MARK: u32 = 2 * 1024 * 1024;
 /// `bufferedAmount` at which a waiting [`Connection::send`] resumes.
-pub const LOW_WATER_MARK: u32 = 32 * 1024;
+pub const LOW_WATER_MARK: u32 = 1024 * 1024;
 /// How long a closing connection waits for its channel to send what is buffered.
 const FLUSH_TIMEOUT_MS: u32 = 3_000;
 
