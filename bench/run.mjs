@@ -129,6 +129,27 @@ async function stages(dialer, answerer) {
   };
 }
 
+/**
+ * `PINGS` round trips from `a`, echoed by `b`: the median round trip, and the median time `b`
+ * itself took per echo (from the message event to its send), in ms.
+ */
+async function roundTrips(a, b) {
+  await b.evaluate(() => window.echoTimes());
+  const rtt = median(await call(a, "rtt", PINGS));
+  const echo = median(await b.evaluate(() => window.echoTimes()));
+  return { rtt, echo };
+}
+
+/** Only a dial, for the comparison with wasm compiled up front. */
+async function connectRun(browser, base, page) {
+  return withPages(browser, 2, `${base}${page}`, async ([a, b]) => {
+    const ids = freshIds("connect");
+    await call(a, "register", peerServer, ids[0]);
+    await call(b, "register", peerServer, ids[1]);
+    return { connect: await call(a, "dial", ids[1], "json") };
+  });
+}
+
 async function peerjsRun(browser, base, serialization) {
   return withPages(browser, 2, `${base}peerjs.html`, async ([a, b]) => {
     const ids = freshIds("bench");
@@ -137,10 +158,10 @@ async function peerjsRun(browser, base, serialization) {
     const connect = await call(a, "dial", ids[1], serialization);
     await call(b, "waitIncoming");
     const split = await stages(a, b);
-    const rtt = median(await call(a, "rtt", PINGS));
+    const { rtt, echo } = await roundTrips(a, b);
     await call(a, "throughput", WARM_UP_BYTES, 16_000);
     const ms = await call(a, "throughput", THROUGHPUT_BYTES, 16_000);
-    return { register: [registerA, registerB], connect, rtt, throughput: THROUGHPUT_BYTES / 1e3 / ms, stages: split };
+    return { register: [registerA, registerB], connect, rtt, echo, throughput: THROUGHPUT_BYTES / 1e3 / ms, stages: split };
   });
 }
 
@@ -152,7 +173,7 @@ async function seedmeshRun(browser, base) {
     const connect = await call(a, "dial", ids[1], "json");
     await call(b, "waitIncoming");
     const split = await stages(a, b);
-    const rtt = median(await call(a, "rtt", PINGS));
+    const { rtt, echo } = await roundTrips(a, b);
     await call(a, "throughput", WARM_UP_BYTES, WARM_UP_BYTES);
     // As an application sends a file: one 16 MiB message, which seedmesh framing chunks.
     const ms = await call(a, "throughput", THROUGHPUT_BYTES, THROUGHPUT_BYTES);
@@ -162,6 +183,7 @@ async function seedmeshRun(browser, base) {
       register: [registerA, registerB],
       connect,
       rtt,
+      echo,
       throughput: THROUGHPUT_BYTES / 1e3 / ms,
       throughput64: THROUGHPUT_BYTES / 1e3 / ms64,
       stages: split,
@@ -357,6 +379,19 @@ async function main() {
       console.log(`  ${name}: ${RUNS} runs`);
       return Object.fromEntries(Object.keys(runs[0]).map((k) => [k, summary(runs.map((r) => r[k]))]));
     };
+    // The same dials in a browser that compiles WebAssembly before it runs (V8 compiles each
+    // function on its first call otherwise): how much of seedmesh's connect is compiling.
+    const eager = await launchBrowser(["--js-flags=--no-wasm-lazy-compilation"]);
+    try {
+      results.eager = { seedmesh: [], peerjs: [] };
+      for (let i = 0; i < RUNS; i++) {
+        results.eager.seedmesh.push(await connectRun(eager, server.url, "seedmesh.html"));
+        results.eager.peerjs.push(await connectRun(eager, server.url, "peerjs.html"));
+      }
+      console.log(`  connect with WebAssembly compiled up front: ${RUNS} runs`);
+    } finally {
+      await eager.close();
+    }
     results.firstPeer = await collect("time to first peer", () => firstPeerRun(browser, server.url));
     results.discovery = await collect("discovery", () => discoveryRun(browser, server.url));
     results.memory = {
@@ -516,6 +551,22 @@ async function writeResults(results) {
   for (const [name, r] of rows) lines.push(`- ${name}: ${list(series(r, "connect"))}`);
   lines.push("", "RTT samples (ms), in run order:", "");
   for (const [name, r] of rows) lines.push(`- ${name}: ${list(series(r, "rtt"), 2)}`);
+  lines.push(
+    "",
+    "The echoing page's own time per ping, from the data-channel message event to its send()",
+    "(median of each run's median, in µs; timeline.js): " +
+      rows.map(([name, r]) => `${name.replace(/ \(.*\)$/, "").replace(/; .*$/, "")} ${fmt(median(series(r, "echo")) * 1000, 0)}`).join(", ") +
+      ".",
+  );
+  const eagerSeedmesh = series(results.eager.seedmesh, "connect");
+  const eagerPeerjs = series(results.eager.peerjs, "connect");
+  lines.push(
+    "",
+    "Connect in a second Chromium started with `--js-flags=--no-wasm-lazy-compilation` (V8",
+    "otherwise compiles each WebAssembly function on its first call, during the first dial),",
+    `${RUNS} runs, PeerJS json: seedmesh ${cell(summary(eagerSeedmesh))} ms, PeerJS ${cell(summary(eagerPeerjs))} ms,` +
+      ` ratio ${cell(summary(ratios(eagerSeedmesh, eagerPeerjs)), 2)}.`,
+  );
 
   // Where a dial's time goes.
   const dialStages = ["setup", "offer", "signaling", "ice", "dtls, sctp, channel", "library"];

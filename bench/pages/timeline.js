@@ -1,44 +1,57 @@
-// Times each stage of a dial the same way for every library on the page: RTCPeerConnection is
-// wrapped so that each connection notes, on the page's clock, when its offer was set, when the
-// answer came, when ICE connected and when
-// its first data channel opened (DTLS and SCTP finish in between; the browser's events do not
-// say in which order). Loaded before the library under test.
+// Times a dial the same way for every library on the page, by wrapping RTCPeerConnection,
+// RTCDataChannel and WebSocket. Loaded before the library under test.
+//
+// - Dialing page: when the RTCPeerConnection was made, when its offer was set, when the answer
+//   came, when ICE connected and when its first data channel opened (DTLS and SCTP finish in
+//   between; the browser's events do not say in which order).
+// - Answering page: when the OFFER came over the PeerServer socket, when the browser was given
+//   it, when the answer was set, and when the ANSWER went out.
+// - Either page: its own time per echo, from a data-channel message event to the next send().
 "use strict";
 (() => {
   const Native = window.RTCPeerConnection;
-  const connections = [];
+  const dialed = [];
+  const answering = [];
+  const echoes = [];
+  let heardAt = 0;
+  const listenFirst = (channel) =>
+    channel.addEventListener("message", () => (heardAt = performance.now()), { capture: true });
+
   class TimedPeerConnection extends Native {
     constructor(...args) {
-      const entered = performance.now();
       super(...args);
-      const t = { created: performance.now(), entered };
-      connections.push(t);
+      const t = { created: performance.now() };
+      dialed.push(t);
+      this.timeline = t;
       this.addEventListener("iceconnectionstatechange", () => {
         if (this.iceConnectionState === "connected" || this.iceConnectionState === "completed") t.ice ??= performance.now();
       });
-      this.addEventListener("datachannel", (e) => e.channel.addEventListener("open", () => (t.open ??= performance.now())));
-      this.timeline = t;
+      this.addEventListener("datachannel", (e) => {
+        e.channel.addEventListener("open", () => (t.open ??= performance.now()));
+        listenFirst(e.channel);
+      });
     }
     async setLocalDescription(...args) {
       const result = await super.setLocalDescription(...args);
-      if (this.localDescription?.type === "offer") this.timeline.offer ??= performance.now();
+      const type = this.localDescription?.type;
+      if (type === "offer") this.timeline.offer ??= performance.now();
+      if (type === "answer") answering.at(-1) && (answering.at(-1).answerSet ??= performance.now());
       return result;
     }
     setRemoteDescription(description, ...rest) {
       if (description?.type === "answer") this.timeline.answer ??= performance.now();
+      if (description?.type === "offer") answering.at(-1) && (answering.at(-1).remoteSet ??= performance.now());
       return super.setRemoteDescription(description, ...rest);
     }
     createDataChannel(...args) {
       const channel = super.createDataChannel(...args);
       channel.addEventListener("open", () => (this.timeline.open ??= performance.now()));
+      listenFirst(channel);
       return channel;
     }
   }
   window.RTCPeerConnection = TimedPeerConnection;
 
-  // The answering side: when the offer came over the PeerServer socket, when the browser took
-  // it, when the answer was made, and when it went out.
-  const answering = [];
   const NativeSocket = window.WebSocket;
   window.WebSocket = class extends NativeSocket {
     constructor(...args) {
@@ -55,33 +68,22 @@
       return super.send(data);
     }
   };
-  const nativeSetRemote = Native.prototype.setRemoteDescription;
-  const nativeSetLocal = Native.prototype.setLocalDescription;
-  TimedPeerConnection.prototype.setRemoteDescription = function (description, ...rest) {
-    if (description?.type === "offer") answering.at(-1) && (answering.at(-1).remoteSet ??= performance.now());
-    if (description?.type === "answer") this.timeline.answer ??= performance.now();
-    return nativeSetRemote.call(this, description, ...rest);
+
+  const nativeSend = RTCDataChannel.prototype.send;
+  RTCDataChannel.prototype.send = function (data) {
+    if (heardAt) echoes.push(performance.now() - heardAt);
+    heardAt = 0;
+    return nativeSend.call(this, data);
   };
-  TimedPeerConnection.prototype.setLocalDescription = async function (...args) {
-    const result = await nativeSetLocal.apply(this, args);
-    const type = this.localDescription?.type;
-    if (type === "offer") this.timeline.offer ??= performance.now();
-    if (type === "answer") answering.at(-1) && (answering.at(-1).answerSet ??= performance.now());
-    return result;
-  };
-  window.answerTimeline = () => {
-    const a = answering.at(-1);
-    return a && { toBrowser: a.remoteSet - a.offerIn, answer: a.answerSet - a.remoteSet, toSocket: a.answerOut - a.answerSet };
-  };
+
   /**
    * The stages of the last connection this page dialed, in milliseconds from `start` (when the
    * dial began) to `end` (when the library said the connection was open).
    */
   window.dialTimeline = (start, end) => {
-    const t = [...connections].reverse().find((c) => c.offer !== undefined);
+    const t = [...dialed].reverse().find((c) => c.offer !== undefined);
     if (!t) return null;
     return {
-      entry: t.entered - start,
       setup: t.created - start,
       offer: t.offer - t.created,
       signaling: t.answer - t.offer,
@@ -90,4 +92,11 @@
       library: end - t.open,
     };
   };
+  /** The stages of the last offer this page answered, in milliseconds. */
+  window.answerTimeline = () => {
+    const a = answering.at(-1);
+    return a && { toBrowser: a.remoteSet - a.offerIn, answer: a.answerSet - a.remoteSet, toSocket: a.answerOut - a.answerSet };
+  };
+  /** The echo times noted since the last call, in milliseconds. */
+  window.echoTimes = () => echoes.splice(0);
 })();

@@ -56,8 +56,11 @@ export async function serveStatic(dir, prefix = "/") {
   return { url, close: () => new Promise((ok) => server.close(ok)) };
 }
 
-/** Debian's Chromium, headless, with what WebRTC between pages on loopback needs. */
-export async function launchBrowser() {
+/**
+ * Debian's Chromium, headless, with what WebRTC between pages on loopback needs, and any
+ * `extraArgs`.
+ */
+export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: [
@@ -73,6 +76,7 @@ export async function launchBrowser() {
       // Host candidates as 127.0.0.1 rather than mDNS names nothing here resolves. The switch is
       // last-wins, and this one comes after Playwright's own list.
       "--disable-features=WebRtcHideLocalIpsWithMdns,Translate,OptimizationHints,MediaRouter",
+      ...extraArgs,
     ],
   });
 }
