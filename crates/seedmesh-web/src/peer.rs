@@ -279,8 +279,6 @@ enum ConnInput {
     Candidate(Candidate),
     PeerUnavailable,
     PeerLeft,
-    /// The browser did not take the peer's answer.
-    AnswerRefused,
     Pc(PeerConnectionEvent),
     Channel(ChannelEvent),
     Close,
@@ -1266,26 +1264,18 @@ async fn connection_task(
         // Do what the negotiation decided.
         while let Some(step) = negotiation.poll_output() {
             match step {
-                // Neither waits for the browser: it applies the answer, then the candidates, in
-                // the order they were given, while the task goes on with the next input.
                 NegotiationOutput::ApplyAnswer(sdp) => {
                     remote_seedmesh = answer_seedmesh;
                     machine.handle_answered(now());
-                    let set = pc.apply_answer(&sdp);
-                    negotiation.handle_remote_description_set();
-                    let tx = tx.clone();
-                    spawn_local(async move {
-                        if set.await.is_err() {
-                            let _ = tx.unbounded_send(ConnInput::AnswerRefused);
-                        }
-                    });
+                    if pc.accept_answer(&sdp).await.is_ok() {
+                        negotiation.handle_remote_description_set();
+                    } else {
+                        machine.close(CloseReason::TransportFailed);
+                    }
                 }
                 // A candidate the browser cannot use is no reason to fail the connection.
                 NegotiationOutput::AddCandidate(candidate) => {
-                    let added = pc.add_candidate(&ice_candidate(candidate));
-                    spawn_local(async move {
-                        let _ = added.await;
-                    });
+                    let _ = pc.add_ice_candidate(&ice_candidate(candidate)).await;
                 }
                 NegotiationOutput::InviteReady(invite) => send_invite(peer_shared, &setup, invite),
             }
@@ -1455,7 +1445,6 @@ async fn connection_task(
             }
             ConnInput::PeerUnavailable => machine.handle_peer_unavailable(),
             ConnInput::PeerLeft => machine.handle_peer_left(),
-            ConnInput::AnswerRefused => machine.close(CloseReason::TransportFailed),
             ConnInput::Close => machine.close(CloseReason::Local),
             ConnInput::Pc(PeerConnectionEvent::IceCandidate(c))
                 if negotiation.handle_local_candidate(&c.candidate) => {}
