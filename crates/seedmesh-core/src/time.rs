@@ -42,6 +42,56 @@ impl Add<Duration> for Instant {
     }
 }
 
+/// An allowance of `burst` events at once and `per_second` after that: the rate limit every
+/// machine puts on what one link may make it do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenBucket {
+    burst: u32,
+    per_second: u32,
+    tokens: u32,
+    /// When the tokens were last counted.
+    refilled: Instant,
+    /// Thousandths of a token earned and not yet added.
+    carry: u64,
+}
+
+impl TokenBucket {
+    /// A full bucket at `now`.
+    #[must_use]
+    pub const fn new(now: Instant, burst: u32, per_second: u32) -> Self {
+        Self {
+            burst,
+            per_second,
+            tokens: burst,
+            refilled: now,
+            carry: 0,
+        }
+    }
+
+    /// Takes one token if there is one.
+    pub fn take(&mut self, now: Instant) -> bool {
+        if now > self.refilled {
+            let elapsed = now.as_millis() - self.refilled.as_millis();
+            let thousandths = self
+                .carry
+                .saturating_add(elapsed.saturating_mul(u64::from(self.per_second)));
+            let earned = u32::try_from(thousandths / 1000).unwrap_or(u32::MAX);
+            self.tokens = self.tokens.saturating_add(earned).min(self.burst);
+            self.carry = if self.tokens == self.burst {
+                0
+            } else {
+                thousandths % 1000
+            };
+            self.refilled = now;
+        }
+        if self.tokens == 0 {
+            return false;
+        }
+        self.tokens -= 1;
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +103,20 @@ mod tests {
         assert_eq!(later.as_millis(), 1_250);
         assert_eq!(later.saturating_since(start), Duration::from_millis(250));
         assert_eq!(start.saturating_since(later), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_its_rate() {
+        let start = Instant::from_millis(0);
+        let mut bucket = TokenBucket::new(start, 5, 10);
+        assert_eq!((0..20).filter(|_| bucket.take(start)).count(), 5);
+        // Ten a second: one every 100 ms, whether asked every 30 ms or every 100.
+        let allowed = (1..=100)
+            .filter(|i| bucket.take(start + Duration::from_millis(i * 30)))
+            .count();
+        assert_eq!(allowed, 30);
+        let later = start + Duration::from_secs(60);
+        assert_eq!((0..20).filter(|_| bucket.take(later)).count(), 5);
     }
 
     #[test]

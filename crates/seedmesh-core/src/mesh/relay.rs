@@ -20,7 +20,7 @@ use core::time::Duration;
 
 use super::LinkId;
 use crate::peer_id::PeerId;
-use crate::time::Instant;
+use crate::time::{Instant, TokenBucket};
 
 /// The largest signaling body relayed, in bytes (an offer with its candidates fits).
 pub const MAX_SIGNAL_BYTES: usize = 16 * 1024;
@@ -75,18 +75,12 @@ pub struct RelayStats {
     pub dropped: BTreeMap<DropReason, u64>,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: u32,
-    refilled: Instant,
-}
-
 /// The relay's memory: recent signals and each link's allowance.
 #[derive(Debug, Default)]
 pub struct Relay {
     seen: HashSet<(PeerId, u64)>,
     seen_order: VecDeque<(Instant, PeerId, u64)>,
-    buckets: BTreeMap<LinkId, Bucket>,
+    buckets: BTreeMap<LinkId, TokenBucket>,
     stats: RelayStats,
 }
 
@@ -192,22 +186,10 @@ impl Relay {
 
     /// Takes one token from `link`'s bucket, refilled at [`SIGNALS_PER_SECOND`].
     fn allow(&mut self, now: Instant, link: LinkId) -> bool {
-        let bucket = self.buckets.entry(link).or_insert(Bucket {
-            tokens: SIGNAL_BURST,
-            refilled: now,
-        });
-        let elapsed = now.saturating_since(bucket.refilled).as_millis();
-        let earned = elapsed * u128::from(SIGNALS_PER_SECOND) / 1000;
-        if earned > 0 {
-            let earned = u32::try_from(earned).unwrap_or(u32::MAX);
-            bucket.tokens = bucket.tokens.saturating_add(earned).min(SIGNAL_BURST);
-            bucket.refilled = now;
-        }
-        if bucket.tokens == 0 {
-            return false;
-        }
-        bucket.tokens -= 1;
-        true
+        self.buckets
+            .entry(link)
+            .or_insert_with(|| TokenBucket::new(now, SIGNAL_BURST, SIGNALS_PER_SECOND))
+            .take(now)
     }
 
     fn forget_old(&mut self, now: Instant) {
