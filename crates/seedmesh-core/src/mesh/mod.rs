@@ -35,6 +35,8 @@
 //! // The driver sleeps until `mesh.poll_timeout()` and then calls `mesh.handle_timeout(now)`.
 //! ```
 
+pub mod degree;
+pub mod gossip;
 pub mod message;
 pub mod relay;
 
