@@ -19,6 +19,8 @@
 //! - [`transfer`]: files in chunks.
 //! - [`connection`]: one data connection's timeouts, liveness and close.
 //! - [`endpoint`]: all of the above for one page, every link under one handle.
+//! - [`sim`]: a room of thousands of pages over a simulated network, for the gossip and the
+//!   bounded degree ([`mesh::gossip`], [`mesh::degree`]).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -34,6 +36,7 @@ pub mod peer_id;
 pub mod proof;
 pub mod qr;
 pub mod signaling;
+pub mod sim;
 pub mod time;
 pub mod transfer;
 
