@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The benchmark (`make bench`): builds the release page, then runs bench/run.mjs in headless
-# Chromium against the local stack, in a loopback-only network namespace. Writes
-# docs/benchmarks.md and docs/benchmarks.json.
+# The benchmark (`make bench`): builds the release page and runs the room simulator natively,
+# then runs bench/run.mjs in headless Chromium against the local stack, in a loopback-only
+# network namespace. Writes docs/benchmarks.md and docs/benchmarks.json.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -14,6 +14,9 @@ if [ "${SEEDMESH_NETNS:-}" != 1 ]; then
   cargo build --release --offline --target wasm32-unknown-unknown -p seedmesh-web --example e2e_harness
   wasm-bindgen --target web --no-typescript --out-dir target/bench/seedmesh \
     "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/examples/e2e_harness.wasm"
+  step "the room simulator: 10,000 pages, with and without loss (examples/room_sim.rs)"
+  mkdir -p target/bench
+  cargo run --release --offline -p seedmesh-core --example room_sim -- 10000 target/bench/room-sim.json
   exec scripts/netns.sh scripts/bench.sh "$@"
 fi
 
