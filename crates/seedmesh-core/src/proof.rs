@@ -28,6 +28,9 @@ use crate::PeerId;
 /// The domain-separation line that starts every signed hello.
 pub const HELLO_CONTEXT: &str = "seedmesh-hello-v1";
 
+/// The domain-separation line that starts every signed room post.
+pub const POST_CONTEXT: &str = "seedmesh-post-v1";
+
 /// What exported keys start with.
 pub const KEY_TEXT_PREFIX: &str = "seedmesh-key-v1:";
 
@@ -135,6 +138,8 @@ pub enum ProofError {
     NotThisConnection,
     /// An exported key that cannot be read; it should be `seedmesh-key-v1:` and 43 letters.
     BadExport,
+    /// The signature does not cover this room post: it was changed after its author signed it.
+    NotThisPost,
 }
 
 impl fmt::Display for ProofError {
@@ -154,6 +159,9 @@ impl fmt::Display for ProofError {
                 f,
                 "this is not an exported seedmesh key; it starts with {KEY_TEXT_PREFIX} \
                  followed by 43 letters, digits, - and _"
+            ),
+            Self::NotThisPost => f.write_str(
+                "its signature does not cover this room message: it was changed on the way",
             ),
         }
     }
@@ -226,6 +234,15 @@ impl PeerKey {
         Ok(Self::from_secret(secret))
     }
 
+    /// Our signature over a room post (`body`, as the post's author wrote it), with our key.
+    #[must_use]
+    pub fn sign_post(&self, body: &str) -> Proof {
+        Proof {
+            key: URL_SAFE_NO_PAD.encode(self.0.verifying_key().to_bytes()),
+            signature: URL_SAFE_NO_PAD.encode(self.0.sign(&post_message(body)).to_bytes()),
+        }
+    }
+
     /// Our proof for the connection `binding` describes, to send in our hello.
     #[must_use]
     pub fn prove(&self, binding: &ChannelBinding) -> Proof {
@@ -251,6 +268,32 @@ impl Proof {
     /// Checks that the peer that says it is `claimed` holds the key of that ID and signed the
     /// fingerprints of this connection, as we see them in `binding`.
     pub fn verify(&self, claimed: &PeerId, binding: &ChannelBinding) -> Result<(), ProofError> {
+        let (verifying, key, signature) = self.decode()?;
+        let proven = id_of(&key);
+        if proven != *claimed {
+            return Err(ProofError::WrongId {
+                claimed: claimed.clone(),
+                proven,
+            });
+        }
+        // They signed their fingerprint (our remote) first, then ours.
+        let message = signed_message(&binding.remote, &binding.local);
+        verifying
+            .verify_strict(&message, &signature)
+            .map_err(|_| ProofError::NotThisConnection)
+    }
+
+    /// Checks that this key signed the room post `body`, and says whose key it is: the post's
+    /// author is that ID, whoever passed the post on.
+    pub fn verify_post(&self, body: &str) -> Result<PeerId, ProofError> {
+        let (verifying, key, signature) = self.decode()?;
+        verifying
+            .verify_strict(&post_message(body), &signature)
+            .map_err(|_| ProofError::NotThisPost)?;
+        Ok(id_of(&key))
+    }
+
+    fn decode(&self) -> Result<(VerifyingKey, [u8; 32], Signature), ProofError> {
         let key: [u8; 32] = URL_SAFE_NO_PAD
             .decode(&self.key)
             .ok()
@@ -262,18 +305,7 @@ impl Proof {
             .ok()
             .and_then(|bytes| bytes.try_into().ok())
             .ok_or(ProofError::BadSignature)?;
-        let proven = id_of(&key);
-        if proven != *claimed {
-            return Err(ProofError::WrongId {
-                claimed: claimed.clone(),
-                proven,
-            });
-        }
-        // They signed their fingerprint (our remote) first, then ours.
-        let message = signed_message(&binding.remote, &binding.local);
-        verifying
-            .verify_strict(&message, &Signature::from_bytes(&signature))
-            .map_err(|_| ProofError::NotThisConnection)
+        Ok((verifying, key, Signature::from_bytes(&signature)))
     }
 }
 
@@ -314,6 +346,10 @@ fn id_of(public_key: &[u8; 32]) -> PeerId {
     }
     // Lowercase letters and digits are always a valid PeerJS ID.
     PeerId::from_valid(id)
+}
+
+fn post_message(body: &str) -> Vec<u8> {
+    format!("{POST_CONTEXT}\n{body}").into_bytes()
 }
 
 fn signed_message(signer: &Fingerprint, verifier: &Fingerprint) -> Vec<u8> {
