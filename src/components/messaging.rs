@@ -49,8 +49,15 @@ fn MessageItem(line: ChatLine) -> impl IntoView {
         (Some(_), false) => "to you only".to_owned(),
         (None, _) => "to the room".to_owned(),
     };
+    // A room message reaches pages past our links; how many the room has is an estimate.
+    let room_message = line.direct.is_none() && line.file.is_none();
     let delivery = mine.then(|| match line.recipients {
         0 => "sent to nobody: no peer was connected".to_owned(),
+        n if room_message => format!(
+            "delivered to {} of about {}",
+            line.delivered,
+            n.max(line.delivered)
+        ),
         n => format!("delivered to {} of {n}", line.delivered),
     });
     view! {

@@ -58,7 +58,8 @@ test("a room message reaches every page and reports its delivery", async () => {
   for (const { page } of pages.slice(1)) {
     await page.locator(".message-text", { hasText: "hello room" }).waitFor(WAIT);
   }
-  await pages[0].page.getByTestId("delivery").filter({ hasText: "delivered to 3 of 3" }).waitFor(WAIT);
+  // The counts come back up the gossip's tree; the room's size is an estimate.
+  await pages[0].page.getByTestId("delivery").filter({ hasText: "delivered to 3 of about 3" }).waitFor(WAIT);
 });
 
 test("a direct message reaches only its peer", async () => {

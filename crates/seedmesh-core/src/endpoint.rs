@@ -36,6 +36,8 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::PeerId;
+use crate::mesh::gossip::GossipMessage;
+use crate::mesh::post;
 use crate::mesh::{
     ChatError, FileOffer, LinkId, Mesh, MeshConfig, MeshError, MeshMessage, MeshOutput,
     OutgoingChat, PeerView, ReceivedChat, SignalError, SlotResult,
@@ -330,15 +332,37 @@ impl Endpoint {
     pub fn received_text(&mut self, now: Instant, link: LinkId, text: &str) {
         self.now = self.now.max(now);
         if let Ok(message) = MeshMessage::decode(text.as_bytes()) {
-            match self.check_hello(link, &message) {
+            let checked = self
+                .check_hello(link, &message)
+                .map_err(|e| e.to_string())
+                .and_then(|()| self.check_post(&message));
+            match checked {
                 Ok(()) => self.mesh.handle_message(now, link, message),
-                Err(error) => {
+                Err(reason) => {
                     self.bindings.remove(&link);
-                    self.mesh.refuse_link(link, &error.to_string());
+                    self.mesh.refuse_link(link, &reason);
                 }
             }
         }
         self.process();
+    }
+
+    /// Checks the author's signature of a room post the first time it comes; other messages
+    /// pass. A page passes on only posts it checked, so a peer that hands us a bad one is
+    /// not honest, and its link is closed.
+    fn check_post(&self, message: &MeshMessage) -> Result<(), String> {
+        let MeshMessage::Gossip {
+            gossip: GossipMessage::Push { id, payload, .. },
+        } = message
+        else {
+            return Ok(());
+        };
+        if self.mesh.has_seen_post(id) {
+            return Ok(());
+        }
+        post::open(payload, id)
+            .map(|_| ())
+            .map_err(|e| format!("it passed on {e}"))
     }
 
     /// Checks the proof of a hello against the link's fingerprints; other messages pass.
@@ -447,7 +471,14 @@ impl Endpoint {
         text: &str,
         to: Option<&PeerId>,
     ) -> Result<OutgoingChat, ChatError> {
-        let sent = self.mesh.send_chat(wall_clock, text, to);
+        let sent = match to {
+            Some(peer) => self.mesh.send_chat(wall_clock, text, peer),
+            // A room message travels past our links, so it carries our signature.
+            None => self.mesh.room_post(wall_clock, text).and_then(|post| {
+                let payload = post::seal(&self.key, &post);
+                self.mesh.publish_post(self.now, &post, payload)
+            }),
+        };
         self.process();
         sent
     }

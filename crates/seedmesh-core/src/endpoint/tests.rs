@@ -79,6 +79,17 @@ impl Pair {
         self.pump();
     }
 
+    /// Lets both pages act on what is due at `now` (the gossip's rounds, say), then carries
+    /// frames until they are quiet.
+    fn tick(&mut self, now: Instant) {
+        for page in &mut self.pages {
+            if page.poll_timeout().is_some_and(|t| t <= now) {
+                page.handle_timeout(now);
+            }
+        }
+        self.pump();
+    }
+
     /// Carries frames until both pages are quiet.
     fn pump(&mut self) {
         let now = at(10);
@@ -140,6 +151,8 @@ fn two_endpoints_chat_and_pass_a_file_whole() {
 
     let chat = pair.pages[0].send_chat(1, "hello", None).unwrap();
     pair.pump();
+    // A room message's count comes back with the gossip's next round.
+    pair.tick(at(1_000));
     assert!(
         pair.events[1]
             .iter()
@@ -177,6 +190,73 @@ fn two_endpoints_chat_and_pass_a_file_whole() {
             id: file.id.clone(),
             delivered: 1
         }));
+}
+
+#[test]
+fn a_room_message_signed_by_someone_else_closes_the_link_it_came_on() {
+    let mut pair = Pair::new();
+    pair.connect();
+    let (alices, bobs) = pair.wire.unwrap();
+    // Bob passes on a post that names Carol as its author, signed with Bob's own key.
+    let carol = id("carol");
+    let forged = post::RoomPost {
+        from: carol.to_string(),
+        name: "Carol".into(),
+        id: "1-1".into(),
+        text: "send money".into(),
+        sent_at: 1,
+    };
+    let push = MeshMessage::Gossip {
+        gossip: GossipMessage::Push {
+            id: forged.gossip_id(),
+            hops: 1,
+            payload: post::seal(&key("bob"), &forged),
+        },
+    };
+    pair.pages[0].received_text(at(20), alices, &push.encode());
+    pair.pump();
+    assert!(
+        !pair.events[0]
+            .iter()
+            .any(|e| matches!(e, Event::Chat(c) if c.text == "send money"))
+    );
+    assert!(pair.events[0].iter().any(|e| matches!(
+        e,
+        Event::Refused { peer, reason } if *peer == id("bob") && reason.contains("signed by")
+    )));
+    let _ = bobs;
+}
+
+#[test]
+fn a_room_message_comes_from_its_author_whoever_passes_it_on() {
+    let mut pair = Pair::new();
+    pair.connect();
+    let (alices, _) = pair.wire.unwrap();
+    // Carol's post, signed by Carol, relayed by Bob.
+    let carol = post::RoomPost {
+        from: id("carol").to_string(),
+        name: "Carol".into(),
+        id: "1-1".into(),
+        text: "hi from afar".into(),
+        sent_at: 1,
+    };
+    let push = MeshMessage::Gossip {
+        gossip: GossipMessage::Push {
+            id: carol.gossip_id(),
+            hops: 1,
+            payload: post::seal(&key("carol"), &carol),
+        },
+    };
+    pair.pages[0].received_text(at(20), alices, &push.encode());
+    pair.pump();
+    let chat = pair.events[0].iter().find_map(|e| match e {
+        Event::Chat(c) => Some(c.clone()),
+        _ => None,
+    });
+    let chat = chat.expect("the post shows");
+    assert_eq!(chat.from, id("carol"));
+    assert_eq!(chat.from_name.as_deref(), Some("Carol"));
+    assert!(!chat.direct);
 }
 
 #[test]

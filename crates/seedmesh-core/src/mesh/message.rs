@@ -8,10 +8,11 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::gossip::{GossipMessage, GossipMessageError};
 use crate::peer_id::PeerId;
 
 /// The version of this message set; sent in every [`MeshMessage::Hello`].
-pub const PROTOCOL_VERSION: u8 = 2;
+pub const PROTOCOL_VERSION: u8 = 3;
 /// The longest chat text, in bytes of UTF-8.
 pub const MAX_CHAT_BYTES: usize = 8 * 1024;
 /// The longest display name, in characters.
@@ -93,6 +94,12 @@ pub enum MeshMessage {
         /// The transfer's ID.
         id: String,
     },
+    /// Room messages by gossip (see [`super::gossip`]): a signed room post
+    /// ([`super::post`]) whole, the IDs of some, a request for some, or delivery counts.
+    Gossip {
+        /// What it says.
+        gossip: GossipMessage,
+    },
     /// A PeerJS signaling message (offer, answer or candidate) from `from` for `to`, carried
     /// through the mesh (see [`super::relay`]).
     Signal {
@@ -122,6 +129,8 @@ pub enum MeshMessageError {
     Malformed(String),
     /// A field breaks a limit or holds an unusable value; the text says which.
     Invalid(&'static str),
+    /// A gossip message breaks a limit.
+    Gossip(GossipMessageError),
 }
 
 impl fmt::Display for MeshMessageError {
@@ -133,6 +142,7 @@ impl fmt::Display for MeshMessageError {
             ),
             Self::Malformed(why) => write!(f, "a peer sent an unreadable message: {why}"),
             Self::Invalid(why) => write!(f, "a peer sent an invalid message: {why}"),
+            Self::Gossip(why) => write!(f, "a peer sent an invalid message: {why}"),
         }
     }
 }
@@ -187,6 +197,7 @@ impl MeshMessage {
                 Ok(())
             }
             Self::Ack { id } | Self::FileReceived { id } => check_message_id(id),
+            Self::Gossip { gossip } => gossip.validate().map_err(MeshMessageError::Gossip),
             Self::Signal {
                 to,
                 from,
@@ -307,6 +318,11 @@ mod tests {
             MeshMessage::Ack {
                 id: "alice-1".into(),
             },
+            MeshMessage::Gossip {
+                gossip: GossipMessage::IHave {
+                    ids: vec!["alice/1".into()],
+                },
+            },
         ];
         for message in messages {
             let encoded = message.encode();
@@ -338,6 +354,14 @@ mod tests {
         assert!(matches!(
             MeshMessage::decode(br#"{"type":"launch"}"#),
             Err(MeshMessageError::Malformed(_))
+        ));
+        let many_ids = format!(
+            r#"{{"type":"gossip","gossip":{{"type":"i-want","ids":[{}]}}}}"#,
+            vec![r#""a/1""#; 65].join(",")
+        );
+        assert!(matches!(
+            MeshMessage::decode(many_ids.as_bytes()),
+            Err(MeshMessageError::Gossip(_))
         ));
         let huge = vec![b' '; MAX_ENCODED_LEN + 1];
         assert_eq!(

@@ -38,6 +38,7 @@
 pub mod degree;
 pub mod gossip;
 pub mod message;
+pub mod post;
 pub mod relay;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
@@ -46,6 +47,7 @@ use core::fmt;
 use core::time::Duration;
 
 pub use message::{MeshMessage, MeshMessageError, clean_display_name};
+pub use post::RoomPost;
 pub use relay::{DropReason, RelayStats};
 
 use crate::peer_id::PeerId;
@@ -87,6 +89,8 @@ pub const MAX_ROUTES: usize = 4096;
 /// How many peers that told of the same peer are kept as its routes: the first is used while its
 /// link is open, the others when it closes; a later teller never displaces an earlier one.
 pub const ROUTES_PER_PEER: usize = 8;
+/// How many of our latest room messages' delivery counts make the estimate of the room's size.
+pub const ROOM_ESTIMATE_MESSAGES: usize = 8;
 /// How long after a dial through one route failed the next route is tried.
 const REROUTE_DELAY: Duration = Duration::from_millis(500);
 
@@ -155,6 +159,8 @@ pub enum ChatError {
     Empty,
     /// The addressee is not connected.
     NotConnected(PeerId),
+    /// The room message could not go out; the error says why.
+    Publish(gossip::PublishError),
 }
 
 impl fmt::Display for ChatError {
@@ -172,6 +178,7 @@ impl fmt::Display for ChatError {
                     "{peer} is not connected; wait until it is, or send to the room"
                 )
             }
+            Self::Publish(error) => write!(f, "the room message did not go out: {error}"),
         }
     }
 }
@@ -382,13 +389,14 @@ pub enum MeshOutput {
         /// The signaling message, as PeerJS writes it to a PeerServer.
         body: String,
     },
-    /// Another peer confirmed one of our chat messages or files.
+    /// Peers confirmed one of our chat messages or files: the peers it went to, for a direct
+    /// message or a file; for a room message, the pages the gossip's counts say got it.
     Delivered {
         /// The message's ID.
         id: String,
         /// How many peers have confirmed it so far.
         delivered: usize,
-        /// How many it was sent to.
+        /// How many it was sent to; for a room message, about how many pages the room has.
         recipients: usize,
     },
 }
@@ -461,6 +469,11 @@ pub struct Mesh {
     /// the one its offer came in on. Answers and candidates come back on it, and ours go on it.
     signaled_on: BTreeMap<PeerId, LinkId>,
     relay: relay::Relay,
+    /// Room messages past our own links.
+    gossip: gossip::Gossip,
+    /// How many pages our latest room messages reached, newest last (at most
+    /// [`ROOM_ESTIMATE_MESSAGES`]): the room's size, about.
+    room_counts: VecDeque<(String, usize)>,
     outputs: VecDeque<MeshOutput>,
 }
 
@@ -495,6 +508,8 @@ impl Mesh {
             routes: BTreeMap::new(),
             signaled_on: BTreeMap::new(),
             relay: relay::Relay::default(),
+            gossip: gossip::Gossip::new(gossip::GossipConfig::default()),
+            room_counts: VecDeque::new(),
             outputs: VecDeque::new(),
         })
     }
@@ -742,6 +757,11 @@ impl Mesh {
                 nonce,
                 body,
             } => self.handle_signal(now, link, &to, &from, hops, nonce, body),
+            MeshMessage::Gossip { gossip } => {
+                // Only introduced links take part: the gossip knows no other.
+                self.gossip.handle(now, link, gossip);
+                self.pump_gossip();
+            }
             MeshMessage::Name { name } => {
                 if let Some(peer) = self.peer_of(link)
                     && let Some(entry) = self.peers.get_mut(&peer)
@@ -884,34 +904,82 @@ impl Mesh {
         self.relay.stats()
     }
 
-    /// Sends `text` to the room, or to `to` alone; `wall_clock` is the time of writing in ms
-    /// since the Unix epoch, shown to the receivers.
+    /// Sends `text` to `to` alone, on our link to it; `wall_clock` is the time of writing in ms
+    /// since the Unix epoch, shown to the receiver. Room messages go as [room posts](Mesh::room_post).
     pub fn send_chat(
         &mut self,
         wall_clock: u64,
         text: &str,
-        to: Option<&PeerId>,
+        to: &PeerId,
     ) -> Result<OutgoingChat, ChatError> {
-        if text.len() > message::MAX_CHAT_BYTES {
-            return Err(ChatError::TooLarge { len: text.len() });
-        }
-        if text.trim().is_empty() {
-            return Err(ChatError::Empty);
-        }
-        let links = self.recipients(to)?;
+        check_chat_text(text)?;
+        let links = self.recipients(Some(to))?;
         self.chat_counter += 1;
         let id = format!("{}-{wall_clock}-{}", self.me, self.chat_counter);
         let message = MeshMessage::Chat {
             id: id.clone(),
             text: text.to_owned(),
             sent_at: wall_clock,
-            direct: to.is_some(),
+            direct: true,
         };
         self.send_tracked(&links, &id, &message);
         Ok(OutgoingChat {
             id,
             recipients: links.len(),
         })
+    }
+
+    /// A room message of ours with `text`, written at `wall_clock` (ms since the Unix epoch):
+    /// seal it with our key ([`post::seal`]) and hand it to [`Mesh::publish_post`].
+    pub fn room_post(&mut self, wall_clock: u64, text: &str) -> Result<RoomPost, ChatError> {
+        check_chat_text(text)?;
+        self.chat_counter += 1;
+        Ok(RoomPost {
+            from: self.me.to_string(),
+            name: self.name.clone(),
+            id: format!("{wall_clock}-{}", self.chat_counter),
+            text: text.to_owned(),
+            sent_at: wall_clock,
+        })
+    }
+
+    /// Sends our sealed room post to the whole room by gossip. Its delivery counts come as
+    /// [`MeshOutput::Delivered`] under the post's gossip ID.
+    pub fn publish_post(
+        &mut self,
+        now: Instant,
+        post: &RoomPost,
+        payload: String,
+    ) -> Result<OutgoingChat, ChatError> {
+        let id = post.gossip_id();
+        self.gossip
+            .publish(now, &id, payload)
+            .map_err(ChatError::Publish)?;
+        self.pump_gossip();
+        Ok(OutgoingChat {
+            id,
+            recipients: self.room_size(),
+        })
+    }
+
+    /// Whether the room message `id` came here already (so it needs no checking again).
+    #[must_use]
+    pub fn has_seen_post(&self, id: &str) -> bool {
+        self.gossip.has_seen(id)
+    }
+
+    /// About how many other pages the room has: the most pages any of our latest room messages
+    /// reached, or our links if more.
+    #[must_use]
+    pub fn room_size(&self) -> usize {
+        let counted = self.room_counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        counted.max(self.introduced_links().len())
+    }
+
+    /// What the gossip did so far.
+    #[must_use]
+    pub fn gossip_stats(&self) -> &gossip::GossipStats {
+        self.gossip.stats()
     }
 
     /// Announces a file to the room, or to `to` alone; the driver then streams its chunks to
@@ -991,6 +1059,8 @@ impl Mesh {
             self.peers.remove(&peer);
             self.outputs.push_back(MeshOutput::PeerRemoved(peer));
         }
+        self.gossip.handle_timeout(now);
+        self.pump_gossip();
     }
 
     /// When [`Mesh::handle_timeout`] should next be called.
@@ -1011,6 +1081,7 @@ impl Mesh {
             .chain(dials)
             .chain(hellos)
             .chain(lingering)
+            .chain(self.gossip.poll_timeout())
             .min()
     }
 
@@ -1256,6 +1327,8 @@ impl Mesh {
         if !first_hello {
             return;
         }
+        // An introduced link takes part in the room's gossip.
+        self.gossip.link_up(now, link);
 
         // A link to a slot was listed under the slot's ID until now.
         if remote != peer
@@ -1427,6 +1500,7 @@ impl Mesh {
     /// gave, and signaling sent on it.
     fn remove_link(&mut self, link: LinkId) -> Option<Link> {
         self.relay.forget_link(link);
+        self.gossip.link_down(link);
         self.routes.retain(|_, via| {
             via.retain(|l| *l != link);
             !via.is_empty()
@@ -1517,6 +1591,55 @@ impl Mesh {
             .collect()
     }
 
+    /// Turns what the gossip asks into messages on links, room chats and delivery counts.
+    fn pump_gossip(&mut self) {
+        while let Some(output) = self.gossip.poll_output() {
+            match output {
+                gossip::GossipOutput::Send { link, message } => {
+                    self.send(link, MeshMessage::Gossip { gossip: message });
+                }
+                gossip::GossipOutput::Deliver { id, payload, .. } => {
+                    // The endpoint checked the post's signature before the gossip took it.
+                    let Ok(post) = post::read(&payload) else {
+                        continue;
+                    };
+                    let Ok(from) = PeerId::parse(&post.from) else {
+                        continue;
+                    };
+                    if post.gossip_id() != id || from == self.me {
+                        continue;
+                    }
+                    self.outputs
+                        .push_back(MeshOutput::ChatReceived(ReceivedChat {
+                            id,
+                            from,
+                            from_name: Some(clean_display_name(&post.name)),
+                            text: post.text,
+                            sent_at: post.sent_at,
+                            direct: false,
+                        }));
+                }
+                gossip::GossipOutput::Delivered { id, pages } => {
+                    let pages = usize::try_from(pages).unwrap_or(usize::MAX);
+                    match self.room_counts.iter_mut().find(|(known, _)| *known == id) {
+                        Some((_, count)) => *count = pages,
+                        None => {
+                            self.room_counts.push_back((id.clone(), pages));
+                            if self.room_counts.len() > ROOM_ESTIMATE_MESSAGES {
+                                self.room_counts.pop_front();
+                            }
+                        }
+                    }
+                    self.outputs.push_back(MeshOutput::Delivered {
+                        id,
+                        delivered: pages,
+                        recipients: self.room_size().max(pages),
+                    });
+                }
+            }
+        }
+    }
+
     /// Remembers a chat ID; false if it was already known.
     fn remember_chat(&mut self, id: &str) -> bool {
         let (set, order) = &mut self.seen_chats;
@@ -1531,6 +1654,17 @@ impl Mesh {
         }
         true
     }
+}
+
+/// Refuses chat text that is empty or too long.
+fn check_chat_text(text: &str) -> Result<(), ChatError> {
+    if text.len() > message::MAX_CHAT_BYTES {
+        return Err(ChatError::TooLarge { len: text.len() });
+    }
+    if text.trim().is_empty() {
+        return Err(ChatError::Empty);
+    }
+    Ok(())
 }
 
 /// A message or transfer ID as this page keys it: the sender's ID, `/`, and the sender's ID

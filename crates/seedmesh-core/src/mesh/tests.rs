@@ -599,12 +599,16 @@ fn chat_errors_say_what_is_wrong() {
     let mut mesh = Mesh::new(Sim::id(0), "a", MeshConfig::default()).unwrap();
     let long = "x".repeat(message::MAX_CHAT_BYTES + 1);
     assert_eq!(
-        mesh.send_chat(0, &long, None),
+        mesh.room_post(0, &long),
         Err(ChatError::TooLarge { len: long.len() })
     );
-    assert_eq!(mesh.send_chat(0, "  ", None), Err(ChatError::Empty));
+    assert_eq!(mesh.room_post(0, "  "), Err(ChatError::Empty));
     assert_eq!(
-        mesh.send_chat(0, "hi", Some(&Sim::id(9))),
+        mesh.send_chat(0, &long, &Sim::id(9)),
+        Err(ChatError::TooLarge { len: long.len() })
+    );
+    assert_eq!(
+        mesh.send_chat(0, "hi", &Sim::id(9)),
         Err(ChatError::NotConnected(Sim::id(9)))
     );
     assert!(
@@ -1246,7 +1250,7 @@ fn only_the_peers_a_message_went_to_can_confirm_it() {
     let now = Instant::from_millis(0);
     let (mut alice, links) = linked("alice", &["bob", "mallory"]);
     let sent = alice
-        .send_chat(1, "for Bob", Some(&PeerId::parse("bob").unwrap()))
+        .send_chat(1, "for Bob", &PeerId::parse("bob").unwrap())
         .unwrap();
     assert_eq!(sent.recipients, 1);
     while alice.poll_output().is_some() {}
