@@ -307,6 +307,12 @@ struct LinkState {
 struct Seen {
     /// The link it came on; `None` for our own.
     parent: Option<LinkId>,
+    /// Hops it took to reach us.
+    hops: u8,
+    /// Links that pushed it to us again with no more hops than it took to reach us: not below
+    /// us. Counts go up one of them when the parent's link closes (never back the way they
+    /// came).
+    nearer: [Option<LinkId>; 2],
 }
 
 #[derive(Debug)]
@@ -344,6 +350,8 @@ pub struct Gossip {
     counted_order: VecDeque<String>,
     publishes: Option<TokenBucket>,
     next_flush: Option<Instant>,
+    /// The latest time any call gave.
+    latest: Instant,
     outputs: VecDeque<GossipOutput>,
     stats: GossipStats,
 }
@@ -367,6 +375,7 @@ impl Gossip {
             counted_order: VecDeque::new(),
             publishes: None,
             next_flush: None,
+            latest: Instant::from_millis(0),
             outputs: VecDeque::new(),
             stats: GossipStats::default(),
         }
@@ -389,8 +398,13 @@ impl Gossip {
         for missing in self.missing.values_mut() {
             missing.announcers.retain(|l| *l != link);
         }
+        // Counts on their way up this link go up another that is nearer the origin, if any.
         if let Some(counts) = self.counts_up.remove(&link) {
             self.pending_counts -= counts.len();
+            let now = self.latest;
+            for (id, n) in counts {
+                self.count(now, &id, n, link);
+            }
         }
     }
 
@@ -412,7 +426,15 @@ impl Gossip {
         if !bucket.take(now) {
             return Err(PublishError::TooFast);
         }
-        self.remember(now, id, Seen { parent: None });
+        self.remember(
+            now,
+            id,
+            Seen {
+                parent: None,
+                hops: 0,
+                nearer: [None; 2],
+            },
+        );
         self.counted.insert(id.to_owned(), 0);
         self.counted_order.push_back(id.to_owned());
         if self.counted_order.len() > MAX_COUNTED
@@ -464,7 +486,7 @@ impl Gossip {
             }
             GossipMessage::Counts { counts } => {
                 for (id, n) in counts.into_iter().take(MAX_IDS_PER_MESSAGE) {
-                    self.count(now, &id, n);
+                    self.count(now, &id, n, link);
                 }
             }
         }
@@ -568,8 +590,15 @@ impl Gossip {
             self.drop_for(GossipDrop::TooManyHops);
             return;
         }
-        if self.seen.contains_key(&id) {
+        if let Some(seen) = self.seen.get_mut(&id) {
             self.stats.duplicates += 1;
+            if hops <= seen.hops
+                && seen.parent != Some(link)
+                && !seen.nearer.contains(&Some(link))
+                && let Some(free) = seen.nearer.iter_mut().find(|l| l.is_none())
+            {
+                *free = Some(link);
+            }
             // A second copy on an eager link: the tree has a loop here. Only IDs from now on.
             if let Some(state) = self.links.get_mut(&link)
                 && state.eager
@@ -587,7 +616,15 @@ impl Gossip {
             .remove(&id)
             .map(|m| m.announcers)
             .unwrap_or_default();
-        self.remember(now, &id, Seen { parent: Some(link) });
+        self.remember(
+            now,
+            &id,
+            Seen {
+                parent: Some(link),
+                hops,
+                nearer: [None; 2],
+            },
+        );
         self.stats.delivered += 1;
         self.add_count(now, link, &id, 1);
         if hops < self.config.max_hops {
@@ -689,12 +726,20 @@ impl Gossip {
     }
 
     /// `n` more pages got message `id` through a link below us.
-    fn count(&mut self, now: Instant, id: &str, n: u32) {
+    fn count(&mut self, now: Instant, id: &str, n: u32, from: LinkId) {
         let Some(seen) = self.seen.get(id).copied() else {
             return;
         };
         match seen.parent {
-            Some(parent) => self.add_count(now, parent, id, n),
+            Some(parent) => {
+                let up = Some(parent)
+                    .into_iter()
+                    .chain(seen.nearer.into_iter().flatten())
+                    .find(|l| *l != from && self.links.contains_key(l));
+                if let Some(up) = up {
+                    self.add_count(now, up, id, n);
+                }
+            }
             None => {
                 if let Some(total) = self.counted.get_mut(id) {
                     *total = total.saturating_add(u64::from(n));
@@ -786,6 +831,7 @@ impl Gossip {
     }
 
     fn forget_old(&mut self, now: Instant) {
+        self.latest = self.latest.max(now);
         while let Some((at, _)) = self.seen_order.front() {
             if now.saturating_since(*at) < SEEN_TTL {
                 break;

@@ -171,6 +171,29 @@ fn a_loop_turns_lazy_and_then_each_page_gets_each_message_once() {
 }
 
 #[test]
+fn counts_go_up_another_way_when_the_way_they_came_closes() {
+    // 0 links to 1 and 2; 1 and 2 link to each other and to 3. The first message reaches 3 on
+    // one link and again on the other; then 3's first link closes before its count went up.
+    let mut net = Net::new(4);
+    net.link(0, 1);
+    net.link(0, 2);
+    net.link(1, 3);
+    net.link(2, 3);
+    net.publish(0, "a/1");
+    // Both copies reach 3 (one hop each way round), but its count waits for the next round.
+    net.run_for(LATENCY * 2 + Duration::from_millis(5));
+    assert!(net.got(3, "a/1"));
+    let parent = if net.pages[3].seen["a/1"].parent == Some(net.link_between(3, 1)) {
+        1
+    } else {
+        2
+    };
+    net.unlink(3, parent);
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(net.counted[0].get("a/1"), Some(&3));
+}
+
+#[test]
 fn a_broken_branch_is_mended_by_asking() {
     // 0–1–2 and 0–2: after the first message, one of the links into 2 is lazy.
     let mut net = Net::new(3);
