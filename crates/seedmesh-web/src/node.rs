@@ -40,7 +40,7 @@ use seedmesh_core::connection::CloseReason;
 use seedmesh_core::discovery::SeedConfig;
 use seedmesh_core::endpoint::{Action, Endpoint, Event, Through};
 use seedmesh_core::invite::Kind as InviteKind;
-use seedmesh_core::mesh::{LinkId, MeshConfig, MeshError, SlotResult};
+use seedmesh_core::mesh::{DegreeConfig, LinkId, MeshConfig, MeshError, SlotResult};
 use seedmesh_core::proof::PeerKey;
 use seedmesh_core::signaling::{MAX_SERVERS, ServerConfig, SignalingError};
 use seedmesh_core::{PeerId, Token};
@@ -137,6 +137,13 @@ impl NodeOptions {
             .iter()
             .filter_map(|p| PeerId::parse(p).ok())
             .collect();
+        if let Some(bounds) = config.mesh {
+            options.mesh.degree = DegreeConfig {
+                low: bounds.low,
+                target: bounds.target,
+                high: bounds.high,
+            };
+        }
         options
     }
 }

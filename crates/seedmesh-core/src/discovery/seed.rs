@@ -3,7 +3,8 @@
 //!
 //! One TXT record is one entry; its character-strings are joined with nothing between them. An
 //! entry is `key=value` tags separated by `;`, starting with `v=sm1`. Which kind of entry it is
-//! follows from the one *kind key* it holds: `signal`, `ice`, `rendezvous`, `peer` or `sig`.
+//! follows from the one *kind key* it holds: `signal`, `ice`, `rendezvous`, `mesh`, `peer` or
+//! `sig`.
 //! A bad entry is reported and skipped; it never hides the good ones.
 
 use core::fmt;
@@ -31,6 +32,8 @@ pub const MAX_PEERS: usize = 32;
 pub const MAX_SLOTS: u16 = 64;
 /// Slots used when a rendezvous entry has no `slots` tag.
 pub const DEFAULT_SLOTS: u16 = 4;
+/// The most links a `mesh` entry may ask a page to keep.
+pub const MAX_LINKS: u8 = 64;
 /// The PeerServer key used when a signaling entry has no `key` tag (PeerJS's default).
 pub const DEFAULT_KEY: &str = "peerjs";
 /// The priority of a signaling entry without a `prio` tag; lower is tried first.
@@ -111,6 +114,18 @@ impl Rendezvous {
     }
 }
 
+/// How many links each page keeps (`mesh=LOW,TARGET,HIGH`): below `low` it dials up to
+/// `target`; above `high` it lets links go down to `target`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MeshBounds {
+    /// Below this many links, a page dials.
+    pub low: u8,
+    /// How many it dials or lets go towards.
+    pub target: u8,
+    /// Above this many, it lets some go.
+    pub high: u8,
+}
+
 /// Where the network is, as a domain's seed records describe it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeedConfig {
@@ -122,6 +137,9 @@ pub struct SeedConfig {
     pub rendezvous: Option<Rendezvous>,
     /// Peers to dial directly.
     pub bootstrap_peers: Vec<String>,
+    /// How many links each page keeps, if the records say.
+    #[serde(default)]
+    pub mesh: Option<MeshBounds>,
 }
 
 impl SeedConfig {
@@ -181,6 +199,8 @@ pub enum ProblemKind {
     OverLimit(String),
     /// A second rendezvous entry; only the one sorting first is used.
     ExtraRendezvous,
+    /// A second mesh entry; only the one sorting first is used.
+    ExtraMesh,
     /// The same endpoint, server or peer twice; the copy is skipped.
     Duplicate,
 }
@@ -211,7 +231,7 @@ impl fmt::Display for ProblemKind {
                 write!(f, "version {v:?} is not supported (this build reads {VERSION})")
             }
             Self::UnknownKind => f.write_str(
-                "no signal, ice, rendezvous, peer or sig tag: a kind of entry this build does not know",
+                "no signal, ice, rendezvous, mesh, peer or sig tag: a kind of entry this build does not know",
             ),
             Self::SeveralKinds(a, b) => {
                 write!(f, "both {a:?} and {b:?}: an entry describes one thing; split it")
@@ -226,6 +246,7 @@ impl fmt::Display for ProblemKind {
             Self::ExtraRendezvous => {
                 f.write_str("a second rendezvous entry; only the one sorting first is used")
             }
+            Self::ExtraMesh => f.write_str("a second mesh entry; only the one sorting first is used"),
             Self::Duplicate => f.write_str("a duplicate of another entry"),
         }
     }
@@ -326,7 +347,7 @@ impl Tags {
 }
 
 /// The kind keys, in the order an entry's kind is looked for.
-const KINDS: [&str; 5] = ["signal", "ice", "rendezvous", "peer", "sig"];
+const KINDS: [&str; 6] = ["signal", "ice", "rendezvous", "mesh", "peer", "sig"];
 
 /// One entry, read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -337,6 +358,8 @@ pub enum Entry {
     Ice(IceServer),
     /// A `rendezvous=` entry.
     Rendezvous(Rendezvous),
+    /// A `mesh=` entry.
+    Mesh(MeshBounds),
     /// A `peer=` entry: one or more peer IDs.
     Peers(Vec<String>),
     /// A `sig=` entry: the signature bytes, checked by [`super::signature`].
@@ -402,6 +425,7 @@ pub fn read_entry(bytes: &[u8]) -> Result<ReadEntry, ProblemKind> {
         "signal" => Entry::Signal(read_signal(&tags)?),
         "ice" => Entry::Ice(read_ice(&tags)?),
         "rendezvous" => Entry::Rendezvous(read_rendezvous(&tags)?),
+        "mesh" => Entry::Mesh(read_mesh(tags.get("mesh").unwrap_or_default())?),
         "peer" => Entry::Peers(read_peers(tags.get("peer").unwrap_or_default())?),
         _ => Entry::Signature(super::signature::read_signature_value(
             tags.get("sig").unwrap_or_default(),
@@ -616,6 +640,27 @@ fn read_ice(tags: &Tags) -> Result<IceServer, ProblemKind> {
     })
 }
 
+fn read_mesh(value: &str) -> Result<MeshBounds, ProblemKind> {
+    let why = || {
+        bad(
+            "mesh",
+            format!("{value:?} is not LOW,TARGET,HIGH with 1 ≤ LOW ≤ TARGET ≤ HIGH ≤ {MAX_LINKS}"),
+        )
+    };
+    let numbers: Vec<u8> = value
+        .split(',')
+        .map(|n| n.trim().parse::<u8>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| why())?;
+    let [low, target, high] = numbers[..] else {
+        return Err(why());
+    };
+    if low == 0 || low > target || target > high || high > MAX_LINKS {
+        return Err(why());
+    }
+    Ok(MeshBounds { low, target, high })
+}
+
 fn read_rendezvous(tags: &Tags) -> Result<Rendezvous, ProblemKind> {
     let namespace = tags.get("rendezvous").unwrap_or_default().to_string();
     let slots = match tags.get("slots") {
@@ -760,6 +805,13 @@ pub fn build_config(set: &ReadSet) -> (SeedConfig, Vec<Problem>) {
                     config.rendezvous = Some(rendezvous.clone());
                 }
             }
+            Entry::Mesh(bounds) => {
+                if config.mesh.is_some() {
+                    note(read, ProblemKind::ExtraMesh);
+                } else {
+                    config.mesh = Some(*bounds);
+                }
+            }
             Entry::Peers(peers) => {
                 for peer in peers {
                     if config.bootstrap_peers.contains(peer) {
@@ -876,6 +928,42 @@ mod tests {
             one("v=sm1; ice=http://x"),
             Err(ProblemKind::BadValue { .. })
         ));
+    }
+
+    #[test]
+    fn mesh_bounds() {
+        assert_eq!(
+            one("v=sm1; mesh=2, 3 ,5").unwrap(),
+            Entry::Mesh(MeshBounds {
+                low: 2,
+                target: 3,
+                high: 5
+            })
+        );
+        for bad in ["0,1,2", "3,2,5", "1,2", "1,2,3,4", "1,2,65", "a,b,c", ""] {
+            assert!(
+                matches!(
+                    one(&format!("v=sm1; mesh={bad}")),
+                    Err(ProblemKind::BadValue { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        let records = [
+            TxtRecord::from_strs(&["v=sm1; mesh=4,6,12"]),
+            TxtRecord::from_strs(&["v=sm1; mesh=1,1,2"]),
+        ];
+        let set = read_records(&records);
+        let (config, problems) = build_config(&set);
+        assert_eq!(
+            config.mesh,
+            Some(MeshBounds {
+                low: 1,
+                target: 1,
+                high: 2
+            })
+        );
+        assert!(problems.iter().any(|p| p.kind == ProblemKind::ExtraMesh));
     }
 
     #[test]

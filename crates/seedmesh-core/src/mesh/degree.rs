@@ -1,8 +1,10 @@
 //! Bounded degree: how many links a page keeps, and with whom.
 //!
-//! A page keeps between [`DegreeConfig::low`] and [`DegreeConfig::high`] links. Below `low` it
-//! dials peers it knows of until it has [`DegreeConfig::target`] links or dials under way; above
-//! `high` it closes links until it has `target`. Whom it dials and whom it lets go are drawn at
+//! A page keeps between [`DegreeConfig::low`] and [`DegreeConfig::high`] links. It dials peers
+//! it has just learned of while it has fewer than [`DegreeConfig::target`] links and dials under
+//! way (so a small room is a full mesh); below `low` it dials peers it knew of before, up to
+//! `target`; above `high` it closes links until it has `target`. The mesh follows the same
+//! policy with its own peer exchange. Whom it dials and whom it lets go are drawn at
 //! random (from a generator the driver seeds), never "the newest": random choices keep the
 //! links a random graph, which stays one component as pages come and go, as gossipsub's mesh
 //! does with its `D_lo`, `D` and `D_hi`.
@@ -139,6 +141,10 @@ pub struct Degree {
     known: Vec<PeerId>,
     failed: BTreeMap<PeerId, Instant>,
     next_repair: Option<Instant>,
+    /// Peers learned since the last repair, dialed first while under `target`: a random sample
+    /// of at most [`SAMPLE_SIZE`] of them, and how many there were.
+    fresh: Vec<PeerId>,
+    fresh_seen: usize,
     random: Random,
 }
 
@@ -154,6 +160,8 @@ impl Degree {
             known: Vec::new(),
             failed: BTreeMap::new(),
             next_repair: None,
+            fresh: Vec::new(),
+            fresh_seen: 0,
             random: Random::new(seed),
         }
     }
@@ -187,6 +195,15 @@ impl Degree {
         for peer in peers {
             if peer == self.me || self.known.contains(&peer) {
                 continue;
+            }
+            self.fresh_seen += 1;
+            if self.fresh.len() < SAMPLE_SIZE {
+                self.fresh.push(peer.clone());
+            } else {
+                let slot = self.random.below(self.fresh_seen);
+                if slot < SAMPLE_SIZE {
+                    self.fresh[slot] = peer.clone();
+                }
             }
             if self.known.len() < MAX_KNOWN {
                 self.known.push(peer);
@@ -265,6 +282,16 @@ impl Degree {
         let low = usize::from(self.config.low);
         let target = usize::from(self.config.target);
         let high = usize::from(self.config.high);
+        // Peers just learned of are welcome while under the target.
+        let mut fresh = core::mem::take(&mut self.fresh);
+        self.fresh_seen = 0;
+        while self.links.len() + self.dialing.len() < target && !fresh.is_empty() {
+            let peer = fresh.swap_remove(self.random.below(fresh.len()));
+            if !self.failed.contains_key(&peer) && !self.is_linked_or_dialing(&peer) {
+                self.dialing.insert(peer.clone());
+                actions.push(DegreeAction::Dial(peer));
+            }
+        }
         if links + self.dialing.len() < low {
             let mut candidates: Vec<PeerId> = self
                 .known

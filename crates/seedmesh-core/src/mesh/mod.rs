@@ -50,10 +50,13 @@ pub use message::{MeshMessage, MeshMessageError, clean_display_name};
 pub use post::RoomPost;
 pub use relay::{DropReason, RelayStats};
 
+pub use degree::DegreeConfig;
+
 use crate::peer_id::PeerId;
 use crate::time::Instant;
 
-/// How often a page with no peers scans the rendezvous slots again.
+/// How often a page with no peers, or fewer than its low bound of links, scans the rendezvous
+/// slots again.
 pub const RESCAN_INTERVAL: Duration = Duration::from_secs(15);
 /// How often a page with some peers, but fewer than it may dial, scans them again. A page at
 /// its cap does not scan.
@@ -71,8 +74,6 @@ pub const BOOTSTRAP_RETRY: Duration = Duration::from_secs(30);
 pub const HELLO_RETRY: Duration = Duration::from_secs(1);
 /// How long a failed peer stays in the list, so people can read why.
 pub const FAILED_LINGER: Duration = Duration::from_secs(30);
-/// Links beyond the accept limit that may be opening at once; each evicts another peer.
-const REFERRAL_ROOM: usize = 4;
 /// How many chat IDs are remembered to drop duplicates.
 const SEEN_CHATS: usize = 4096;
 /// How many of our own messages and files have their confirmations counted; older ones
@@ -91,6 +92,10 @@ pub const MAX_ROUTES: usize = 4096;
 pub const ROUTES_PER_PEER: usize = 8;
 /// How many of our latest room messages' delivery counts make the estimate of the room's size.
 pub const ROOM_ESTIMATE_MESSAGES: usize = 8;
+/// How long a peer whose link closed is not dialed to make up for few links.
+pub const GONE_MEMORY: Duration = Duration::from_secs(60);
+/// The most peers remembered as gone.
+pub const MAX_GONE: usize = 256;
 /// How long after a dial through one route failed the next route is tried.
 const REROUTE_DELAY: Duration = Duration::from_millis(500);
 
@@ -103,10 +108,13 @@ pub struct MeshConfig {
     pub slots: u8,
     /// Peers to dial at start, named in DNS.
     pub bootstrap: Vec<PeerId>,
-    /// How many peers to dial at most. A page accepts up to twice as many; past that, each
-    /// newcomer it accepts replaces its longest-connected peer, which gets our peer list to find
-    /// others. So newcomers always find room and the network stays one.
-    pub max_peers: usize,
+    /// How many links the page keeps (the seed records' `mesh=LOW,TARGET,HIGH`). It dials peers
+    /// it learns of up to `target`, and when it has fewer than `low`, dials peers its links
+    /// told of, picked at random, up to `target`. It accepts links up to `high` and a few more;
+    /// past `high`, each newcomer it accepts replaces one of its peers, which gets our peer list
+    /// to find others. So newcomers always find room, and room messages reach everyone by
+    /// gossip however few links each page has.
+    pub degree: DegreeConfig,
 }
 
 impl Default for MeshConfig {
@@ -115,7 +123,7 @@ impl Default for MeshConfig {
             namespace: None,
             slots: 4,
             bootstrap: Vec::new(),
-            max_peers: 32,
+            degree: DegreeConfig::default(),
         }
     }
 }
@@ -128,6 +136,8 @@ pub enum MeshError {
     InvalidNamespace(String),
     /// No slots, or more than 64.
     InvalidSlotCount(u8),
+    /// Link bounds out of order or too high.
+    InvalidDegree(degree::DegreeError),
 }
 
 impl fmt::Display for MeshError {
@@ -140,6 +150,7 @@ impl fmt::Display for MeshError {
             Self::InvalidSlotCount(n) => {
                 write!(f, "{n} rendezvous slots: use between 1 and 64")
             }
+            Self::InvalidDegree(error) => error.fmt(f),
         }
     }
 }
@@ -474,12 +485,21 @@ pub struct Mesh {
     /// How many pages our latest room messages reached, newest last (at most
     /// [`ROOM_ESTIMATE_MESSAGES`]): the room's size, about.
     room_counts: VecDeque<(String, usize)>,
+    /// Random choices of peers to dial when links are few.
+    random: degree::Random,
+    /// When the links are next checked against the low bound.
+    next_repair: Instant,
+    /// Peers whose link closed lately (they left, most likely), and when: not dialed to make up
+    /// for few links until [`GONE_MEMORY`] has passed.
+    gone: BTreeMap<PeerId, Instant>,
     outputs: VecDeque<MeshOutput>,
 }
 
 impl Mesh {
     /// A mesh for the peer `me`, known to others as `name`.
     pub fn new(me: PeerId, name: &str, config: MeshConfig) -> Result<Self, MeshError> {
+        config.degree.checked().map_err(MeshError::InvalidDegree)?;
+        let seed = seed_of(&me);
         if let Some(ns) = &config.namespace {
             if PeerId::parse(&format!("{ns}-0")).is_err() {
                 return Err(MeshError::InvalidNamespace(ns.clone()));
@@ -510,6 +530,9 @@ impl Mesh {
             relay: relay::Relay::default(),
             gossip: gossip::Gossip::new(gossip::GossipConfig::default()),
             room_counts: VecDeque::new(),
+            random: degree::Random::new(seed),
+            next_repair: Instant::from_millis(0),
+            gone: BTreeMap::new(),
             outputs: VecDeque::new(),
         })
     }
@@ -612,8 +635,7 @@ impl Mesh {
     /// the connection).
     pub fn accept(&mut self, _now: Instant, remote: PeerId) -> Option<LinkId> {
         let links = self.active_count();
-        let accept_limit = self.config.max_peers.saturating_mul(2);
-        if links >= accept_limit + REFERRAL_ROOM {
+        if links >= usize::from(self.config.degree.high) + degree::ACCEPT_ROOM {
             return None;
         }
         Some(self.new_link(remote, FoundBy::Incoming))
@@ -683,6 +705,7 @@ impl Mesh {
         if self.switch_to_other_link(&key, link) {
             return;
         }
+        self.remember_gone(now, &key);
         if self
             .peers
             .get(&key)
@@ -1017,7 +1040,7 @@ impl Mesh {
         if let Rendezvous::Resting { until } = self.rendezvous
             && until <= now
         {
-            if self.active_count() < self.config.max_peers {
+            if self.active_count() < usize::from(self.config.degree.target) {
                 self.scan_from(now, 0);
             } else {
                 self.rest(now);
@@ -1059,6 +1082,10 @@ impl Mesh {
             self.peers.remove(&peer);
             self.outputs.push_back(MeshOutput::PeerRemoved(peer));
         }
+        if self.needs_links() && self.next_repair <= now {
+            self.next_repair = now + degree::REPAIR_INTERVAL;
+            self.repair(now);
+        }
         self.gossip.handle_timeout(now);
         self.pump_gossip();
     }
@@ -1082,6 +1109,7 @@ impl Mesh {
             .chain(hellos)
             .chain(lingering)
             .chain(self.gossip.poll_timeout())
+            .chain(self.needs_links().then_some(self.next_repair))
             .min()
     }
 
@@ -1152,7 +1180,9 @@ impl Mesh {
     }
 
     fn rest(&mut self, now: Instant) {
-        let interval = if self.connected_count() == 0 {
+        // Fewer links than the low bound: the page may be cut off from most of the room, and
+        // the slot holders are how it finds the rest again.
+        let interval = if self.connected_count() < usize::from(self.config.degree.low) {
             RESCAN_INTERVAL
         } else {
             RESCAN_INTERVAL_CONNECTED
@@ -1198,11 +1228,11 @@ impl Mesh {
         if remote == self.me || self.has_link_to(&remote) {
             return;
         }
-        let cap = if self.replacing.contains(&remote) {
-            self.config.max_peers.saturating_mul(2)
+        let cap = usize::from(if self.replacing.contains(&remote) {
+            self.config.degree.high
         } else {
-            self.config.max_peers
-        };
+            self.config.degree.target
+        });
         if self.active_count() >= cap {
             self.replacing.remove(&remote);
             return;
@@ -1395,7 +1425,7 @@ impl Mesh {
                 );
             }
         }
-        if self.introduced_links().len() > self.config.max_peers.saturating_mul(2) {
+        if self.introduced_links().len() > usize::from(self.config.degree.high) {
             self.evict(now, &peer);
         }
     }
@@ -1591,6 +1621,54 @@ impl Mesh {
             .collect()
     }
 
+    /// Whether the page has fewer links than its low bound and knows of peers to dial.
+    fn needs_links(&self) -> bool {
+        self.started
+            && self.active_count() < usize::from(self.config.degree.low)
+            && !self.routes.is_empty()
+    }
+
+    /// Dials peers our links told of, picked at random, until the page has its target of links:
+    /// random picks keep the links a random graph, which stays one component as pages come
+    /// and go.
+    fn repair(&mut self, now: Instant) {
+        let target = usize::from(self.config.degree.target);
+        self.gone
+            .retain(|_, at| now.saturating_since(*at) < GONE_MEMORY);
+        let mut candidates: Vec<PeerId> = self
+            .routes
+            .keys()
+            .filter(|peer| {
+                !self.has_link_to(peer)
+                    && !self.deferred_dials.contains_key(*peer)
+                    && !self.peers.contains_key(*peer)
+                    && !self.gone.contains_key(*peer)
+            })
+            .cloned()
+            .collect();
+        while self.active_count() < target && !candidates.is_empty() {
+            let pick = self.random.below(candidates.len());
+            let peer = candidates.swap_remove(pick);
+            self.dial(now, peer, FoundBy::Exchange);
+        }
+    }
+
+    /// Remembers that `peer`'s link closed, so that it is not dialed again soon to make up for
+    /// few links (at most [`MAX_GONE`]; the oldest are forgotten first).
+    fn remember_gone(&mut self, now: Instant, peer: &PeerId) {
+        if self.gone.len() >= MAX_GONE
+            && !self.gone.contains_key(peer)
+            && let Some(oldest) = self
+                .gone
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(p, _)| p.clone())
+        {
+            self.gone.remove(&oldest);
+        }
+        self.gone.insert(peer.clone(), now);
+    }
+
     /// Turns what the gossip asks into messages on links, room chats and delivery counts.
     fn pump_gossip(&mut self) {
         while let Some(output) = self.gossip.poll_output() {
@@ -1654,6 +1732,16 @@ impl Mesh {
         }
         true
     }
+}
+
+/// A seed for a page's random choices, from its ID: pages choose differently, each the same
+/// way every time.
+fn seed_of(me: &PeerId) -> u64 {
+    me.as_str()
+        .bytes()
+        .fold(0xCBF2_9CE4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01B3)
+        })
 }
 
 /// Refuses chat text that is empty or too long.

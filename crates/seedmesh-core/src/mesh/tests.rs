@@ -468,8 +468,17 @@ fn four_pages_find_each_other() {
 #[test]
 fn pages_joining_at_once_end_with_one_link_per_pair() {
     let mut sim = Sim::new();
+    // Room for a link to each of the seven others.
+    let config = MeshConfig {
+        degree: DegreeConfig {
+            low: 4,
+            target: 8,
+            high: 16,
+        },
+        ..rendezvous(2)
+    };
     for _ in 0..8 {
-        sim.add(Duration::ZERO, rendezvous(2));
+        sim.add(Duration::ZERO, config.clone());
     }
     sim.run_for(Duration::from_secs(30));
     for n in 0..8 {
@@ -524,7 +533,11 @@ fn newcomers_meet_earlier_pages_after_every_slot_holder_left() {
 fn a_thousand_pages_with_a_cap_form_one_network() {
     let mut sim = Sim::new();
     let config = MeshConfig {
-        max_peers: 8,
+        degree: DegreeConfig {
+            low: 4,
+            target: 8,
+            high: 16,
+        },
         ..rendezvous(4)
     };
     for i in 0..1000u64 {
@@ -592,6 +605,87 @@ fn room_messages_reach_all_and_direct_messages_one() {
     }
     assert_eq!(sim.nodes[0].delivered[&room.id], 3);
     assert_eq!(sim.nodes[0].delivered[&direct.id], 1);
+}
+
+/// Thirty pages that keep two or three links each: a room message reaches every one of them
+/// through pages in between, each page shows it once, and the count that comes back says all.
+#[test]
+fn a_room_larger_than_its_links_gets_every_room_message_by_gossip() {
+    const PAGES: usize = 30;
+    let mut sim = Sim::new();
+    let config = MeshConfig {
+        degree: DegreeConfig {
+            low: 2,
+            target: 3,
+            high: 3,
+        },
+        ..rendezvous(2)
+    };
+    for i in 0..PAGES {
+        sim.add(Duration::from_millis(200 * i as u64), config.clone());
+    }
+    sim.run_for(Duration::from_secs(40));
+    assert!(sim.is_one_component());
+    let most = (0..PAGES).map(|n| sim.connected(n).len()).max().unwrap();
+    assert!(most <= 3, "a page has {most} links");
+    assert!((0..PAGES).all(|n| !sim.connected(n).is_empty()));
+
+    let sent = sim.nodes[0]
+        .page
+        .send_chat(1_700_000_000_000, "to everyone", None)
+        .unwrap();
+    sim.drain(0);
+    sim.run_for(Duration::from_secs(5));
+    for n in 1..PAGES {
+        let got: Vec<_> = sim.nodes[n]
+            .chats
+            .iter()
+            .filter(|c| c.text == "to everyone")
+            .collect();
+        assert_eq!(got.len(), 1, "page {n}");
+        assert_eq!(got[0].from, Sim::id(0));
+        assert!(!got[0].direct);
+    }
+    assert_eq!(sim.nodes[0].delivered[&sent.id], PAGES - 1);
+    assert_eq!(sim.nodes[0].page.mesh().room_size(), PAGES - 1);
+}
+
+#[test]
+fn a_page_with_few_links_dials_peers_it_was_told_of_at_random() {
+    let now = Instant::from_millis(0);
+    let config = MeshConfig {
+        degree: DegreeConfig {
+            low: 3,
+            target: 4,
+            high: 8,
+        },
+        ..MeshConfig::default()
+    };
+    let mut page = Mesh::new(PeerId::parse("page").unwrap(), "page", config).unwrap();
+    page.start(now);
+    // Linked to one peer, which tells of twenty others; "page" sorts after them all, so
+    // exchange alone would wait before dialing any.
+    let link = page.accept(now, PeerId::parse("a0").unwrap()).unwrap();
+    page.handle_link_open(now, link);
+    page.handle_message(now, link, hello("a0"));
+    let others: Vec<String> = (1..=20).map(|n| format!("a{n}")).collect();
+    let others: Vec<&str> = others.iter().map(String::as_str).collect();
+    page.handle_message(now, link, told_of(&others));
+    while page.poll_output().is_some() {}
+    page.deferred_dials.clear();
+    page.handle_timeout(now + Duration::from_millis(10));
+    let dialed: Vec<PeerId> = std::iter::from_fn(|| page.poll_output())
+        .filter_map(|o| match o {
+            MeshOutput::Dial { remote, .. } => Some(remote),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dialed.len(), 3, "{dialed:?}");
+    // Not simply the first ones told of.
+    let first: Vec<PeerId> = (1..=3)
+        .map(|n| PeerId::parse(&format!("a{n}")).unwrap())
+        .collect();
+    assert_ne!(dialed, first);
 }
 
 #[test]
@@ -1007,7 +1101,11 @@ fn a_thousand_pages_keep_their_mesh_whole_through_relays_once_the_peerserver_is_
     const FLOOD_PER_LINK_PER_SECOND: u64 = 1000;
     let mut sim = Sim::new();
     let config = MeshConfig {
-        max_peers: 8,
+        degree: DegreeConfig {
+            low: 4,
+            target: 8,
+            high: 16,
+        },
         ..rendezvous(4)
     };
     for i in 0..PAGES {
@@ -1047,8 +1145,8 @@ fn a_thousand_pages_keep_their_mesh_whole_through_relays_once_the_peerserver_is_
         .copied()
         .filter(|&(a, b)| {
             !neighbours(a).is_disjoint(&neighbours(b))
-                && (neighbours(a).len() < 2 * config.max_peers
-                    || neighbours(b).len() < 2 * config.max_peers)
+                && (neighbours(a).len() < usize::from(config.degree.high)
+                    || neighbours(b).len() < usize::from(config.degree.high))
         })
         .collect();
     for &(a, b) in &cut {
@@ -1309,14 +1407,21 @@ fn made_up_ids_from_a_peer_fill_no_more_than_the_dial_queue() {
     let dials = std::iter::from_fn(|| page.poll_output())
         .filter(|o| matches!(o, MeshOutput::Dial { .. }))
         .count();
-    assert!(dials < MeshConfig::default().max_peers, "{dials} dials");
+    assert!(
+        dials < usize::from(MeshConfig::default().degree.target),
+        "{dials} dials"
+    );
 }
 
 #[test]
 fn peers_arriving_in_numbers_never_push_out_the_longest_connected() {
     let now = Instant::from_millis(0);
     let config = MeshConfig {
-        max_peers: 4,
+        degree: DegreeConfig {
+            low: 2,
+            target: 4,
+            high: 8,
+        },
         ..MeshConfig::default()
     };
     let mut page = Mesh::new(PeerId::parse("page").unwrap(), "page", config).unwrap();
