@@ -237,19 +237,20 @@ impl PeerKey {
     /// Our signature over a room post (`body`, as the post's author wrote it), with our key.
     #[must_use]
     pub fn sign_post(&self, body: &str) -> Proof {
-        Proof {
-            key: URL_SAFE_NO_PAD.encode(self.0.verifying_key().to_bytes()),
-            signature: URL_SAFE_NO_PAD.encode(self.0.sign(&post_message(body)).to_bytes()),
-        }
+        self.sign(&post_message(body))
     }
 
     /// Our proof for the connection `binding` describes, to send in our hello.
     #[must_use]
     pub fn prove(&self, binding: &ChannelBinding) -> Proof {
-        let message = signed_message(&binding.local, &binding.remote);
+        self.sign(&signed_message(&binding.local, &binding.remote))
+    }
+
+    /// Our public key and our signature over `message`, both base64url.
+    fn sign(&self, message: &[u8]) -> Proof {
         Proof {
             key: URL_SAFE_NO_PAD.encode(self.0.verifying_key().to_bytes()),
-            signature: URL_SAFE_NO_PAD.encode(self.0.sign(&message).to_bytes()),
+            signature: URL_SAFE_NO_PAD.encode(self.0.sign(message).to_bytes()),
         }
     }
 }
