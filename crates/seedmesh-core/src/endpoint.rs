@@ -174,6 +174,13 @@ pub enum Event {
     },
     /// Signaling through the mesh changed.
     Signaling(SignalingCounts),
+    /// A linked peer told which peers it is linked with now: the mesh past our own links.
+    Neighbourhood {
+        /// The linked peer.
+        peer: PeerId,
+        /// Its links (us left out).
+        links: Vec<PeerId>,
+    },
     /// A peer broke the protocol (spoke as another peer, say) and its link was closed.
     Refused {
         /// Who it claimed to be.
@@ -586,6 +593,9 @@ impl Endpoint {
                 }
                 MeshOutput::Delivered { id, delivered, .. } => {
                     self.events.push_back(Event::Delivered { id, delivered });
+                }
+                MeshOutput::Neighbourhood { peer, links } => {
+                    self.events.push_back(Event::Neighbourhood { peer, links });
                 }
                 MeshOutput::Refused { peer, reason } => {
                     self.events.push_back(Event::Refused { peer, reason });

@@ -53,6 +53,13 @@ pub enum MeshMessage {
         /// Their peer IDs.
         ids: Vec<String>,
     },
+    /// The peers the sender is linked with now, in place of what it said before: the
+    /// receiver's picture of the mesh around it (see [`super::MeshOutput::Neighbourhood`]).
+    /// Unlike [`MeshMessage::Peers`], nobody dials because of it.
+    Links {
+        /// Their peer IDs, at most [`MAX_PEERS_PER_MESSAGE`].
+        ids: Vec<String>,
+    },
     /// The sender's display name changed.
     Name {
         /// The new name.
@@ -188,6 +195,15 @@ impl MeshMessage {
                 }
                 Ok(())
             }
+            Self::Links { ids } => {
+                if ids.len() > MAX_PEERS_PER_MESSAGE {
+                    return Err(Invalid("a list of links longer than 256 IDs"));
+                }
+                if ids.iter().any(|id| PeerId::parse(id).is_err()) {
+                    return Err(Invalid("a list of links with an ID that is not valid"));
+                }
+                Ok(())
+            }
             Self::Name { name } => check_name(name),
             Self::Chat { id, text, .. } => {
                 check_message_id(id)?;
@@ -308,6 +324,9 @@ mod tests {
             MeshMessage::Peers {
                 ids: vec!["bob".into(), "carol".into()],
             },
+            MeshMessage::Links {
+                ids: vec!["bob".into(), "carol".into()],
+            },
             MeshMessage::Name { name: "Al".into() },
             MeshMessage::Chat {
                 id: "alice-1".into(),
@@ -363,6 +382,19 @@ mod tests {
             MeshMessage::decode(many_ids.as_bytes()),
             Err(MeshMessageError::Gossip(_))
         ));
+        let bad_link = r#"{"type":"links","ids":["bob","not valid!"]}"#;
+        assert!(matches!(
+            MeshMessage::decode(bad_link.as_bytes()),
+            Err(MeshMessageError::Invalid(_))
+        ));
+        let many_links = format!(
+            r#"{{"type":"links","ids":[{}]}}"#,
+            vec![r#""bob""#; MAX_PEERS_PER_MESSAGE + 1].join(",")
+        );
+        assert!(matches!(
+            MeshMessage::decode(many_links.as_bytes()),
+            Err(MeshMessageError::Invalid(_))
+        ));
         let huge = vec![b' '; MAX_ENCODED_LEN + 1];
         assert_eq!(
             MeshMessage::decode(&huge),
@@ -402,6 +434,18 @@ mod tests {
             prop_assert!(clean.chars().count() <= MAX_NAME_CHARS);
             prop_assert!(!clean.chars().any(|c| is_invisible(c) || c.is_control()));
             prop_assert_eq!(clean_display_name(&clean), clean.clone());
+        }
+
+        #[test]
+        fn links_round_trip_or_are_refused(ids in proptest::collection::vec("[a-z0-9!-]{0,12}", 0..300)) {
+            let message = MeshMessage::Links { ids: ids.clone() };
+            let valid = ids.len() <= MAX_PEERS_PER_MESSAGE
+                && ids.iter().all(|id| PeerId::parse(id).is_ok());
+            match MeshMessage::decode(message.encode().as_bytes()) {
+                Ok(read) => { prop_assert!(valid); prop_assert_eq!(read, message); }
+                Err(MeshMessageError::Invalid(_)) => prop_assert!(!valid),
+                Err(other) => prop_assert!(false, "{other}"),
+            }
         }
 
         #[test]

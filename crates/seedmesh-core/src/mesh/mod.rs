@@ -96,6 +96,11 @@ pub const ROOM_ESTIMATE_MESSAGES: usize = 8;
 pub const GONE_MEMORY: Duration = Duration::from_secs(60);
 /// The most peers remembered as gone.
 pub const MAX_GONE: usize = 256;
+/// How often, at most, our links are told to our peers ([`MeshMessage::Links`]) when they
+/// change.
+pub const LINKS_REPORT_INTERVAL: Duration = Duration::from_secs(1);
+/// How many of each peer's own links are kept for the picture of the mesh.
+pub const MAX_TOLD_LINKS: usize = 64;
 /// How long after a dial through one route failed the next route is tried.
 const REROUTE_DELAY: Duration = Duration::from_millis(500);
 
@@ -400,6 +405,14 @@ pub enum MeshOutput {
         /// The signaling message, as PeerJS writes it to a PeerServer.
         body: String,
     },
+    /// A linked peer told us which peers it is linked with now (at most [`MAX_TOLD_LINKS`],
+    /// us left out): what the page knows of the mesh past its own links.
+    Neighbourhood {
+        /// The linked peer.
+        peer: PeerId,
+        /// Its links, in its order.
+        links: Vec<PeerId>,
+    },
     /// Peers confirmed one of our chat messages or files: the peers it went to, for a direct
     /// message or a file; for a room message, the pages the gossip's counts say got it.
     Delivered {
@@ -492,6 +505,12 @@ pub struct Mesh {
     /// Peers whose link closed lately (they left, most likely), and when: not dialed to make up
     /// for few links until [`GONE_MEMORY`] has passed.
     gone: BTreeMap<PeerId, Instant>,
+    /// What each introduced link told of its own links, at most [`MAX_TOLD_LINKS`] each.
+    told_links: BTreeMap<LinkId, Vec<PeerId>>,
+    /// Whether our links changed since we last told our peers.
+    links_changed: bool,
+    /// When our links may next be told, at most every [`LINKS_REPORT_INTERVAL`].
+    next_links_report: Instant,
     outputs: VecDeque<MeshOutput>,
 }
 
@@ -533,6 +552,9 @@ impl Mesh {
             random: degree::Random::new(seed),
             next_repair: Instant::from_millis(0),
             gone: BTreeMap::new(),
+            told_links: BTreeMap::new(),
+            links_changed: false,
+            next_links_report: Instant::from_millis(0),
             outputs: VecDeque::new(),
         })
     }
@@ -773,6 +795,7 @@ impl Mesh {
                     self.learn_of(now, id);
                 }
             }
+            MeshMessage::Links { ids } => self.handle_links(link, &ids),
             MeshMessage::Signal {
                 to,
                 from,
@@ -1086,6 +1109,9 @@ impl Mesh {
             self.next_repair = now + degree::REPAIR_INTERVAL;
             self.repair(now);
         }
+        if self.links_changed && self.next_links_report <= now {
+            self.report_links(now);
+        }
         self.gossip.handle_timeout(now);
         self.pump_gossip();
     }
@@ -1110,6 +1136,7 @@ impl Mesh {
             .chain(lingering)
             .chain(self.gossip.poll_timeout())
             .chain(self.needs_links().then_some(self.next_repair))
+            .chain(self.links_changed.then_some(self.next_links_report))
             .min()
     }
 
@@ -1406,6 +1433,7 @@ impl Mesh {
             },
         );
         self.outputs.push_back(MeshOutput::PeerChanged(view));
+        self.links_changed = true;
         // Exchange: they learn our peers, our peers learn of them.
         let others: Vec<(LinkId, PeerId)> = self
             .peers
@@ -1536,7 +1564,49 @@ impl Mesh {
             !via.is_empty()
         });
         self.signaled_on.retain(|_, via| *via != link);
-        self.links.remove(&link)
+        self.told_links.remove(&link);
+        let removed = self.links.remove(&link);
+        if removed.as_ref().is_some_and(|l| l.peer.is_some()) {
+            self.links_changed = true;
+        }
+        removed
+    }
+
+    /// Tells every peer we are linked with which peers that is, for their picture of the mesh.
+    fn report_links(&mut self, now: Instant) {
+        self.links_changed = false;
+        self.next_links_report = now + LINKS_REPORT_INTERVAL;
+        let links = self.introduced_links();
+        let ids: Vec<String> = links
+            .iter()
+            .filter_map(|l| self.peer_of(*l))
+            .take(message::MAX_PEERS_PER_MESSAGE)
+            .map(|id| id.to_string())
+            .collect();
+        for link in links {
+            self.send(link, MeshMessage::Links { ids: ids.clone() });
+        }
+    }
+
+    /// A linked peer told us its links: kept, and shown when they changed.
+    fn handle_links(&mut self, link: LinkId, ids: &[String]) {
+        let Some(peer) = self.peer_of(link) else {
+            return;
+        };
+        let mut links: Vec<PeerId> = Vec::new();
+        for id in ids.iter().filter_map(|id| PeerId::parse(id).ok()) {
+            if links.len() == MAX_TOLD_LINKS {
+                break;
+            }
+            if id != self.me && id != peer && !links.contains(&id) {
+                links.push(id);
+            }
+        }
+        if self.told_links.get(&link) != Some(&links) {
+            self.told_links.insert(link, links.clone());
+            self.outputs
+                .push_back(MeshOutput::Neighbourhood { peer, links });
+        }
     }
 
     fn is_open(&self, link: LinkId) -> bool {

@@ -41,6 +41,8 @@ struct Node {
     files: Vec<FileOffer>,
     delivered: HashMap<String, usize>,
     list: HashMap<PeerId, PeerView>,
+    /// What each linked peer told of its own links.
+    told: HashMap<PeerId, Vec<PeerId>>,
 }
 
 thread_local! {
@@ -157,6 +159,7 @@ impl Sim {
             files: Vec::new(),
             delivered: HashMap::new(),
             list: HashMap::new(),
+            told: HashMap::new(),
         });
         self.schedule(self.now + at, Event::Join(n));
         n
@@ -350,7 +353,11 @@ impl Sim {
                     self.nodes[n].list.insert(view.id.clone(), view);
                 }
                 endpoint::Event::PeerRemoved(id) => {
+                    self.nodes[n].told.remove(&id);
                     self.nodes[n].list.remove(&id);
+                }
+                endpoint::Event::Neighbourhood { peer, links } => {
+                    self.nodes[n].told.insert(peer, links);
                 }
                 endpoint::Event::Chat(chat) => self.nodes[n].chats.push(chat),
                 endpoint::Event::FileOffered(offer) => self.nodes[n].files.push(offer),
@@ -651,6 +658,98 @@ fn a_room_larger_than_its_links_gets_every_room_message_by_gossip() {
 }
 
 #[test]
+fn every_page_knows_its_peers_links_and_hears_when_they_change() {
+    const PAGES: usize = 20;
+    let mut sim = Sim::new();
+    let config = MeshConfig {
+        degree: DegreeConfig {
+            low: 2,
+            target: 3,
+            high: 4,
+        },
+        ..rendezvous(2)
+    };
+    for i in 0..PAGES {
+        sim.add(Duration::from_millis(200 * i as u64), config.clone());
+    }
+    let told_right = |sim: &Sim, n: usize| {
+        let linked = sim.connected(n);
+        let told: HashSet<usize> = sim.nodes[n]
+            .told
+            .keys()
+            .map(|id| Sim::index(id).unwrap())
+            .collect();
+        assert_eq!(
+            told, linked,
+            "page {n} has a picture of other peers than its own"
+        );
+        for (peer, links) in &sim.nodes[n].told {
+            let peer = Sim::index(peer).unwrap();
+            let mut actual: Vec<usize> = sim
+                .connected(peer)
+                .into_iter()
+                .filter(|m| *m != n)
+                .collect();
+            let mut said: Vec<usize> = links.iter().map(|id| Sim::index(id).unwrap()).collect();
+            actual.sort_unstable();
+            said.sort_unstable();
+            assert_eq!(said, actual, "page {n}'s picture of page {peer}'s links");
+        }
+    };
+    sim.run_for(Duration::from_secs(30));
+    for n in 0..PAGES {
+        told_right(&sim, n);
+    }
+    // A page with links closes: its peers' peers see it go within a report or two.
+    let leaving = (0..PAGES).find(|&n| sim.connected(n).len() >= 2).unwrap();
+    sim.kill(leaving);
+    sim.run_for(Duration::from_secs(3));
+    for n in (0..PAGES).filter(|&n| n != leaving) {
+        told_right(&sim, n);
+        let left = Sim::id(leaving);
+        assert!(
+            sim.nodes[n]
+                .told
+                .values()
+                .all(|links| !links.contains(&left))
+        );
+    }
+}
+
+#[test]
+fn a_peers_links_are_bounded_and_leave_out_us_and_itself() {
+    let (mut mesh, links) = linked("me", &["bob"]);
+    let now = Instant::from_millis(0);
+    let mut ids: Vec<String> = (0..200).map(|i| format!("p{i}")).collect();
+    ids.extend(["me".into(), "bob".into(), "p1".into()]);
+    ids.rotate_right(3);
+    mesh.handle_message(now, links[0], MeshMessage::Links { ids });
+    let told: Vec<_> = std::iter::from_fn(|| mesh.poll_output())
+        .filter_map(|o| match o {
+            MeshOutput::Neighbourhood { peer, links } => Some((peer, links)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told.len(), 1);
+    let (peer, said) = &told[0];
+    assert_eq!(peer.as_str(), "bob");
+    assert_eq!(said.len(), MAX_TOLD_LINKS);
+    assert_eq!(said[0].as_str(), "p1");
+    assert_eq!(said[1].as_str(), "p0");
+    assert!(
+        said.iter()
+            .all(|id| id.as_str() != "me" && id.as_str() != "bob")
+    );
+    // The same list again changes nothing and shows nothing.
+    let again: Vec<String> = said.iter().map(ToString::to_string).collect();
+    mesh.handle_message(now, links[0], MeshMessage::Links { ids: again });
+    assert!(
+        std::iter::from_fn(|| mesh.poll_output())
+            .all(|o| !matches!(o, MeshOutput::Neighbourhood { .. }))
+    );
+}
+
+#[test]
 fn a_page_with_few_links_dials_peers_it_was_told_of_at_random() {
     let now = Instant::from_millis(0);
     let config = MeshConfig {
@@ -795,9 +894,14 @@ fn signal(to: &str, from: &str, hops: u8, nonce: u64) -> MeshMessage {
     }
 }
 
+/// What `mesh` sent, but for reports of its links, which go out on their own timer.
 fn sent(mesh: &mut Mesh) -> Vec<(LinkId, MeshMessage)> {
     std::iter::from_fn(|| mesh.poll_output())
         .filter_map(|o| match o {
+            MeshOutput::Send {
+                message: MeshMessage::Links { .. },
+                ..
+            } => None,
             MeshOutput::Send { link, message } => Some((link, message)),
             _ => None,
         })
