@@ -11,7 +11,7 @@ use seedmesh_core::PeerId;
 use seedmesh_core::discovery::DiscoveryReport;
 use seedmesh_core::endpoint::{Event, SignalingCounts};
 use seedmesh_core::identity::{Identity, NameBook, NameCheck};
-use seedmesh_core::mesh::{FoundBy, PeerState};
+use seedmesh_core::mesh::{FoundBy, PeerState, PeerView};
 use serde::{Deserialize, Serialize};
 
 use crate::identity;
@@ -191,6 +191,8 @@ pub struct AppState {
     pub slot: RwSignal<Option<PeerId>>,
     /// Known peers by ID.
     pub peers: RwSignal<BTreeMap<PeerId, PeerRow>>,
+    /// What each connected peer told of its own links.
+    pub neighbourhood: RwSignal<BTreeMap<PeerId, Vec<PeerId>>>,
     /// The chat, oldest first.
     pub messages: RwSignal<Vec<ChatLine>>,
     /// The last error from sending, shown under the composer.
@@ -224,6 +226,7 @@ impl AppState {
             mesh_signaling: RwSignal::new(SignalingCounts::default()),
             slot: RwSignal::new(None),
             peers: RwSignal::new(BTreeMap::new()),
+            neighbourhood: RwSignal::new(BTreeMap::new()),
             messages: RwSignal::new(Vec::new()),
             send_error: RwSignal::new(None),
             warnings: RwSignal::new(Vec::new()),
@@ -407,43 +410,21 @@ impl AppState {
         match event {
             Event::Signaling(view) => self.mesh_signaling.set(view),
             Event::Slot(slot) => self.slot.set(slot),
-            Event::Peer(view) => self.peers.update(|peers| {
-                let previous = peers.remove(&view.id);
-                let same_name_as = view.name.as_deref().and_then(|name| {
-                    let check = NAME_BOOK.with(|book| {
-                        let mut book = book.borrow_mut();
-                        let book = book.get_or_insert_with(|| {
-                            Shared
-                                .load::<NameBook>(NAME_BOOK_KEY)
-                                .unwrap_or_default()
-                                .restored()
-                        });
-                        let check = book.check(name, &view.id);
-                        Shared.save(NAME_BOOK_KEY, &*book);
-                        check
-                    });
-                    match check {
-                        NameCheck::SameNameAs(other) => Some(other),
-                        NameCheck::Fine => None,
-                    }
+            Event::Neighbourhood { peer, links } => self.neighbourhood.update(|told| {
+                told.insert(peer, links);
+            }),
+            Event::Peer(view) => {
+                if view.state != PeerState::Connected {
+                    self.forget_neighbourhood(&view.id);
+                }
+                self.update_peer(view);
+            }
+            Event::PeerRemoved(id) => {
+                self.forget_neighbourhood(&id);
+                self.peers.update(|peers| {
+                    peers.remove(&id);
                 });
-                peers.insert(
-                    view.id.clone(),
-                    PeerRow {
-                        id: view.id,
-                        same_name_as,
-                        name: view.name,
-                        state: view.state,
-                        found_by: view.found_by,
-                        rtt: previous.as_ref().and_then(|p| p.rtt),
-                        through_mesh: previous.as_ref().is_some_and(|p| p.through_mesh),
-                        candidates: previous.and_then(|p| p.candidates),
-                    },
-                );
-            }),
-            Event::PeerRemoved(id) => self.peers.update(|peers| {
-                peers.remove(&id);
-            }),
+            }
             Event::Chat(chat) => self.push_message(ChatLine {
                 id: chat.id,
                 from: Some(chat.from.to_string()),
@@ -503,6 +484,50 @@ impl AppState {
                 self.save_history();
             }
         }
+    }
+
+    /// A peer appeared or changed: its row, with what the earlier row knew of its path.
+    fn update_peer(self, view: PeerView) {
+        self.peers.update(|peers| {
+            let previous = peers.remove(&view.id);
+            let same_name_as = view.name.as_deref().and_then(|name| {
+                let check = NAME_BOOK.with(|book| {
+                    let mut book = book.borrow_mut();
+                    let book = book.get_or_insert_with(|| {
+                        Shared
+                            .load::<NameBook>(NAME_BOOK_KEY)
+                            .unwrap_or_default()
+                            .restored()
+                    });
+                    let check = book.check(name, &view.id);
+                    Shared.save(NAME_BOOK_KEY, &*book);
+                    check
+                });
+                match check {
+                    NameCheck::SameNameAs(other) => Some(other),
+                    NameCheck::Fine => None,
+                }
+            });
+            peers.insert(
+                view.id.clone(),
+                PeerRow {
+                    id: view.id,
+                    same_name_as,
+                    name: view.name,
+                    state: view.state,
+                    found_by: view.found_by,
+                    rtt: previous.as_ref().and_then(|p| p.rtt),
+                    through_mesh: previous.as_ref().is_some_and(|p| p.through_mesh),
+                    candidates: previous.and_then(|p| p.candidates),
+                },
+            );
+        });
+    }
+
+    /// Forgets what `peer` told of its links, if anything.
+    fn forget_neighbourhood(self, peer: &PeerId) {
+        self.neighbourhood
+            .maybe_update(|told| told.remove(peer).is_some());
     }
 
     fn update_file(self, id: &str, change: impl FnOnce(&mut FileLine)) {

@@ -3,6 +3,7 @@
 
 mod connection_status;
 mod invite;
+mod mesh_picture;
 mod messaging;
 mod peer_list;
 mod sections;

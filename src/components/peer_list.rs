@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use seedmesh_core::mesh::{FoundBy, PeerState};
 use seedmesh_core::proof::{is_key_id, short_fingerprint};
 
+use super::mesh_picture::MeshPicture;
 use crate::state::{AppState, PeerRow};
 
 /// The peers this page knows of.
@@ -17,6 +18,7 @@ pub fn PeerList() -> impl IntoView {
         <section class="panel" aria-labelledby="peers-title">
             <h2 id="peers-title">"Peers"</h2>
             <Warnings/>
+            <MeshPicture/>
             <Show
                 when=move || state.peers.with(|p| !p.is_empty())
                 fallback=|| view! { <p class="empty">"No peers yet. Open this page somewhere else to meet it."</p> }

@@ -1,6 +1,8 @@
 // A room bigger than each page's links: with mesh=4,5,5 in the zone, each of eight pages keeps
 // at most five links, so a room message reaches some of the others only when pages pass it on. Every
 // page shows it, once, from its author, and the author's delivery count says all seven got it.
+// Each page's picture of the mesh shows its own links and, past them, exactly their links; when
+// a page closes, it leaves every picture.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { screenshot, send, pageSuite, registeredId } from "./support.mjs";
@@ -10,6 +12,63 @@ const WAIT = { timeout: 60_000 };
 const suite = pageSuite();
 
 const links = (page) => page.locator("[data-testid=peer-list] li[data-state=connected]").count();
+
+/** What a page's peer list and its picture of the mesh show. */
+const seen = (page) =>
+  page.evaluate(() => ({
+    linked: [...document.querySelectorAll("[data-testid=peer-list] li[data-state=connected]")].map(
+      (li) => li.dataset.peerId,
+    ),
+    drawnLinks: [...document.querySelectorAll("[data-testid=mesh-picture] g.link")].map((g) => g.dataset.peerId),
+    drawnOuter: [...document.querySelectorAll("[data-testid=mesh-picture] g.outer")].map((g) => ({
+      id: g.dataset.peerId,
+      toldBy: g.dataset.toldBy.split(" "),
+    })),
+  }));
+
+/**
+ * Where the pictures of `pages` (going by `ids`) differ from the links their peer lists show:
+ * each page draws its own links, and past them every link of theirs and nothing else. Empty
+ * when all agree.
+ */
+async function pictureProblems(pages, ids) {
+  const views = await Promise.all(pages.map(seen));
+  const linkedOf = new Map(views.map((v, i) => [ids[i], new Set(v.linked)]));
+  const sorted = (list) => [...list].sort().join(" ");
+  const problems = [];
+  views.forEach((view, i) => {
+    const mine = linkedOf.get(ids[i]);
+    if (sorted(view.drawnLinks) !== sorted(mine)) {
+      problems.push(`page ${i} draws links ${sorted(view.drawnLinks)} but has ${sorted(mine)}`);
+    }
+    const expected = new Set();
+    for (const peer of mine) {
+      for (const far of linkedOf.get(peer) ?? []) {
+        if (far !== ids[i] && !mine.has(far)) expected.add(far);
+      }
+    }
+    if (sorted(view.drawnOuter.map((o) => o.id)) !== sorted(expected)) {
+      problems.push(`page ${i} draws ${sorted(view.drawnOuter.map((o) => o.id))} past its links, not ${sorted(expected)}`);
+    }
+    for (const { id, toldBy } of view.drawnOuter) {
+      for (const teller of toldBy) {
+        if (!linkedOf.get(teller)?.has(id)) problems.push(`page ${i} draws ${id} linked with ${teller}, which it is not`);
+      }
+    }
+  });
+  return problems;
+}
+
+/** Waits until every picture agrees with the peer lists; fails with the differences. */
+async function picturesAgree(pages, ids, timeout = 15_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const problems = await pictureProblems(pages, ids);
+    if (problems.length === 0) return;
+    if (Date.now() > deadline) assert.fail(problems.join("\n"));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
 
 test("eight pages with at most five links each all get a room message, and the count says 7 of 7", async () => {
   const ids = [];
@@ -62,5 +121,26 @@ test("eight pages with at most five links each all get a room message, and the c
     assert.match(await shown.locator(".message-from").textContent(), /Guest/);
   }
   console.log("screenshot:", await screenshot(pages[PAGES - 1], "gossip-desktop"));
+
+  // The pictures: each page's links, and past them their links. No page is linked with all
+  // seven others, and the room is one piece, so every page draws someone past its links.
+  await picturesAgree(pages, ids);
+  for (const [i, page] of pages.entries()) {
+    assert.ok((await seen(page)).drawnOuter.length > 0, `page ${i} draws nobody past its links`);
+  }
+  console.log("screenshot:", await screenshot(pages[0], "mesh-picture-desktop"));
+  await pages[0].setViewportSize({ width: 390, height: 844 });
+  await pages[0].getByRole("button", { name: /^Peers/ }).click();
+  console.log("screenshot:", await screenshot(pages[0], "mesh-picture-phone"));
+
+  // A page closes: it leaves every picture, and the pictures follow the links that remain.
+  const [leaving] = suite.pages.splice(PAGES - 1, 1);
+  await leaving.context.close();
+  const left = ids[PAGES - 1];
+  await picturesAgree(pages.slice(0, -1), ids.slice(0, -1), 30_000);
+  for (const [i, page] of pages.slice(0, -1).entries()) {
+    const view = await seen(page);
+    assert.ok(![...view.drawnLinks, ...view.drawnOuter.map((o) => o.id)].includes(left), `page ${i} still draws ${left}`);
+  }
   for (const { problems } of suite.pages) assert.deepEqual(problems, []);
 });

@@ -38,6 +38,7 @@
 pub mod degree;
 pub mod gossip;
 pub mod message;
+pub mod picture;
 pub mod post;
 pub mod relay;
 
