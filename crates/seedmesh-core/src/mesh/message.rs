@@ -23,6 +23,9 @@ pub const MAX_PEERS_PER_MESSAGE: usize = 256;
 pub const MAX_FILE_NAME_CHARS: usize = 255;
 /// The longest message ID, in bytes.
 pub const MAX_MESSAGE_ID_LEN: usize = 160;
+/// The most links a page counts to the nearest holder of a rendezvous slot: past this, it
+/// knows of none (see [`MeshMessage::Links`]).
+pub const MAX_SLOT_HOPS: u8 = 16;
 /// The longest encoded message we read, in bytes.
 pub const MAX_ENCODED_LEN: usize = 64 * 1024;
 
@@ -59,6 +62,14 @@ pub enum MeshMessage {
     Links {
         /// Their peer IDs, at most [`MAX_PEERS_PER_MESSAGE`].
         ids: Vec<String>,
+        /// The rendezvous slot the sender holds, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        slot: Option<u8>,
+        /// How many links away from the sender the nearest slot holder is (0: the sender holds
+        /// one), at most [`MAX_SLOT_HOPS`]. A part of the room cut off from every slot holder
+        /// counts up to the limit, and its pages scan the slots to find the rest again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        slot_hops: Option<u8>,
     },
     /// The sender's display name changed.
     Name {
@@ -195,7 +206,14 @@ impl MeshMessage {
                 }
                 Ok(())
             }
-            Self::Links { ids } => {
+            Self::Links {
+                ids,
+                slot,
+                slot_hops,
+            } => {
+                if slot.is_some_and(|s| s >= 64) || slot_hops.is_some_and(|h| h > MAX_SLOT_HOPS) {
+                    return Err(Invalid("a slot past 63, or more than 16 hops to a slot"));
+                }
                 if ids.len() > MAX_PEERS_PER_MESSAGE {
                     return Err(Invalid("a list of links longer than 256 IDs"));
                 }
@@ -326,6 +344,8 @@ mod tests {
             },
             MeshMessage::Links {
                 ids: vec!["bob".into(), "carol".into()],
+                slot: Some(2),
+                slot_hops: Some(0),
             },
             MeshMessage::Name { name: "Al".into() },
             MeshMessage::Chat {
@@ -387,6 +407,11 @@ mod tests {
             MeshMessage::decode(bad_link.as_bytes()),
             Err(MeshMessageError::Invalid(_))
         ));
+        let far_slot = r#"{"type":"links","ids":[],"slot_hops":17}"#;
+        assert!(matches!(
+            MeshMessage::decode(far_slot.as_bytes()),
+            Err(MeshMessageError::Invalid(_))
+        ));
         let many_links = format!(
             r#"{{"type":"links","ids":[{}]}}"#,
             vec![r#""bob""#; MAX_PEERS_PER_MESSAGE + 1].join(",")
@@ -438,7 +463,7 @@ mod tests {
 
         #[test]
         fn links_round_trip_or_are_refused(ids in proptest::collection::vec("[a-z0-9!-]{0,12}", 0..300)) {
-            let message = MeshMessage::Links { ids: ids.clone() };
+            let message = MeshMessage::Links { ids: ids.clone(), slot: None, slot_hops: None };
             let valid = ids.len() <= MAX_PEERS_PER_MESSAGE
                 && ids.iter().all(|id| PeerId::parse(id).is_ok());
             match MeshMessage::decode(message.encode().as_bytes()) {

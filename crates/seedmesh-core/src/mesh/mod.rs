@@ -9,7 +9,11 @@
 //! means someone holds it: the page dials it. A free ID is now the page's: newcomers dial it.
 //! A page keeps at most one slot; the others it finds free it releases at once, so that every
 //! newcomer reaches every slot holder. Scans repeat every [`RESCAN_INTERVAL`], so pages meet
-//! again after slot holders leave.
+//! again after slot holders leave. A page at its target of links does not scan, unless it
+//! holds a slot itself (then it links with the holders of the others, so the holders hold the
+//! room together) or its links say no slot holder can be reached through them
+//! ([`message::MAX_SLOT_HOPS`]): then its part of the room has split off, and the scan joins
+//! it to the rest.
 //!
 //! **Exchange.** On every new handshake a peer learns the others' peers and they learn of it;
 //! the smaller ID dials, the larger waits [`EXCHANGE_GRACE`] first, so the pair rarely dials
@@ -59,8 +63,8 @@ use crate::time::Instant;
 /// How often a page with no peers, or fewer than its low bound of links, scans the rendezvous
 /// slots again.
 pub const RESCAN_INTERVAL: Duration = Duration::from_secs(15);
-/// How often a page with some peers, but fewer than it may dial, scans them again. A page at
-/// its cap does not scan.
+/// How often a page with some peers, but fewer than it may dial, scans them again, and how
+/// often a slot holder checks that it is linked with the others.
 pub const RESCAN_INTERVAL_CONNECTED: Duration = Duration::from_secs(60);
 /// How long before a rendezvous slot is dialed again.
 pub const SLOT_REDIAL: Duration = Duration::from_secs(60);
@@ -102,6 +106,9 @@ pub const MAX_GONE: usize = 256;
 pub const LINKS_REPORT_INTERVAL: Duration = Duration::from_secs(1);
 /// How many of each peer's own links are kept for the picture of the mesh.
 pub const MAX_TOLD_LINKS: usize = 64;
+/// Pages cut off from every slot holder scan the slots within this time, each at a random
+/// moment in it, so that a part of the room that split off does not scan all at once.
+pub const STRANDED_RESCAN: Duration = Duration::from_secs(15);
 /// How long after a dial through one route failed the next route is tried.
 const REROUTE_DELAY: Duration = Duration::from_millis(500);
 
@@ -437,6 +444,16 @@ struct Link {
     next_hello: Option<Instant>,
 }
 
+/// What a linked peer told of itself in its latest [`MeshMessage::Links`].
+#[derive(Debug)]
+struct Told {
+    links: Vec<PeerId>,
+    /// The rendezvous slot it holds.
+    slot: Option<u8>,
+    /// How many links away from it the nearest slot holder is.
+    slot_hops: u8,
+}
+
 #[derive(Debug)]
 struct PeerEntry {
     view: PeerView,
@@ -506,8 +523,15 @@ pub struct Mesh {
     /// Peers whose link closed lately (they left, most likely), and when: not dialed to make up
     /// for few links until [`GONE_MEMORY`] has passed.
     gone: BTreeMap<PeerId, Instant>,
-    /// What each introduced link told of its own links, at most [`MAX_TOLD_LINKS`] each.
-    told_links: BTreeMap<LinkId, Vec<PeerId>>,
+    /// What each introduced link told of its own links (at most [`MAX_TOLD_LINKS`] each) and
+    /// of the rendezvous slots.
+    told_links: BTreeMap<LinkId, Told>,
+    /// The distance to the nearest slot holder we last told our links.
+    reported_slot_hops: u8,
+    /// Whether the scan under way links with slot holders past the target of links.
+    bridging: bool,
+    /// When this page last scanned because it knew of no slot holder.
+    stranded_scan_at: Option<Instant>,
     /// Whether our links changed since we last told our peers.
     links_changed: bool,
     /// When our links may next be told, at most every [`LINKS_REPORT_INTERVAL`].
@@ -554,6 +578,9 @@ impl Mesh {
             next_repair: Instant::from_millis(0),
             gone: BTreeMap::new(),
             told_links: BTreeMap::new(),
+            reported_slot_hops: message::MAX_SLOT_HOPS,
+            bridging: false,
+            stranded_scan_at: None,
             links_changed: false,
             next_links_report: Instant::from_millis(0),
             outputs: VecDeque::new(),
@@ -630,7 +657,10 @@ impl Mesh {
             return;
         }
         match result {
-            SlotResult::Claimed if self.held_slot.is_none() => self.held_slot = Some(slot),
+            SlotResult::Claimed if self.held_slot.is_none() => {
+                self.held_slot = Some(slot);
+                self.links_changed = true;
+            }
             SlotResult::Claimed => self.release(slot),
             SlotResult::Taken => {
                 if let Some(id) = self.slot_id(slot) {
@@ -640,7 +670,13 @@ impl Mesh {
                         .is_some_and(|at| *at + SLOT_REDIAL > now);
                     if !self.has_link_to(&id) && !dialed_lately {
                         self.slot_dialed_at.insert(id.clone(), now);
-                        self.dial(now, id, FoundBy::Rendezvous);
+                        if self.bridging {
+                            // One link past the bound: the page it reaches makes room.
+                            let cap = usize::from(self.config.degree.high) + 1;
+                            self.dial_up_to(now, id, FoundBy::Rendezvous, cap);
+                        } else {
+                            self.dial(now, id, FoundBy::Rendezvous);
+                        }
                     }
                 }
             }
@@ -740,6 +776,7 @@ impl Mesh {
         if state.found_by == FoundBy::Dns || self.config.bootstrap.contains(&key) {
             self.defer_dial(key, now + BOOTSTRAP_RETRY, FoundBy::Dns);
         }
+        self.slot_holders_changed(now);
         // The page that held a rendezvous slot is gone: its slot may be free, and a newcomer
         // would meet nobody there until the next regular scan. Scan again soon.
         if state.found_by == FoundBy::Rendezvous
@@ -796,7 +833,11 @@ impl Mesh {
                     self.learn_of(now, id);
                 }
             }
-            MeshMessage::Links { ids } => self.handle_links(link, &ids),
+            MeshMessage::Links {
+                ids,
+                slot,
+                slot_hops,
+            } => self.handle_links(now, link, &ids, slot, slot_hops),
             MeshMessage::Signal {
                 to,
                 from,
@@ -1064,7 +1105,13 @@ impl Mesh {
         if let Rendezvous::Resting { until } = self.rendezvous
             && until <= now
         {
-            if self.active_count() < usize::from(self.config.degree.target) {
+            // A slot holder links with the other holders, and a page cut off from them all
+            // links with one, even past the target of links.
+            if self.stranded() {
+                self.stranded_scan_at = Some(now);
+            }
+            self.bridging = self.held_slot.is_some() || self.stranded();
+            if self.bridging || self.active_count() < usize::from(self.config.degree.target) {
                 self.scan_from(now, 0);
             } else {
                 self.rest(now);
@@ -1194,6 +1241,7 @@ impl Mesh {
     fn scan_from(&mut self, now: Instant, mut slot: u8) {
         while slot < self.config.slots {
             let skip = self.held_slot == Some(slot)
+                || self.told_links.values().any(|t| t.slot == Some(slot))
                 || self
                     .slot_id(slot)
                     .is_some_and(|id| self.has_link_to(&id) || self.peers.contains_key(&id));
@@ -1208,6 +1256,7 @@ impl Mesh {
     }
 
     fn rest(&mut self, now: Instant) {
+        self.bridging = false;
         // Fewer links than the low bound: the page may be cut off from most of the room, and
         // the slot holders are how it finds the rest again.
         let interval = if self.connected_count() < usize::from(self.config.degree.low) {
@@ -1252,15 +1301,20 @@ impl Mesh {
         link
     }
 
-    fn dial(&mut self, _now: Instant, remote: PeerId, found_by: FoundBy) {
-        if remote == self.me || self.has_link_to(&remote) {
-            return;
-        }
+    fn dial(&mut self, now: Instant, remote: PeerId, found_by: FoundBy) {
         let cap = usize::from(if self.replacing.contains(&remote) {
             self.config.degree.high
         } else {
             self.config.degree.target
         });
+        self.dial_up_to(now, remote, found_by, cap);
+    }
+
+    /// Dials `remote` unless the page already has `cap` links or more.
+    fn dial_up_to(&mut self, _now: Instant, remote: PeerId, found_by: FoundBy, cap: usize) {
+        if remote == self.me || self.has_link_to(&remote) {
+            return;
+        }
         if self.active_count() >= cap {
             self.replacing.remove(&remote);
             return;
@@ -1570,12 +1624,17 @@ impl Mesh {
         if removed.as_ref().is_some_and(|l| l.peer.is_some()) {
             self.links_changed = true;
         }
+        if self.slot_hops() != self.reported_slot_hops {
+            self.links_changed = true;
+        }
         removed
     }
 
     /// Tells every peer we are linked with which peers that is, for their picture of the mesh.
     fn report_links(&mut self, now: Instant) {
         self.links_changed = false;
+        let slot_hops = self.slot_hops();
+        self.reported_slot_hops = slot_hops;
         self.next_links_report = now + LINKS_REPORT_INTERVAL;
         let links = self.introduced_links();
         let ids: Vec<String> = links
@@ -1585,15 +1644,30 @@ impl Mesh {
             .map(|id| id.to_string())
             .collect();
         for link in links {
-            self.send(link, MeshMessage::Links { ids: ids.clone() });
+            self.send(
+                link,
+                MeshMessage::Links {
+                    ids: ids.clone(),
+                    slot: self.held_slot,
+                    slot_hops: Some(slot_hops),
+                },
+            );
         }
     }
 
     /// A linked peer told us its links: kept, and shown when they changed.
-    fn handle_links(&mut self, link: LinkId, ids: &[String]) {
+    fn handle_links(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        ids: &[String],
+        slot: Option<u8>,
+        slot_hops: Option<u8>,
+    ) {
         let Some(peer) = self.peer_of(link) else {
             return;
         };
+        let slot_hops = slot_hops.unwrap_or(message::MAX_SLOT_HOPS);
         let mut links: Vec<PeerId> = Vec::new();
         for id in ids.iter().filter_map(|id| PeerId::parse(id).ok()) {
             if links.len() == MAX_TOLD_LINKS {
@@ -1603,10 +1677,63 @@ impl Mesh {
                 links.push(id);
             }
         }
-        if self.told_links.get(&link) != Some(&links) {
-            self.told_links.insert(link, links.clone());
+        let changed = self.told_links.get(&link).is_none_or(|t| t.links != links);
+        self.told_links.insert(
+            link,
+            Told {
+                links: links.clone(),
+                slot,
+                slot_hops,
+            },
+        );
+        if changed {
             self.outputs
                 .push_back(MeshOutput::Neighbourhood { peer, links });
+        }
+        self.slot_holders_changed(now);
+    }
+
+    /// How many links away the nearest slot holder is: 0 when we hold a slot, one more than
+    /// the nearest our links tell of, [`message::MAX_SLOT_HOPS`] when none is known.
+    fn slot_hops(&self) -> u8 {
+        if self.held_slot.is_some() {
+            return 0;
+        }
+        self.told_links
+            .values()
+            .map(|t| t.slot_hops.saturating_add(1))
+            .min()
+            .unwrap_or(u8::MAX)
+            .min(message::MAX_SLOT_HOPS)
+    }
+
+    /// Whether this page has links but none leads to a slot holder: its part of the room has
+    /// split off from the rest.
+    fn stranded(&self) -> bool {
+        self.config.namespace.is_some()
+            && self.started
+            && !self.told_links.is_empty()
+            && self.slot_hops() == message::MAX_SLOT_HOPS
+    }
+
+    /// After what we know of the slot holders changed: our links hear of it, and a page cut
+    /// off from all of them scans the slots soon, at a random moment.
+    fn slot_holders_changed(&mut self, now: Instant) {
+        if self.slot_hops() != self.reported_slot_hops {
+            self.links_changed = true;
+        }
+        let scanned_lately = self
+            .stranded_scan_at
+            .is_some_and(|at| at + RESCAN_INTERVAL_CONNECTED > now);
+        if self.stranded()
+            && !scanned_lately
+            && let Rendezvous::Resting { until } = self.rendezvous
+            && until > now + STRANDED_RESCAN
+        {
+            let delay = self.random.next_u64() % (STRANDED_RESCAN.as_millis() as u64 + 1);
+            self.rendezvous = Rendezvous::Resting {
+                until: now + Duration::from_millis(delay),
+            };
         }
     }
 

@@ -723,7 +723,12 @@ fn a_peers_links_are_bounded_and_leave_out_us_and_itself() {
     let mut ids: Vec<String> = (0..200).map(|i| format!("p{i}")).collect();
     ids.extend(["me".into(), "bob".into(), "p1".into()]);
     ids.rotate_right(3);
-    mesh.handle_message(now, links[0], MeshMessage::Links { ids });
+    let links_of = |ids| MeshMessage::Links {
+        ids,
+        slot: None,
+        slot_hops: None,
+    };
+    mesh.handle_message(now, links[0], links_of(ids));
     let told: Vec<_> = std::iter::from_fn(|| mesh.poll_output())
         .filter_map(|o| match o {
             MeshOutput::Neighbourhood { peer, links } => Some((peer, links)),
@@ -742,7 +747,7 @@ fn a_peers_links_are_bounded_and_leave_out_us_and_itself() {
     );
     // The same list again changes nothing and shows nothing.
     let again: Vec<String> = said.iter().map(ToString::to_string).collect();
-    mesh.handle_message(now, links[0], MeshMessage::Links { ids: again });
+    mesh.handle_message(now, links[0], links_of(again));
     assert!(
         std::iter::from_fn(|| mesh.poll_output())
             .all(|o| !matches!(o, MeshOutput::Neighbourhood { .. }))
@@ -1557,4 +1562,42 @@ fn peers_arriving_in_numbers_never_push_out_the_longest_connected() {
         );
     }
     assert!(connected.len() <= 2 * 4 + 1, "{connected:?}");
+}
+
+/// Eight pages with at most three links each can end as two groups of four, each page at its
+/// bound and nobody scanning. Slot holders link with each other, and a group with no slot holder
+/// finds out through its links and scans: the room ends as one network.
+#[test]
+fn small_rooms_with_few_links_end_as_one_network() {
+    let mut split = Vec::new();
+    for trial in 0..40u64 {
+        let mut sim = Sim::new();
+        let config = MeshConfig {
+            degree: DegreeConfig {
+                low: 2,
+                target: 3,
+                high: 3,
+            },
+            ..rendezvous(1 + (trial % 3) as u8)
+        };
+        for i in 0..8u64 {
+            let spacing = i * (trial % 5) * 100;
+            sim.add(
+                Duration::from_millis((i * 7919 + trial * 104_729) % 3000 + spacing),
+                config.clone(),
+            );
+        }
+        // Two minutes to settle, and one for a split to heal.
+        sim.run_for(Duration::from_secs(180));
+        if !sim.is_one_component() {
+            split.push(trial);
+        }
+        for n in 0..8 {
+            assert!(
+                !sim.nodes[n].page.mesh().stranded(),
+                "trial {trial}: page {n} knows of no slot holder"
+            );
+        }
+    }
+    assert!(split.is_empty(), "split rooms in trials {split:?}");
 }
