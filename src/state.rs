@@ -193,6 +193,8 @@ pub struct AppState {
     pub peers: RwSignal<BTreeMap<PeerId, PeerRow>>,
     /// What each connected peer told of its own links.
     pub neighbourhood: RwSignal<BTreeMap<PeerId, Vec<PeerId>>>,
+    /// The pages heard from in the room by gossip, linked or not, and their names.
+    pub room: RwSignal<BTreeMap<PeerId, String>>,
     /// The chat, oldest first.
     pub messages: RwSignal<Vec<ChatLine>>,
     /// The last error from sending, shown under the composer.
@@ -227,6 +229,7 @@ impl AppState {
             slot: RwSignal::new(None),
             peers: RwSignal::new(BTreeMap::new()),
             neighbourhood: RwSignal::new(BTreeMap::new()),
+            room: RwSignal::new(BTreeMap::new()),
             messages: RwSignal::new(Vec::new()),
             send_error: RwSignal::new(None),
             warnings: RwSignal::new(Vec::new()),
@@ -279,6 +282,18 @@ impl AppState {
                 .values()
                 .filter(|p| p.state == PeerState::Connected)
                 .count()
+        })
+    }
+
+    /// The IDs of the peers connected now (tracked).
+    #[must_use]
+    pub fn linked_ids(self) -> Vec<PeerId> {
+        self.peers.with(|peers| {
+            peers
+                .values()
+                .filter(|p| p.state == PeerState::Connected)
+                .map(|p| p.id.clone())
+                .collect()
         })
     }
 
@@ -412,6 +427,12 @@ impl AppState {
             Event::Slot(slot) => self.slot.set(slot),
             Event::Neighbourhood { peer, links } => self.neighbourhood.update(|told| {
                 told.insert(peer, links);
+            }),
+            Event::Present { id, name } => self.room.update(|room| {
+                room.insert(id, name);
+            }),
+            Event::Absent(id) => self.room.update(|room| {
+                room.remove(&id);
             }),
             Event::Peer(view) => {
                 if view.state != PeerState::Connected {

@@ -2,7 +2,6 @@ use std::collections::BTreeSet;
 
 use leptos::prelude::*;
 use seedmesh_core::PeerId;
-use seedmesh_core::mesh::PeerState;
 use seedmesh_core::mesh::picture::{FULL_TURN, Picture, Spot};
 
 use crate::state::AppState;
@@ -21,13 +20,7 @@ pub fn MeshPicture() -> impl IntoView {
         let me = state
             .identity
             .with(|identity| identity.as_ref().map(|i| i.id.clone()))?;
-        let links: BTreeSet<PeerId> = state.peers.with(|peers| {
-            peers
-                .values()
-                .filter(|p| p.state == PeerState::Connected)
-                .map(|p| p.id.clone())
-                .collect()
-        });
+        let links: BTreeSet<PeerId> = state.linked_ids().into_iter().collect();
         let picture = state
             .neighbourhood
             .with(|told| Picture::new(&me, &links, told));
@@ -39,6 +32,13 @@ pub fn MeshPicture() -> impl IntoView {
                 .get(id)
                 .and_then(|p| p.name.clone())
                 .unwrap_or_else(|| id.to_string())
+        })
+    };
+    // Pages past our links are known by the names they gave the room, if they did.
+    let room_name = move |id: &PeerId| {
+        state.room.with_untracked(|room| {
+            room.get(id)
+                .map_or_else(|| id.to_string(), |name| format!("{name}, {id}"))
         })
     };
     move || {
@@ -94,7 +94,7 @@ pub fn MeshPicture() -> impl IntoView {
                         .join(" ");
                     view! {
                         <g class="node outer" data-peer-id=spot.id.to_string() data-told-by=told_by>
-                            <title>{format!("{} (a link of one of your links)", spot.id)}</title>
+                            <title>{format!("{} (linked with your links)", room_name(&spot.id))}</title>
                             <circle cx=x cy=y r="5"/>
                         </g>
                     }

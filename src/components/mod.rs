@@ -6,6 +6,7 @@ mod invite;
 mod mesh_picture;
 mod messaging;
 mod peer_list;
+mod room_roster;
 mod sections;
 mod settings;
 pub mod share;

@@ -3,6 +3,7 @@ use seedmesh_core::mesh::{FoundBy, PeerState};
 use seedmesh_core::proof::{is_key_id, short_fingerprint};
 
 use super::mesh_picture::MeshPicture;
+use super::room_roster::RoomRoster;
 use crate::state::{AppState, PeerRow};
 
 /// The peers this page knows of.
@@ -19,6 +20,7 @@ pub fn PeerList() -> impl IntoView {
             <h2 id="peers-title">"Peers"</h2>
             <Warnings/>
             <MeshPicture/>
+            <RoomRoster/>
             <Show
                 when=move || state.peers.with(|p| !p.is_empty())
                 fallback=|| view! { <p class="empty">"No peers yet. Open this page somewhere else to meet it."</p> }

@@ -1,8 +1,8 @@
 // A room bigger than each page's links: with mesh=4,5,5 in the zone, each of eight pages keeps
 // at most five links, so a room message reaches some of the others only when pages pass it on. Every
 // page shows it, once, from its author, and the author's delivery count says all seven got it.
-// Each page's picture of the mesh shows its own links and, past them, exactly their links; when
-// a page closes, it leaves every picture.
+// Each page hears who is in the room, past its links. Each page's picture of the mesh shows its
+// own links and, past them, exactly their links; when a page closes, it leaves every picture.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { screenshot, send, pageSuite, registeredId } from "./support.mjs";
@@ -102,6 +102,15 @@ test("eight pages with at most five links each all get a room message, and the c
   assert.ok(counts.every((n) => n <= 5), `a page has more than five links: ${counts}`);
   assert.ok(counts[0] < PAGES - 1, "the sender is linked to every page: nothing would be relayed");
 
+  // Every page hears from the whole room, linked or not, before anyone writes.
+  for (const [i, page] of pages.entries()) {
+    const roster = page.getByTestId("room-roster");
+    await roster.filter({ hasText: "7 other pages in the room" }).waitFor(WAIT);
+    const listed = await roster.locator("li[data-peer-id]").evaluateAll((items) => items.map((li) => li.dataset.peerId));
+    const linked = (await seen(page)).linked;
+    const expected = ids.filter((id, j) => j !== i && !linked.includes(id));
+    assert.deepEqual([...listed].sort(), [...expected].sort(), `page ${i} lists other pages past its links`);
+  }
   await send(pages[0], "to the whole room, past my links");
   for (const page of pages.slice(1)) {
     await page.locator(".message-text", { hasText: "to the whole room, past my links" }).waitFor(WAIT);
@@ -128,6 +137,7 @@ test("eight pages with at most five links each all get a room message, and the c
   for (const [i, page] of pages.entries()) {
     assert.ok((await seen(page)).drawnOuter.length > 0, `page ${i} draws nobody past its links`);
   }
+  await pages[0].getByTestId("room-roster").locator("summary").click();
   console.log("screenshot:", await screenshot(pages[0], "mesh-picture-desktop"));
   await pages[0].setViewportSize({ width: 390, height: 844 });
   await pages[0].getByRole("button", { name: /^Peers/ }).click();

@@ -174,6 +174,16 @@ pub enum Event {
     },
     /// Signaling through the mesh changed.
     Signaling(SignalingCounts),
+    /// A page in the room said it is there, or gave another name (heard by gossip; it may
+    /// have no link with us).
+    Present {
+        /// The page.
+        id: PeerId,
+        /// The name it gave.
+        name: String,
+    },
+    /// A page in the room was not heard from in time: it left.
+    Absent(PeerId),
     /// A linked peer told which peers it is linked with now: the mesh past our own links.
     Neighbourhood {
         /// The linked peer.
@@ -594,6 +604,16 @@ impl Endpoint {
                 MeshOutput::Delivered { id, delivered, .. } => {
                     self.events.push_back(Event::Delivered { id, delivered });
                 }
+                MeshOutput::Announce(post) => {
+                    let payload = post::seal(&self.key, &post);
+                    // Past the allowance for our own posts, this presence is skipped: the
+                    // next one comes in time.
+                    let _ = self.mesh.publish_post(self.now, &post, payload);
+                }
+                MeshOutput::Present { id, name } => {
+                    self.events.push_back(Event::Present { id, name });
+                }
+                MeshOutput::Absent(id) => self.events.push_back(Event::Absent(id)),
                 MeshOutput::Neighbourhood { peer, links } => {
                     self.events.push_back(Event::Neighbourhood { peer, links });
                 }

@@ -45,6 +45,7 @@ pub mod message;
 pub mod picture;
 pub mod post;
 pub mod relay;
+pub mod roster;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
@@ -52,7 +53,7 @@ use core::fmt;
 use core::time::Duration;
 
 pub use message::{MeshMessage, MeshMessageError, clean_display_name};
-pub use post::RoomPost;
+pub use post::{PostKind, RoomPost};
 pub use relay::{DropReason, RelayStats};
 
 pub use degree::DegreeConfig;
@@ -106,9 +107,20 @@ pub const MAX_GONE: usize = 256;
 pub const LINKS_REPORT_INTERVAL: Duration = Duration::from_secs(1);
 /// How many of each peer's own links are kept for the picture of the mesh.
 pub const MAX_TOLD_LINKS: usize = 64;
+/// The least time between our presence posts by default; with more pages in the room, each page says it
+/// is there less often (see [`PRESENCE_PER_PAGE`]).
+pub const PRESENCE_EVERY: Duration = Duration::from_secs(30);
+/// How much longer between our presence posts for each page in the room: with this, each page
+/// passes on at most ten presence posts a second, however large the room.
+pub const PRESENCE_PER_PAGE: Duration = Duration::from_millis(100);
+/// How long after its first link a page first says it is in the room.
+pub const FIRST_PRESENCE: Duration = Duration::from_secs(1);
 /// Pages cut off from every slot holder scan the slots within this time, each at a random
 /// moment in it, so that a part of the room that split off does not scan all at once.
 pub const STRANDED_RESCAN: Duration = Duration::from_secs(15);
+/// What the author's ID for each of our presence posts starts with: their delivery counts
+/// tell the room's size, and are shown as no message's.
+const PRESENCE_ID_PREFIX: &str = "presence-";
 /// How long after a dial through one route failed the next route is tried.
 const REROUTE_DELAY: Duration = Duration::from_millis(500);
 
@@ -128,6 +140,9 @@ pub struct MeshConfig {
     /// to find others. So newcomers always find room, and room messages reach everyone by
     /// gossip however few links each page has.
     pub degree: DegreeConfig,
+    /// The least time between this page's presence posts, which tell the room it is there
+    /// (see [`roster`]); `None`: it never says so, but lists the pages it hears from.
+    pub presence_every: Option<Duration>,
 }
 
 impl Default for MeshConfig {
@@ -137,6 +152,7 @@ impl Default for MeshConfig {
             slots: 4,
             bootstrap: Vec::new(),
             degree: DegreeConfig::default(),
+            presence_every: Some(PRESENCE_EVERY),
         }
     }
 }
@@ -421,6 +437,18 @@ pub enum MeshOutput {
         /// Its links, in its order.
         links: Vec<PeerId>,
     },
+    /// Sign `post` (our presence) and publish it with [`Mesh::publish_post`].
+    Announce(RoomPost),
+    /// A page in the room said it is there, or gave another name: one we may have no link
+    /// with, heard by gossip.
+    Present {
+        /// The page.
+        id: PeerId,
+        /// The name it gave.
+        name: String,
+    },
+    /// A page in the room was not heard from in time: it left.
+    Absent(PeerId),
     /// Peers confirmed one of our chat messages or files: the peers it went to, for a direct
     /// message or a file; for a room message, the pages the gossip's counts say got it.
     Delivered {
@@ -532,6 +560,10 @@ pub struct Mesh {
     bridging: bool,
     /// When this page last scanned because it knew of no slot holder.
     stranded_scan_at: Option<Instant>,
+    /// The pages heard from in the room.
+    roster: roster::Roster,
+    /// When we next say we are in the room; from our first link on.
+    next_presence: Option<Instant>,
     /// Whether our links changed since we last told our peers.
     links_changed: bool,
     /// When our links may next be told, at most every [`LINKS_REPORT_INTERVAL`].
@@ -581,6 +613,8 @@ impl Mesh {
             reported_slot_hops: message::MAX_SLOT_HOPS,
             bridging: false,
             stranded_scan_at: None,
+            roster: roster::Roster::default(),
+            next_presence: None,
             links_changed: false,
             next_links_report: Instant::from_millis(0),
             outputs: VecDeque::new(),
@@ -644,6 +678,10 @@ impl Mesh {
         };
         for link in self.introduced_links() {
             self.send(link, message.clone());
+        }
+        // The room hears the new name with our next presence, at once.
+        if self.next_presence.is_some() {
+            self.next_presence = Some(Instant::from_millis(0));
         }
     }
 
@@ -848,7 +886,7 @@ impl Mesh {
             MeshMessage::Gossip { gossip } => {
                 // Only introduced links take part: the gossip knows no other.
                 self.gossip.handle(now, link, gossip);
-                self.pump_gossip();
+                self.pump_gossip(now);
             }
             MeshMessage::Name { name } => {
                 if let Some(peer) = self.peer_of(link)
@@ -1028,6 +1066,7 @@ impl Mesh {
             id: format!("{wall_clock}-{}", self.chat_counter),
             text: text.to_owned(),
             sent_at: wall_clock,
+            kind: PostKind::Chat,
         })
     }
 
@@ -1043,7 +1082,7 @@ impl Mesh {
         self.gossip
             .publish(now, &id, payload)
             .map_err(ChatError::Publish)?;
-        self.pump_gossip();
+        self.pump_gossip(now);
         Ok(OutgoingChat {
             id,
             recipients: self.room_size(),
@@ -1061,7 +1100,39 @@ impl Mesh {
     #[must_use]
     pub fn room_size(&self) -> usize {
         let counted = self.room_counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
-        counted.max(self.introduced_links().len())
+        counted
+            .max(self.introduced_links().len())
+            .max(self.roster.len())
+    }
+
+    /// The pages heard from in the room, by gossip.
+    #[must_use]
+    pub fn roster(&self) -> &roster::Roster {
+        &self.roster
+    }
+
+    /// How often we say we are in the room: every [`PRESENCE_EVERY`], and
+    /// [`PRESENCE_PER_PAGE`] longer for each page heard from.
+    fn presence_every(&self) -> Duration {
+        let least = self.config.presence_every.unwrap_or(PRESENCE_EVERY);
+        least.max(PRESENCE_PER_PAGE * self.roster.len() as u32)
+    }
+
+    /// Asks for our presence to be signed and published, and when to say it again.
+    fn announce(&mut self, now: Instant) {
+        let every = self.presence_every();
+        self.next_presence = Some(now + every);
+        self.chat_counter += 1;
+        self.outputs.push_back(MeshOutput::Announce(RoomPost {
+            from: self.me.to_string(),
+            name: self.name.clone(),
+            id: format!("{PRESENCE_ID_PREFIX}{}", self.chat_counter),
+            text: String::new(),
+            sent_at: 0,
+            kind: PostKind::Presence {
+                every: every.as_secs().clamp(1, 3600) as u32,
+            },
+        }));
     }
 
     /// What the gossip did so far.
@@ -1160,8 +1231,14 @@ impl Mesh {
         if self.links_changed && self.next_links_report <= now {
             self.report_links(now);
         }
+        if self.next_presence.is_some_and(|at| at <= now) {
+            self.announce(now);
+        }
+        for gone in self.roster.expire(now) {
+            self.outputs.push_back(MeshOutput::Absent(gone));
+        }
         self.gossip.handle_timeout(now);
-        self.pump_gossip();
+        self.pump_gossip(now);
     }
 
     /// When [`Mesh::handle_timeout`] should next be called.
@@ -1185,6 +1262,8 @@ impl Mesh {
             .chain(self.gossip.poll_timeout())
             .chain(self.needs_links().then_some(self.next_repair))
             .chain(self.links_changed.then_some(self.next_links_report))
+            .chain(self.next_presence)
+            .chain(self.roster.next_expiry())
             .min()
     }
 
@@ -1489,6 +1568,9 @@ impl Mesh {
         );
         self.outputs.push_back(MeshOutput::PeerChanged(view));
         self.links_changed = true;
+        if self.next_presence.is_none() && self.config.presence_every.is_some() {
+            self.next_presence = Some(now + FIRST_PRESENCE);
+        }
         // Exchange: they learn our peers, our peers learn of them.
         let others: Vec<(LinkId, PeerId)> = self
             .peers
@@ -1868,7 +1950,7 @@ impl Mesh {
     }
 
     /// Turns what the gossip asks into messages on links, room chats and delivery counts.
-    fn pump_gossip(&mut self) {
+    fn pump_gossip(&mut self, now: Instant) {
         while let Some(output) = self.gossip.poll_output() {
             match output {
                 gossip::GossipOutput::Send { link, message } => {
@@ -1885,11 +1967,28 @@ impl Mesh {
                     if post.gossip_id() != id || from == self.me {
                         continue;
                     }
+                    let name = clean_display_name(&post.name);
+                    let every = match post.kind {
+                        PostKind::Presence { every } => Duration::from_secs(every.into()),
+                        PostKind::Chat => PRESENCE_EVERY,
+                    };
+                    match self.roster.heard(now, &from, &name, every) {
+                        roster::Heard::Joined | roster::Heard::Renamed => {
+                            self.outputs.push_back(MeshOutput::Present {
+                                id: from.clone(),
+                                name: name.clone(),
+                            });
+                        }
+                        roster::Heard::Again | roster::Heard::NoRoom => {}
+                    }
+                    if post.kind != PostKind::Chat {
+                        continue;
+                    }
                     self.outputs
                         .push_back(MeshOutput::ChatReceived(ReceivedChat {
                             id,
                             from,
-                            from_name: Some(clean_display_name(&post.name)),
+                            from_name: Some(name),
                             text: post.text,
                             sent_at: post.sent_at,
                             direct: false,
@@ -1906,11 +2005,16 @@ impl Mesh {
                             }
                         }
                     }
-                    self.outputs.push_back(MeshOutput::Delivered {
-                        id,
-                        delivered: pages,
-                        recipients: self.room_size().max(pages),
-                    });
+                    let presence = id
+                        .split_once('/')
+                        .is_some_and(|(_, own)| own.starts_with(PRESENCE_ID_PREFIX));
+                    if !presence {
+                        self.outputs.push_back(MeshOutput::Delivered {
+                            id,
+                            delivered: pages,
+                            recipients: self.room_size().max(pages),
+                        });
+                    }
                 }
             }
         }

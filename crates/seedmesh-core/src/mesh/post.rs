@@ -17,7 +17,28 @@ use super::message::{MAX_CHAT_BYTES, MAX_MESSAGE_ID_LEN, MAX_NAME_CHARS};
 use crate::peer_id::PeerId;
 use crate::proof::{PeerKey, Proof, ProofError};
 
-/// A room chat message as its author wrote it.
+/// What a room post says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PostKind {
+    /// A chat message: its text.
+    #[default]
+    Chat,
+    /// The author is in the room, and says so again every `every` seconds while it stays
+    /// (see [`super::roster`]); the text is empty.
+    Presence {
+        /// Seconds until it says so again, 1 to 3,600.
+        every: u32,
+    },
+}
+
+impl PostKind {
+    fn is_chat(&self) -> bool {
+        *self == Self::Chat
+    }
+}
+
+/// A room post as its author wrote it: a chat message, or its presence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomPost {
     /// The author's peer ID.
@@ -30,6 +51,10 @@ pub struct RoomPost {
     pub text: String,
     /// When it was written, in milliseconds since the Unix epoch, by the author's clock.
     pub sent_at: u64,
+    /// What it is; a chat message unless it says otherwise (and then it is left out, so a
+    /// chat post reads the same to pages that know no other kind).
+    #[serde(default, skip_serializing_if = "PostKind::is_chat")]
+    pub kind: PostKind,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -95,6 +120,13 @@ impl RoomPost {
         }
         if self.name.chars().count() > MAX_NAME_CHARS {
             return Err(PostError::Invalid("a display name over 40 characters"));
+        }
+        if let PostKind::Presence { every } = self.kind
+            && (!self.text.is_empty() || every == 0 || every > 3600)
+        {
+            return Err(PostError::Invalid(
+                "a presence with text, or not repeated within 1 s to an hour",
+            ));
         }
         Ok(from)
     }
@@ -162,6 +194,7 @@ mod tests {
             id: "1700000000000-1".into(),
             text: text.into(),
             sent_at: 1_700_000_000_000,
+            kind: PostKind::Chat,
         }
     }
 
@@ -196,6 +229,42 @@ mod tests {
             open(&payload, &forged.gossip_id()),
             Err(PostError::NotItsAuthor { .. })
         ));
+    }
+
+    #[test]
+    fn a_presence_opens_and_a_chat_reads_as_before() {
+        let key = PeerKey::from_secret([3; 32]);
+        let presence = RoomPost {
+            kind: PostKind::Presence { every: 30 },
+            ..post(&key, "")
+        };
+        let payload = seal(&key, &presence);
+        assert!(
+            payload.contains(r#""kind":{"presence":{"every":30}}"#),
+            "{payload}"
+        );
+        assert_eq!(open(&payload, &presence.gossip_id()), Ok(presence.clone()));
+        // A chat post says nothing of its kind, as before there were kinds.
+        assert!(!seal(&key, &post(&key, "hi")).contains("kind"));
+        for bad in [
+            RoomPost {
+                text: "x".into(),
+                ..presence.clone()
+            },
+            RoomPost {
+                kind: PostKind::Presence { every: 0 },
+                ..presence.clone()
+            },
+            RoomPost {
+                kind: PostKind::Presence { every: 3601 },
+                ..presence.clone()
+            },
+        ] {
+            assert!(matches!(
+                open(&seal(&key, &bad), &bad.gossip_id()),
+                Err(PostError::Invalid(_))
+            ));
+        }
     }
 
     #[test]
