@@ -113,6 +113,8 @@ pub enum Command {
     },
     /// Our display name changed.
     Rename(String),
+    /// Ask the author of a file shared with the room for it.
+    WantFile(String),
     /// Make an invite for a person to carry to another page.
     MakeInvite,
     /// Answer the invite with this text, made by another page.
@@ -227,6 +229,7 @@ impl Command {
                 bytes,
                 to,
             } => node.send_file(&name, &mime, bytes, to),
+            Self::WantFile(id) => node.want_file(&id),
             Self::MakeInvite => node.make_invite(),
             Self::AnswerInvite(text) => node.answer_invite(&text),
             Self::TakeAnswer(text) => node.take_answer(&text),

@@ -168,6 +168,12 @@ pub struct FileLine {
     /// Why it failed, if it did.
     #[serde(default)]
     pub failed: Option<String>,
+    /// Shared with the room by a page past our links: it comes when asked for.
+    #[serde(default)]
+    pub on_request: bool,
+    /// We asked its author for it.
+    #[serde(default)]
+    pub asked: bool,
 }
 
 /// The page's state: signals the components read, and the way to give the network commands.
@@ -382,6 +388,8 @@ impl AppState {
                     done: 0,
                     url: None,
                     failed: None,
+                    on_request: false,
+                    asked: false,
                 }),
             }),
             NodeEvent::SendFailed(reason) => self.send_error.set(Some(reason)),
@@ -457,6 +465,36 @@ impl AppState {
                 delivered: 0,
                 file: None,
             }),
+            Event::FileAnnounced(notice) => {
+                if !self.has_message(&notice.id) {
+                    self.push_message(ChatLine {
+                        id: notice.id,
+                        from: Some(notice.from.to_string()),
+                        from_name: Some(notice.from_name),
+                        direct: None,
+                        text: String::new(),
+                        sent_at: notice.sent_at,
+                        recipients: 0,
+                        delivered: 0,
+                        file: Some(FileLine {
+                            name: notice.name,
+                            size: notice.size,
+                            done: 0,
+                            url: None,
+                            failed: None,
+                            on_request: true,
+                            asked: false,
+                        }),
+                    });
+                }
+            }
+            // A file we heard of by gossip, now coming: its line shows the progress.
+            Event::FileOffered(offer) if self.has_message(&offer.id) => {
+                self.update_file(&offer.id, |file| {
+                    file.on_request = false;
+                    file.failed = None;
+                });
+            }
             Event::FileOffered(offer) => self.push_message(ChatLine {
                 id: offer.id,
                 from: Some(offer.from.to_string()),
@@ -472,6 +510,8 @@ impl AppState {
                     done: 0,
                     url: None,
                     failed: None,
+                    on_request: false,
+                    asked: false,
                 }),
             }),
             Event::FileProgress { id, done } => self.update_file(&id, |file| {
@@ -549,6 +589,21 @@ impl AppState {
     fn forget_neighbourhood(self, peer: &PeerId) {
         self.neighbourhood
             .maybe_update(|told| told.remove(peer).is_some());
+    }
+
+    /// Whether the history has a line `id`.
+    fn has_message(self, id: &str) -> bool {
+        self.messages
+            .with_untracked(|messages| messages.iter().rev().any(|m| m.id == id))
+    }
+
+    /// Asks the author of the shared file `id` for it.
+    pub fn want_file(self, id: String) {
+        self.update_file(&id, |file| {
+            file.asked = true;
+            file.failed = None;
+        });
+        self.command(Command::WantFile(id));
     }
 
     fn update_file(self, id: &str, change: impl FnOnce(&mut FileLine)) {

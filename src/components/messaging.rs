@@ -21,7 +21,9 @@ pub fn Messaging() -> impl IntoView {
                     <For
                         each=move || state.messages.get()
                         key=|line| {
-                            let file = line.file.as_ref().map(|f| (f.done, f.url.is_some(), f.failed.clone()));
+                            let file = line.file.as_ref().map(|f| {
+                                (f.done, f.url.is_some(), f.failed.clone(), f.on_request, f.asked)
+                            });
                             (line.id.clone(), line.delivered, file)
                         }
                         let:line
@@ -69,23 +71,41 @@ fn MessageItem(line: ChatLine) -> impl IntoView {
             </div>
             {match line.file.clone() {
                 None => view! { <p class="message-text">{line.text.clone()}</p> }.into_any(),
-                Some(file) => view! { <FileItem file=file/> }.into_any(),
+                Some(file) => view! { <FileItem file=file id=line.id.clone()/> }.into_any(),
             }}
             {delivery.map(|d| view! { <span class="delivery" data-testid="delivery">{d}</span> })}
         </li>
     }
 }
 
-/// A file transfer: name, size, progress and, once it arrived, a download link.
+/// A file transfer: name, size, progress and, once it arrived, a download link. A file shared
+/// by a page past our links comes when asked for.
 #[component]
-fn FileItem(file: FileLine) -> impl IntoView {
+fn FileItem(
+    /// The transfer.
+    file: FileLine,
+    /// Its line's ID.
+    id: String,
+) -> impl IntoView {
+    let state = expect_context::<AppState>();
     let label = format!("Transfer of {}", file.name);
     let status = match (&file.failed, &file.url) {
         (Some(reason), _) => reason.clone(),
         (None, Some(_)) => "received".to_owned(),
+        (None, None) if file.on_request && file.asked => "asking its sender for it…".to_owned(),
+        (None, None) if file.on_request => "shared with the room".to_owned(),
         (None, None) if file.done >= file.size => "sent".to_owned(),
         (None, None) => format!("{} of {}", human_size(file.done), human_size(file.size)),
     };
+    // Asked for or not, a file that did not come can be asked for again.
+    let ask = (file.on_request && (!file.asked || file.failed.is_some())).then(|| {
+        let id = id.clone();
+        view! {
+            <button type="button" class="get-file" on:click=move |_| state.want_file(id.clone())>
+                "Get it"
+            </button>
+        }
+    });
     view! {
         <div class="file" data-testid="file">
             <span class="file-name">{file.name.clone()}</span>
@@ -99,6 +119,7 @@ fn FileItem(file: FileLine) -> impl IntoView {
             {file.url.clone().map(|url| view! {
                 <a class="download" href=url download=file.name.clone()>"Download"</a>
             })}
+            {ask}
         </div>
     }
 }

@@ -2,8 +2,11 @@
 // at most five links, so a room message reaches some of the others only when pages pass it on. Every
 // page shows it, once, from its author, and the author's delivery count says all seven got it.
 // Each page hears who is in the room, past its links. Each page's picture of the mesh shows its
-// own links and, past them, exactly their links; when a page closes, it leaves every picture.
+// own links and, past them, exactly their links; when a page closes, it leaves every picture. A
+// file shared with the room is announced past the sender's links, and a page there gets it on
+// asking.
 import { test } from "node:test";
+import { createHash, randomBytes } from "node:crypto";
 import assert from "node:assert/strict";
 import { screenshot, send, pageSuite, registeredId } from "./support.mjs";
 
@@ -130,6 +133,27 @@ test("eight pages with at most five links each all get a room message, and the c
     assert.match(await shown.locator(".message-from").textContent(), /Guest/);
   }
   console.log("screenshot:", await screenshot(pages[PAGES - 1], "gossip-desktop"));
+
+  // A file for the room: a page with no link to the sender hears of it, asks, and gets it.
+  const bytes = randomBytes(300 * 1024);
+  const digest = createHash("sha256").update(bytes).digest("hex");
+  await pages[0].locator("input[type=file]").setInputFiles({ name: "shared.bin", mimeType: "application/octet-stream", buffer: bytes });
+  const senderLinks = (await seen(pages[0])).linked;
+  const far = pages.findIndex((_, i) => i > 0 && !senderLinks.includes(ids[i]));
+  assert.ok(far > 0, "every page is linked with the sender");
+  const file = pages[far].locator("[data-testid=file]", { hasText: "shared.bin" });
+  await file.filter({ hasText: "shared with the room" }).waitFor(WAIT);
+  console.log("screenshot:", await screenshot(pages[far], "shared-file-desktop"));
+  await pages[far].setViewportSize({ width: 390, height: 844 });
+  console.log("screenshot:", await screenshot(pages[far], "shared-file-phone"));
+  await file.getByRole("button", { name: "Get it" }).click();
+  await file.locator(".download").waitFor(WAIT);
+  const received = await file.locator(".download").evaluate(async (link) => {
+    const blob = await (await fetch(link.href)).blob();
+    const hash = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+    return [...new Uint8Array(hash)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  });
+  assert.equal(received, digest, `page ${far} got other bytes`);
 
   // The pictures: each page's links, and past them their links. No page is linked with all
   // seven others, and the room is one piece, so every page draws someone past its links.

@@ -33,18 +33,40 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+
+use core::time::Duration;
 
 use crate::PeerId;
 use crate::mesh::gossip::GossipMessage;
 use crate::mesh::post;
 use crate::mesh::{
-    ChatError, FileOffer, LinkId, Mesh, MeshConfig, MeshError, MeshMessage, MeshOutput,
-    OutgoingChat, PeerView, ReceivedChat, SignalError, SlotResult,
+    ChatError, FileNotice, FileOffer, LinkId, Mesh, MeshConfig, MeshError, MeshMessage, MeshOutput,
+    OutgoingChat, PeerView, PostKind, ReceivedChat, RoomPost, SignalError, SlotResult,
 };
 use crate::proof::{ChannelBinding, PeerKey, Proof, ProofError};
 use crate::time::Instant;
 use crate::transfer::{self, Progress};
+
+/// How long a file we shared with the room is sent to pages past our links that ask for it.
+pub const SHARE_FOR: Duration = Duration::from_secs(600);
+/// The most files we keep to send to pages that ask for them.
+pub const MAX_SHARED_FILES: usize = 16;
+/// The most bytes of files we keep to send to pages that ask for them; a larger file goes to
+/// our links only.
+pub const MAX_SHARED_BYTES: usize = 64 * 1024 * 1024;
+
+/// A file we shared with the room, kept for pages past our links that ask for it.
+#[derive(Debug)]
+struct SharedFile {
+    transfer: String,
+    /// Our room post that announced it.
+    post: RoomPost,
+    bytes: Vec<u8>,
+    until: Instant,
+    /// The links it went to on request: each gets it once.
+    sent_to: BTreeSet<LinkId>,
+}
 
 /// How a dial's offer, answer and candidates travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,6 +196,9 @@ pub enum Event {
     },
     /// Signaling through the mesh changed.
     Signaling(SignalingCounts),
+    /// A page shared a file with the room; we heard of it by gossip. Ask for it with
+    /// [`Endpoint::want_file`].
+    FileAnnounced(FileNotice),
     /// A page in the room said it is there, or gave another name (heard by gossip; it may
     /// have no link with us).
     Present {
@@ -228,6 +253,9 @@ pub struct Endpoint {
     /// Files arriving, under the link they come on and their sender's transfer ID.
     files: transfer::Receiver<LinkId>,
     arriving: HashMap<(LinkId, String), Arriving>,
+    /// Files we shared with the room, oldest first, within [`MAX_SHARED_FILES`] and
+    /// [`MAX_SHARED_BYTES`].
+    shared: VecDeque<SharedFile>,
     /// Links being dialed through the mesh: the PeerServer is tried once if that fails.
     mesh_dials: HashSet<LinkId>,
     signals_sent: u64,
@@ -248,6 +276,7 @@ impl Endpoint {
             bindings: HashMap::new(),
             files: transfer::Receiver::default(),
             arriving: HashMap::new(),
+            shared: VecDeque::new(),
             mesh_dials: HashSet::new(),
             signals_sent: 0,
             signals_refused: 0,
@@ -501,7 +530,8 @@ impl Endpoint {
     }
 
     /// Sends a file to the room, or to `to` alone: its announcement, then its chunks, on each
-    /// recipient's link.
+    /// recipient's link. A file for the room is also announced to pages past our links, by
+    /// gossip, and kept for [`SHARE_FOR`] to send to those that ask.
     pub fn send_file(
         &mut self,
         wall_clock: u64,
@@ -515,21 +545,93 @@ impl Endpoint {
         // The announcement goes first.
         self.process();
         for &link in &outgoing.links {
-            let mut done = 0u64;
-            for chunk in transfer::chunks(&outgoing.id, bytes) {
-                done = (done + transfer::CHUNK_SIZE as u64).min(size);
-                self.actions.push_back(Action::SendChunk {
-                    link,
-                    chunk,
-                    id: outgoing.id.clone(),
-                    done,
-                });
-            }
+            self.send_chunks(link, &outgoing.id, bytes);
+        }
+        if to.is_none() {
+            let post = self
+                .mesh
+                .file_post(wall_clock, &outgoing.id, name, size, mime);
+            let payload = post::seal(&self.key, &post);
+            // Past the allowance for our own posts, only our links get the file.
+            let _ = self.mesh.publish_post(self.now, &post, payload);
+            self.share(&outgoing.id, post, bytes);
+            self.process();
         }
         Ok(OutgoingFile {
             id: outgoing.id,
             recipients: outgoing.links.len(),
         })
+    }
+
+    /// Asks the author of a file shared with the room ([`Event::FileAnnounced`]) for it; it
+    /// then comes as any other file, or [`Event::FileFailed`] says why not.
+    pub fn want_file(&mut self, id: &str) -> Result<(), ChatError> {
+        let wanted = self.mesh.want_file(self.now, id);
+        self.process();
+        wanted
+    }
+
+    /// Queues the chunks of file `id` for `link`.
+    fn send_chunks(&mut self, link: LinkId, id: &str, bytes: &[u8]) {
+        let size = bytes.len() as u64;
+        let mut done = 0u64;
+        for chunk in transfer::chunks(id, bytes) {
+            done = (done + transfer::CHUNK_SIZE as u64).min(size);
+            self.actions.push_back(Action::SendChunk {
+                link,
+                chunk,
+                id: id.to_owned(),
+                done,
+            });
+        }
+    }
+
+    /// Keeps a file we shared with the room for pages that ask for it, within the bounds.
+    fn share(&mut self, transfer: &str, post: RoomPost, bytes: &[u8]) {
+        if bytes.len() > MAX_SHARED_BYTES {
+            return;
+        }
+        self.shared.push_back(SharedFile {
+            transfer: transfer.to_owned(),
+            post,
+            bytes: bytes.to_vec(),
+            until: self.now + SHARE_FOR,
+            sent_to: BTreeSet::new(),
+        });
+        while self.shared.len() > MAX_SHARED_FILES
+            || self.shared.iter().map(|f| f.bytes.len()).sum::<usize>() > MAX_SHARED_BYTES
+        {
+            self.shared.pop_front();
+        }
+    }
+
+    /// A linked peer asks for a file we shared: each link gets it once, while we share it.
+    fn file_wanted(&mut self, link: LinkId, transfer: &str) {
+        let now = self.now;
+        self.shared.retain(|f| f.until > now);
+        let Some(file) = self.shared.iter_mut().find(|f| f.transfer == transfer) else {
+            return;
+        };
+        if !file.sent_to.insert(link) {
+            return;
+        }
+        let PostKind::File { name, size, mime } = file.post.kind.clone() else {
+            return;
+        };
+        let message = MeshMessage::File {
+            id: transfer.to_owned(),
+            name,
+            size,
+            mime,
+            sent_at: file.post.sent_at,
+            direct: false,
+        };
+        let bytes = std::mem::take(&mut file.bytes);
+        self.actions.push_back(Action::Send { link, message });
+        self.send_chunks(link, transfer, &bytes);
+        if let Some(file) = self.shared.iter_mut().find(|f| f.transfer == transfer) {
+            file.bytes = bytes;
+        }
     }
 
     /// Acts on what is due at `now`.
@@ -609,6 +711,16 @@ impl Endpoint {
                     // Past the allowance for our own posts, this presence is skipped: the
                     // next one comes in time.
                     let _ = self.mesh.publish_post(self.now, &post, payload);
+                }
+                MeshOutput::FileAnnounced(notice) => {
+                    self.events.push_back(Event::FileAnnounced(notice));
+                }
+                MeshOutput::FileWanted { link, transfer } => self.file_wanted(link, &transfer),
+                MeshOutput::FileNotFetched { id, reason } => {
+                    self.events.push_back(Event::FileFailed {
+                        id: Some(id),
+                        reason,
+                    });
                 }
                 MeshOutput::Present { id, name } => {
                     self.events.push_back(Event::Present { id, name });

@@ -294,6 +294,13 @@ impl Node {
         });
     }
 
+    /// Asks the author of a file shared with the room (an [`Event::FileAnnounced`]'s ID) for
+    /// it; it then arrives as any other file, or [`Event::FileFailed`] or
+    /// [`NodeEvent::SendFailed`] says why not.
+    pub fn want_file(&self, id: &str) {
+        self.command(Command::WantFile(id.to_owned()));
+    }
+
     /// Changes our display name, for every peer.
     pub fn rename(&self, name: &str) {
         self.command(Command::Rename(name.to_owned()));
@@ -343,6 +350,7 @@ enum Command {
         bytes: Vec<u8>,
         to: Option<PeerId>,
     },
+    WantFile(String),
     MakeInvite,
     AnswerInvite(String),
     TakeAnswer(String),
@@ -605,6 +613,11 @@ impl Driver {
                         sent_at,
                     }),
                     Err(error) => self.emit(NodeEvent::SendFailed(error.to_string())),
+                }
+            }
+            Command::WantFile(id) => {
+                if let Err(error) = self.endpoint.want_file(&id) {
+                    self.emit(NodeEvent::SendFailed(error.to_string()));
                 }
             }
             Command::MakeInvite => {

@@ -107,6 +107,12 @@ pub enum MeshMessage {
         /// Whether it is for the receiver alone rather than the room.
         direct: bool,
     },
+    /// Send me the file you shared with the room as `id` (your transfer ID), as you would send
+    /// it to a linked peer: its announcement, then its chunks.
+    FileWanted {
+        /// The transfer's ID.
+        id: String,
+    },
     /// All of the receiver's file `id` arrived.
     FileReceived {
         /// The transfer's ID.
@@ -230,7 +236,9 @@ impl MeshMessage {
                 }
                 Ok(())
             }
-            Self::Ack { id } | Self::FileReceived { id } => check_message_id(id),
+            Self::Ack { id } | Self::FileReceived { id } | Self::FileWanted { id } => {
+                check_message_id(id)
+            }
             Self::Gossip { gossip } => gossip.validate().map_err(MeshMessageError::Gossip),
             Self::Signal {
                 to,

@@ -118,6 +118,13 @@ pub const FIRST_PRESENCE: Duration = Duration::from_secs(1);
 /// Pages cut off from every slot holder scan the slots within this time, each at a random
 /// moment in it, so that a part of the room that split off does not scan all at once.
 pub const STRANDED_RESCAN: Duration = Duration::from_secs(15);
+/// How many files shared with the room by pages past our links are remembered, to ask their
+/// authors for them.
+pub const MAX_ANNOUNCED_FILES: usize = 256;
+/// How many files we may be asking their authors for at once.
+pub const MAX_WANTED_FILES: usize = 16;
+/// How long a file asked for may take to start coming.
+pub const FILE_WANT_TIMEOUT: Duration = Duration::from_secs(60);
 /// What the author's ID for each of our presence posts starts with: their delivery counts
 /// tell the room's size, and are shown as no message's.
 const PRESENCE_ID_PREFIX: &str = "presence-";
@@ -201,6 +208,10 @@ pub enum ChatError {
     NotConnected(PeerId),
     /// The room message could not go out; the error says why.
     Publish(gossip::PublishError),
+    /// The file asked for was never announced to this page, or was announced too long ago.
+    UnknownFile(String),
+    /// [`MAX_WANTED_FILES`] files are being asked for already.
+    TooManyWanted,
 }
 
 impl fmt::Display for ChatError {
@@ -219,6 +230,14 @@ impl fmt::Display for ChatError {
                 )
             }
             Self::Publish(error) => write!(f, "the room message did not go out: {error}"),
+            Self::UnknownFile(id) => write!(
+                f,
+                "no page announced the file {id} lately; it may have been shared too long ago"
+            ),
+            Self::TooManyWanted => write!(
+                f,
+                "{MAX_WANTED_FILES} files are being asked for already; wait until they come"
+            ),
         }
     }
 }
@@ -361,6 +380,26 @@ pub struct FileOffer {
     pub link: LinkId,
 }
 
+/// A file a page shared with the room, heard of by gossip; ask its author for it with
+/// [`Mesh::want_file`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileNotice {
+    /// Its ID here, as a [`FileOffer`]'s: the author's ID, `/`, and the transfer ID.
+    pub id: String,
+    /// The author.
+    pub from: PeerId,
+    /// The author's display name.
+    pub from_name: String,
+    /// The file's name.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its media type; may be empty.
+    pub mime: String,
+    /// When it was shared, in ms since the Unix epoch, by the author's clock.
+    pub sent_at: u64,
+}
+
 /// A file on its way: stream [`crate::transfer::chunks`] to each link, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingFile {
@@ -437,6 +476,23 @@ pub enum MeshOutput {
         /// Its links, in its order.
         links: Vec<PeerId>,
     },
+    /// A page shared a file with the room: we heard of it by gossip.
+    FileAnnounced(FileNotice),
+    /// The peer on `link` asks for a file we shared with the room: send it (its
+    /// [`MeshMessage::File`], then its chunks), if we still have it.
+    FileWanted {
+        /// The link to send it on.
+        link: LinkId,
+        /// Our transfer ID.
+        transfer: String,
+    },
+    /// A file we asked for did not start coming in time.
+    FileNotFetched {
+        /// The file's ID (as in its [`FileNotice`]).
+        id: String,
+        /// Why, for people.
+        reason: String,
+    },
     /// Sign `post` (our presence) and publish it with [`Mesh::publish_post`].
     Announce(RoomPost),
     /// A page in the room said it is there, or gave another name: one we may have no link
@@ -470,6 +526,17 @@ struct Link {
     found_by: FoundBy,
     open: bool,
     next_hello: Option<Instant>,
+}
+
+/// A file we ask its author for.
+#[derive(Debug)]
+struct WantedFile {
+    author: PeerId,
+    transfer: String,
+    /// Whether the request went out (it waits for a link to the author otherwise).
+    asked: bool,
+    /// When we give up on it.
+    until: Instant,
 }
 
 /// What a linked peer told of itself in its latest [`MeshMessage::Links`].
@@ -564,6 +631,11 @@ pub struct Mesh {
     roster: roster::Roster,
     /// When we next say we are in the room; from our first link on.
     next_presence: Option<Instant>,
+    /// Files shared with the room that we heard of, by ID: their author and transfer ID;
+    /// oldest first, at most [`MAX_ANNOUNCED_FILES`].
+    announced: VecDeque<(String, PeerId, String)>,
+    /// Files we asked (or will ask, once linked) their authors for, by ID.
+    wanted: BTreeMap<String, WantedFile>,
     /// Whether our links changed since we last told our peers.
     links_changed: bool,
     /// When our links may next be told, at most every [`LINKS_REPORT_INTERVAL`].
@@ -615,6 +687,8 @@ impl Mesh {
             stranded_scan_at: None,
             roster: roster::Roster::default(),
             next_presence: None,
+            announced: VecDeque::new(),
+            wanted: BTreeMap::new(),
             links_changed: false,
             next_links_report: Instant::from_millis(0),
             outputs: VecDeque::new(),
@@ -934,6 +1008,7 @@ impl Mesh {
                     return;
                 };
                 let from_name = self.peers.get(&from).and_then(|p| p.view.name.clone());
+                self.wanted.remove(&scoped_id(&from, &id));
                 self.outputs.push_back(MeshOutput::FileOffered(FileOffer {
                     id: scoped_id(&from, &id),
                     transfer: id,
@@ -946,6 +1021,12 @@ impl Mesh {
                     direct,
                     link,
                 }));
+            }
+            MeshMessage::FileWanted { id } => {
+                if self.peer_of(link).is_some() {
+                    self.outputs
+                        .push_back(MeshOutput::FileWanted { link, transfer: id });
+                }
             }
             MeshMessage::Ack { id } | MeshMessage::FileReceived { id } => {
                 let Some(from) = self.peer_of(link) else {
@@ -1118,6 +1199,101 @@ impl Mesh {
         least.max(PRESENCE_PER_PAGE * self.roster.len() as u32)
     }
 
+    /// Our room post that shares the file `transfer` (sent with [`Mesh::send_file`]) with pages
+    /// past our links: sign it and publish it with [`Mesh::publish_post`].
+    #[must_use]
+    pub fn file_post(
+        &self,
+        wall_clock: u64,
+        transfer: &str,
+        name: &str,
+        size: u64,
+        mime: &str,
+    ) -> RoomPost {
+        RoomPost {
+            from: self.me.to_string(),
+            name: self.name.clone(),
+            id: transfer.to_owned(),
+            text: String::new(),
+            sent_at: wall_clock,
+            kind: PostKind::File {
+                name: name.chars().take(message::MAX_FILE_NAME_CHARS).collect(),
+                size,
+                mime: mime.chars().take(255).collect(),
+            },
+        }
+    }
+
+    /// Asks the author of the file `id` (a [`FileNotice`]'s) for it: at once if we are linked
+    /// with it, or once a link to it opens, which this dials. The file then comes as any other
+    /// ([`MeshOutput::FileOffered`]), or [`MeshOutput::FileNotFetched`] says why not.
+    pub fn want_file(&mut self, now: Instant, id: &str) -> Result<(), ChatError> {
+        let (author, transfer) = self
+            .announced
+            .iter()
+            .find(|(known, _, _)| known == id)
+            .map(|(_, author, transfer)| (author.clone(), transfer.clone()))
+            .ok_or_else(|| ChatError::UnknownFile(id.to_owned()))?;
+        if !self.wanted.contains_key(id) && self.wanted.len() >= MAX_WANTED_FILES {
+            return Err(ChatError::TooManyWanted);
+        }
+        self.wanted.insert(
+            id.to_owned(),
+            WantedFile {
+                author: author.clone(),
+                transfer,
+                asked: false,
+                until: now + FILE_WANT_TIMEOUT,
+            },
+        );
+        let linked = self
+            .peers
+            .get(&author)
+            .filter(|p| p.view.state == PeerState::Connected)
+            .and_then(|p| p.view.link);
+        match linked {
+            Some(link) => self.ask_for_files(link, &author),
+            // One link past the bound: the file's author is worth it, and eviction makes room.
+            None => {
+                let cap = usize::from(self.config.degree.high) + 1;
+                self.dial_up_to(now, author, FoundBy::Exchange, cap);
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks `author`, linked on `link`, for the files we want of it.
+    fn ask_for_files(&mut self, link: LinkId, author: &PeerId) {
+        let asks: Vec<String> = self
+            .wanted
+            .values_mut()
+            .filter(|w| &w.author == author && !w.asked)
+            .map(|w| {
+                w.asked = true;
+                w.transfer.clone()
+            })
+            .collect();
+        for id in asks {
+            self.send(link, MeshMessage::FileWanted { id });
+        }
+    }
+
+    /// A file shared with the room reached us by gossip: shown, and remembered to ask for.
+    fn file_announced(&mut self, notice: FileNotice) {
+        if !self.announced.iter().any(|(id, _, _)| *id == notice.id) {
+            let transfer = notice
+                .id
+                .split_once('/')
+                .map_or_else(String::new, |(_, t)| t.to_owned());
+            self.announced
+                .push_back((notice.id.clone(), notice.from.clone(), transfer));
+            if self.announced.len() > MAX_ANNOUNCED_FILES {
+                self.announced.pop_front();
+            }
+        }
+        self.outputs.push_back(MeshOutput::FileAnnounced(notice));
+    }
+
     /// Asks for our presence to be signed and published, and when to say it again.
     fn announce(&mut self, now: Instant) {
         let every = self.presence_every();
@@ -1237,6 +1413,25 @@ impl Mesh {
         for gone in self.roster.expire(now) {
             self.outputs.push_back(MeshOutput::Absent(gone));
         }
+        let late: Vec<String> = self
+            .wanted
+            .iter()
+            .filter(|(_, w)| w.until <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in late {
+            let asked = self.wanted.remove(&id).is_some_and(|w| w.asked);
+            let reason = if asked {
+                "it did not come: its author no longer shares it (a page shares a file for 10 \
+                 minutes), or left"
+            } else {
+                "its author could not be reached; it may have left"
+            };
+            self.outputs.push_back(MeshOutput::FileNotFetched {
+                id,
+                reason: reason.to_owned(),
+            });
+        }
         self.gossip.handle_timeout(now);
         self.pump_gossip(now);
     }
@@ -1264,6 +1459,7 @@ impl Mesh {
             .chain(self.links_changed.then_some(self.next_links_report))
             .chain(self.next_presence)
             .chain(self.roster.next_expiry())
+            .chain(self.wanted.values().map(|w| w.until).min())
             .min()
     }
 
@@ -1568,6 +1764,7 @@ impl Mesh {
         );
         self.outputs.push_back(MeshOutput::PeerChanged(view));
         self.links_changed = true;
+        self.ask_for_files(link, &peer);
         if self.next_presence.is_none() && self.config.presence_every.is_some() {
             self.next_presence = Some(now + FIRST_PRESENCE);
         }
@@ -1970,7 +2167,7 @@ impl Mesh {
                     let name = clean_display_name(&post.name);
                     let every = match post.kind {
                         PostKind::Presence { every } => Duration::from_secs(every.into()),
-                        PostKind::Chat => PRESENCE_EVERY,
+                        PostKind::Chat | PostKind::File { .. } => PRESENCE_EVERY,
                     };
                     match self.roster.heard(now, &from, &name, every) {
                         roster::Heard::Joined | roster::Heard::Renamed => {
@@ -1980,6 +2177,23 @@ impl Mesh {
                             });
                         }
                         roster::Heard::Again | roster::Heard::NoRoom => {}
+                    }
+                    if let PostKind::File {
+                        name: file,
+                        size,
+                        mime,
+                    } = post.kind
+                    {
+                        self.file_announced(FileNotice {
+                            id,
+                            from,
+                            from_name: name,
+                            name: file,
+                            size,
+                            mime,
+                            sent_at: post.sent_at,
+                        });
+                        continue;
                     }
                     if post.kind != PostKind::Chat {
                         continue;

@@ -13,12 +13,12 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::message::{MAX_CHAT_BYTES, MAX_MESSAGE_ID_LEN, MAX_NAME_CHARS};
+use super::message::{MAX_CHAT_BYTES, MAX_FILE_NAME_CHARS, MAX_MESSAGE_ID_LEN, MAX_NAME_CHARS};
 use crate::peer_id::PeerId;
 use crate::proof::{PeerKey, Proof, ProofError};
 
 /// What a room post says.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PostKind {
     /// A chat message: its text.
@@ -29,6 +29,16 @@ pub enum PostKind {
     Presence {
         /// Seconds until it says so again, 1 to 3,600.
         every: u32,
+    },
+    /// The author shares a file with the room; the post's ID is the file's transfer ID, and
+    /// pages ask the author for it ([`super::MeshMessage::FileWanted`]). The text is empty.
+    File {
+        /// The file's name.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+        /// Its media type; may be empty.
+        mime: String,
     },
 }
 
@@ -121,12 +131,25 @@ impl RoomPost {
         if self.name.chars().count() > MAX_NAME_CHARS {
             return Err(PostError::Invalid("a display name over 40 characters"));
         }
-        if let PostKind::Presence { every } = self.kind
-            && (!self.text.is_empty() || every == 0 || every > 3600)
-        {
-            return Err(PostError::Invalid(
-                "a presence with text, or not repeated within 1 s to an hour",
-            ));
+        match &self.kind {
+            PostKind::Chat => {}
+            PostKind::Presence { every } => {
+                if !self.text.is_empty() || *every == 0 || *every > 3600 {
+                    return Err(PostError::Invalid(
+                        "a presence with text, or not repeated within 1 s to an hour",
+                    ));
+                }
+            }
+            PostKind::File { name, mime, .. } => {
+                if !self.text.is_empty()
+                    || name.chars().count() > MAX_FILE_NAME_CHARS
+                    || mime.len() > 255
+                {
+                    return Err(PostError::Invalid(
+                        "a shared file with text, a name over 255 characters or a long media type",
+                    ));
+                }
+            }
         }
         Ok(from)
     }
@@ -257,6 +280,14 @@ mod tests {
             },
             RoomPost {
                 kind: PostKind::Presence { every: 3601 },
+                ..presence.clone()
+            },
+            RoomPost {
+                kind: PostKind::File {
+                    name: "x".repeat(256),
+                    size: 1,
+                    mime: String::new(),
+                },
                 ..presence.clone()
             },
         ] {

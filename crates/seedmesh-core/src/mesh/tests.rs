@@ -45,6 +45,12 @@ struct Node {
     told: HashMap<PeerId, Vec<PeerId>>,
     /// The pages heard from in the room, and their names.
     present: HashMap<PeerId, String>,
+    /// Files shared with the room that we heard of by gossip.
+    announced: Vec<FileNotice>,
+    /// Files that arrived whole, by ID.
+    received: HashMap<String, Vec<u8>>,
+    /// Files that failed, by ID, and why.
+    failed: HashMap<String, String>,
 }
 
 thread_local! {
@@ -163,6 +169,9 @@ impl Sim {
             list: HashMap::new(),
             told: HashMap::new(),
             present: HashMap::new(),
+            announced: Vec::new(),
+            received: HashMap::new(),
+            failed: HashMap::new(),
         });
         self.schedule(self.now + at, Event::Join(n));
         n
@@ -361,6 +370,16 @@ impl Sim {
                 }
                 endpoint::Event::Neighbourhood { peer, links } => {
                     self.nodes[n].told.insert(peer, links);
+                }
+                endpoint::Event::FileAnnounced(notice) => self.nodes[n].announced.push(notice),
+                endpoint::Event::FileReceived { id, bytes, .. } => {
+                    self.nodes[n].received.insert(id, bytes);
+                }
+                endpoint::Event::FileFailed {
+                    id: Some(id),
+                    reason,
+                } => {
+                    self.nodes[n].failed.insert(id, reason);
                 }
                 endpoint::Event::Present { id, name } => {
                     self.nodes[n].present.insert(id, name);
@@ -828,6 +847,60 @@ fn every_page_hears_who_is_in_the_room_past_its_links_and_who_left() {
         );
         assert_eq!(sim.nodes[n].present.len(), PAGES - 2);
     }
+}
+
+/// A file shared with the room goes to the sender's links, and its announcement to everyone:
+/// a page past the sender's links asks for it and gets it, until the sender stops sharing it.
+#[test]
+fn pages_past_the_senders_links_hear_of_a_shared_file_and_get_it_on_asking() {
+    const PAGES: usize = 30;
+    let mut sim = room_with_few_links(PAGES);
+    let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let sent = sim.nodes[0]
+        .page
+        .send_file(1_700_000_000_000, "notes.txt", "text/plain", &bytes, None)
+        .unwrap();
+    let id = format!("{}/{}", Sim::id(0), sent.id);
+    sim.drain(0);
+    sim.run_for(Duration::from_secs(5));
+    let linked = sim.connected(0);
+    for n in 1..PAGES {
+        let notice = sim.nodes[n].announced.iter().find(|f| f.id == id);
+        if linked.contains(&n) {
+            assert_eq!(
+                sim.nodes[n].received.get(&id),
+                Some(&bytes),
+                "page {n}, linked"
+            );
+        } else {
+            let notice = notice.unwrap_or_else(|| panic!("page {n} did not hear of the file"));
+            assert_eq!((notice.name.as_str(), notice.size), ("notes.txt", 100_000));
+            assert_eq!(notice.from, Sim::id(0));
+            assert!(sim.nodes[n].received.is_empty());
+        }
+    }
+    let far: Vec<usize> = (1..PAGES).filter(|n| !linked.contains(n)).collect();
+    assert!(far.len() >= 2);
+    sim.nodes[far[0]].page.want_file(&id).unwrap();
+    sim.drain(far[0]);
+    sim.run_for(Duration::from_secs(10));
+    assert_eq!(sim.nodes[far[0]].received.get(&id), Some(&bytes));
+    // Asking again for the same file is harmless, and an unknown one is refused.
+    assert!(matches!(
+        sim.nodes[far[1]].page.want_file("nobody/nothing"),
+        Err(ChatError::UnknownFile(_))
+    ));
+    // Ten minutes later the sender no longer shares it: asking says why it does not come.
+    sim.run_for(crate::endpoint::SHARE_FOR);
+    sim.nodes[far[1]].page.want_file(&id).unwrap();
+    sim.drain(far[1]);
+    sim.run_for(FILE_WANT_TIMEOUT + Duration::from_secs(1));
+    assert!(!sim.nodes[far[1]].received.contains_key(&id));
+    assert!(
+        sim.nodes[far[1]].failed[&id].contains("no longer shares it"),
+        "{:?}",
+        sim.nodes[far[1]].failed
+    );
 }
 
 #[test]
