@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (cargo fuzz, libFuzzer) of every parser of outside data: DoH answers,
 # seed records, PeerServer messages, data-channel frames, mesh messages after a proven hello,
+# BinaryPack messages and chunks from PeerJS peers,
 # and invites. Each target runs with a 1 GiB memory limit and a 10 s limit per input; a crash,
 # a hang or an allocation past the limit fails the run and leaves the input under
 # crates/seedmesh-core/fuzz/artifacts/.
@@ -12,7 +13,7 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
-TARGETS=(dns_answer seed_records signaling_message channel_frames mesh_messages invite)
+TARGETS=(dns_answer seed_records signaling_message channel_frames mesh_messages invite binarypack)
 limit=(-max_total_time="${1:-20}")
 if [ "${1:-}" = runs ]; then
   limit=(-runs="${2:?how many runs}")

@@ -25,6 +25,9 @@ cargo clippy --quiet --target wasm32-unknown-unknown --workspace --exclude seedm
 step "native tests"
 cargo test -p seedmesh-core -p seedmesh-cli
 
+step "BinaryPack test vectors are what peerjs 1.5.5 packs (scripts/binarypack-vectors.mjs)"
+node scripts/binarypack-vectors.mjs | diff -q - crates/seedmesh-core/src/binarypack/vectors.json
+
 step "fuzzing every parser of outside data, 20 s each (scripts/fuzz.sh)"
 scripts/fuzz.sh 20
 

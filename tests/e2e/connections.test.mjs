@@ -249,14 +249,55 @@ test("dialing a peer that is not on the PeerServer fails with 'peer unavailable'
   console.log(`peer unavailable after ${Date.now() - started} ms: ${error}`);
 });
 
-test("an offer in PeerJS's default BinaryPack serialization is refused with a reason", { timeout: 60_000 }, async () => {
+/** FNV-1a, 32 bits, of the bytes (i * 31 + seed) % 256 for i below `len`, as hex. */
+function madeFnv(len, seed) {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < len; i++) hash = Math.imul(hash ^ ((i * 31 + seed) % 256), 16777619) >>> 0;
+  return hash.toString(16);
+}
+
+/** Messages both ways on a BinaryPack connection, and 5 MiB each way (PeerJS's chunks). */
+async function exchangeBinary(r, rh, j, jh) {
+  await rust.sendJson(r, rh, { hello: "binary", n: [1, 2.5, null, -70000], nested: { ü: true } });
+  assert.deepEqual(await js.next(j, jh), { kind: "json", value: { hello: "binary", n: [1, 2.5, null, -70000], nested: { ü: true } } });
+  await rust.sendText(r, rh, "text from rust");
+  assert.deepEqual(await js.next(j, jh), { kind: "text", value: "text from rust" });
+  await rust.sendBytes(r, rh, [0, 1, 2, 254, 255]);
+  assert.deepEqual(await js.next(j, jh), { kind: "bytes", value: [0, 1, 2, 254, 255] });
+  await js.send(j, jh, { from: "peerjs", list: ["a", 1, null, 1.25] });
+  assert.deepEqual(await rust.next(r, rh), { kind: "json", value: { from: "peerjs", list: ["a", 1, null, 1.25] } });
+  await js.send(j, jh, "plain");
+  assert.deepEqual(await rust.next(r, rh), { kind: "text", value: "plain" });
+  await js.sendBytes(j, jh, [9, 8, 7]);
+  assert.deepEqual(await rust.next(r, rh), { kind: "bytes", value: [9, 8, 7] });
+  // An object with bytes inside, as PeerJS users send files.
+  await j.page.evaluate((h) => pj.send(h, { name: "a.bin", file: new Uint8Array([5, 6]) }), jh);
+  const packed = await rust.next(r, rh);
+  assert.equal(packed.kind, "packed", JSON.stringify(packed));
+  assert.match(packed.value, /"file", Binary\(\[5, 6\]\)/);
+  // 5 MiB each way: PeerJS splits them into chunks of 16,300 bytes, and so do we.
+  const big = 5 * 1024 * 1024;
+  await r.page.evaluate(([h, n]) => harness.send_made_bytes(h, n, 11), [rh, big]);
+  assert.deepEqual(await j.page.evaluate((h) => pj.nextMessage(h, 60_000), jh), { kind: "bytes", len: big, fnv: madeFnv(big, 11) });
+  await j.page.evaluate(([h, n]) => pj.sendMadeBytes(h, n, 13), [jh, big]);
+  assert.deepEqual(await r.page.evaluate((h) => harness.next_event(h, 60_000), rh), { kind: "bytes", len: big, fnv: madeFnv(big, 13) });
+}
+
+test("PeerJS's default serialization (BinaryPack): a client with no options dials our peer, ours dials it, 5 MiB each way", { timeout: 180_000 }, async () => {
   const r = await rustPeer();
   const j = await peerjsPeer();
-  await j.page.evaluate((id) => void pj.peer.connect(id), r.id);
-  const event = await rust.peerEvent(r, 10_000);
-  assert.equal(event.kind, "refused", JSON.stringify(event));
-  assert.equal(event.peer, j.id);
-  assert.match(event.reason, /"binary" is not supported; use "json" or "raw"/);
+  // No options at all, as most PeerJS code is written.
+  const [jh, incoming] = await Promise.all([j.page.evaluate((id) => pj.connectDefault(id), r.id), rust.accept(r)]);
+  assert.equal(incoming.peer, j.id);
+  assert.equal(incoming.serialization, "binary");
+  await exchangeBinary(r, incoming.handle, j, jh);
+
+  const [rh, jIncoming] = await Promise.all([rust.dial(r, j.id, "binary"), js.accept(j)]);
+  assert.equal(jIncoming.serialization, "binary");
+  await exchangeBinary(r, rh, j, jIncoming.handle);
+  // PeerJS's close message, in BinaryPack, ends the connection on our side with a clear reason.
+  await j.page.evaluate((h) => pj.close(h, true), jIncoming.handle);
+  assert.deepEqual(await rust.next(r, rh), { kind: "closed", reason: "the peer closed the connection" });
 });
 
 test("a relay-only connection through the local TURN server", { timeout: 60_000 }, async () => {

@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod binarypack;
 pub mod channel;
 pub mod connection;
 pub mod discovery;

@@ -166,6 +166,7 @@ fn serialization(name: &str) -> Result<Serialization, JsValue> {
     match name {
         "json" => Ok(Serialization::Json),
         "raw" => Ok(Serialization::Raw),
+        "binary" => Ok(Serialization::Binary),
         other => Err(fail(format!("unknown serialization {other}"))),
     }
 }
@@ -216,6 +217,25 @@ pub async fn send_text(handle: u32, text: String) -> Result<(), JsValue> {
         .map_err(fail)
 }
 
+/// Sends `len` bytes made with `seed`: `(i * 31 + seed) % 256` for each index `i`.
+#[wasm_bindgen]
+pub async fn send_made_bytes(handle: u32, len: u32, seed: u32) -> Result<(), JsValue> {
+    let bytes = (0..len).map(|i| ((i * 31 + seed) % 256) as u8).collect();
+    sender(handle)?
+        .send(&Message::Binary(bytes))
+        .await
+        .map_err(fail)
+}
+
+/// FNV-1a, 32 bits, of `bytes` as hex: how large messages are compared (the PeerJS test page
+/// has the same).
+fn fnv(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0x811c_9dc5u32, |hash, b| {
+        (hash ^ u32::from(*b)).wrapping_mul(16_777_619)
+    });
+    format!("{hash:x}")
+}
+
 /// Sends bytes.
 #[wasm_bindgen]
 pub async fn send_bytes(handle: u32, bytes: Vec<u8>) -> Result<(), JsValue> {
@@ -233,8 +253,14 @@ fn describe(event: Option<ConnectionEvent>) -> Result<JsValue, JsValue> {
         Some(ConnectionEvent::Message(Message::Text(text))) => {
             serde_json::json!({"kind": "text", "value": text})
         }
+        Some(ConnectionEvent::Message(Message::Binary(bytes))) if bytes.len() > 4096 => {
+            serde_json::json!({"kind": "bytes", "len": bytes.len(), "fnv": fnv(&bytes)})
+        }
         Some(ConnectionEvent::Message(Message::Binary(bytes))) => {
             serde_json::json!({"kind": "bytes", "value": bytes})
+        }
+        Some(ConnectionEvent::Message(Message::Packed(value))) => {
+            serde_json::json!({"kind": "packed", "value": format!("{value:?}")})
         }
         Some(ConnectionEvent::Error(error)) => {
             serde_json::json!({"kind": "error", "reason": error.to_string()})

@@ -553,6 +553,8 @@ impl Driver {
                 Message::Binary(chunk) => self.endpoint.received_binary(now, link, &chunk),
                 Message::Json(value) => self.endpoint.received_text(now, link, &value.to_string()),
                 Message::Text(text) => self.endpoint.received_text(now, link, &text),
+                // Mesh links use seedmesh framing, which carries no BinaryPack values.
+                Message::Packed(_) => {}
             },
             Input::Connection(link, ConnectionEvent::Closed(reason)) => {
                 self.senders.borrow_mut().remove(&link);

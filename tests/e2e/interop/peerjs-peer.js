@@ -6,9 +6,26 @@ function timeout(ms, what) {
   return new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms));
 }
 
+/** FNV-1a, 32 bits, of `bytes`: how large messages are compared (the Rust harness has the same). */
+function fnv(bytes) {
+  let hash = 0x811c9dc5;
+  for (const b of bytes) hash = Math.imul(hash ^ b, 16777619) >>> 0;
+  return hash.toString(16);
+}
+
+/** Bytes as {kind, value}, or as their length and FNV-1a when there are more than 4,096. */
+function describeBytes(bytes) {
+  return bytes.length > 4096 ? { kind: "bytes", len: bytes.length, fnv: fnv(bytes) } : { kind: "bytes", value: [...bytes] };
+}
+
+/** The bytes (i * 31 + seed) % 256 for i below `len`, as the Rust harness makes them. */
+function madeBytes(len, seed) {
+  return Uint8Array.from({ length: len }, (_, i) => (i * 31 + seed) % 256);
+}
+
 function describe(data) {
-  if (data instanceof ArrayBuffer) return { kind: "bytes", value: [...new Uint8Array(data)] };
-  if (ArrayBuffer.isView(data)) return { kind: "bytes", value: [...new Uint8Array(data.buffer, data.byteOffset, data.byteLength)] };
+  if (data instanceof ArrayBuffer) return describeBytes(new Uint8Array(data));
+  if (ArrayBuffer.isView(data)) return describeBytes(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   if (typeof data === "string") return { kind: "text", value: data };
   return { kind: "json", value: data };
 }
@@ -62,6 +79,18 @@ window.pj = {
     const handle = this.track(this.peer.connect(id, { serialization, reliable: true, metadata }));
     await Promise.race([this.connections.get(handle).opened, timeout(15_000, `connection to ${id} to open`)]);
     return handle;
+  },
+
+  /** Dials `id` with no options at all, as most PeerJS code does (BinaryPack, unreliable). */
+  async connectDefault(id) {
+    const handle = this.track(this.peer.connect(id));
+    await Promise.race([this.connections.get(handle).opened, timeout(15_000, `connection to ${id} to open`)]);
+    return handle;
+  },
+
+  /** Sends `len` bytes made with `seed` (see madeBytes). */
+  sendMadeBytes(handle, len, seed) {
+    this.connections.get(handle).conn.send(madeBytes(len, seed).buffer);
   },
 
   /** The next incoming connection's handle, once its channel is open. */

@@ -5,7 +5,10 @@
 //! - A **PeerJS** peer gets exactly what PeerJS 1.5 expects for the connection's serialization.
 //!   `json`: one message per **binary** frame of UTF-8 JSON, under 16,300 bytes, with
 //!   `{"__peerData":{"type":"close"}}` meaning "close"; text frames (PeerJS 1.4) are accepted
-//!   too. `raw`: strings as text frames and bytes as binary frames, as they are.
+//!   too. `raw`: strings as text frames and bytes as binary frames, as they are. `binary`
+//!   (also named `binary-utf8` and `default`): [BinaryPack](crate::binarypack) in binary
+//!   frames, messages over 16,300 bytes in PeerJS's chunks, `{__peerData: {type: "close"}}`
+//!   meaning "close".
 //! - A **seedmesh** peer (one that marked its OFFER or ANSWER with `seedmesh: 1`) gets seedmesh
 //!   framing: every frame is binary and starts with a tag byte, messages of any size up to the
 //!   receiver's limit are split into chunks of at most [`MAX_FRAME_LEN`] bytes, and liveness
@@ -31,6 +34,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use crate::binarypack::{self, Chunker, Reassembler, Unpacked};
 use crate::signaling::Serialization;
 use crate::time::Instant;
 
@@ -68,6 +72,31 @@ pub enum Message {
     Text(String),
     /// Bytes.
     Binary(Vec<u8>),
+    /// A BinaryPack value with bytes inside an array or object (from a PeerJS `binary` peer;
+    /// other BinaryPack values come as the kinds above).
+    Packed(binarypack::Value),
+}
+
+impl Message {
+    /// The message as a BinaryPack value.
+    fn to_packed(&self) -> binarypack::Value {
+        match self {
+            Self::Json(value) => binarypack::Value::from_json(value),
+            Self::Text(text) => binarypack::Value::Text(text.clone()),
+            Self::Binary(bytes) => binarypack::Value::Binary(bytes.clone()),
+            Self::Packed(value) => value.clone(),
+        }
+    }
+
+    /// A BinaryPack value as a message: text as text, bytes as bytes, what JSON can say as
+    /// JSON, the rest as it is.
+    fn from_packed(value: binarypack::Value) -> Self {
+        match value {
+            binarypack::Value::Text(text) => Self::Text(text),
+            binarypack::Value::Binary(bytes) => Self::Binary(bytes),
+            other => other.to_json().map_or(Self::Packed(other), Self::Json),
+        }
+    }
 }
 
 /// One data-channel frame, as the browser hands it over.
@@ -96,7 +125,7 @@ pub enum Received {
 /// Who is at the other end, and so how frames are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
-    /// A PeerJS client using this serialization (`json` or `raw`).
+    /// A PeerJS client using this serialization.
     PeerJs(Serialization),
     /// A seedmesh peer: seedmesh framing.
     Seedmesh,
@@ -198,6 +227,8 @@ fn check_supported(protocol: Protocol) -> Result<(), ChannelError> {
 pub struct Encoder {
     protocol: Protocol,
     next_id: u32,
+    /// Numbers PeerJS `binary` chunks.
+    chunker: Chunker,
 }
 
 impl Encoder {
@@ -207,6 +238,7 @@ impl Encoder {
         Ok(Self {
             protocol,
             next_id: 0,
+            chunker: Chunker::default(),
         })
     }
 
@@ -237,6 +269,30 @@ impl Encoder {
     /// one buffer for all its frames.
     pub fn frames<'m>(&mut self, message: &'m Message) -> Result<Frames<'m>, ChannelError> {
         let (tag, payload, text): (Option<u8>, Cow<'m, [u8]>, bool) = match self.protocol {
+            Protocol::PeerJs(
+                Serialization::Binary | Serialization::BinaryUtf8 | Serialization::Default,
+            ) => {
+                let packed = binarypack::pack(&message.to_packed()).map_err(|e| match e {
+                    binarypack::PackError::TooLong(len) => ChannelError::TooBig {
+                        len,
+                        max: u32::MAX as usize,
+                    },
+                    _ => ChannelError::NotRepresentable(
+                        "BinaryPack carries no infinite numbers, nor integers past 2^64",
+                    ),
+                })?;
+                let prebuilt = self.chunker.frames(packed);
+                return Ok(Frames {
+                    tag: None,
+                    payload: Cow::Borrowed(&[]),
+                    text: false,
+                    chunked: false,
+                    id: 0,
+                    count: u32::try_from(prebuilt.len()).unwrap_or(u32::MAX),
+                    next: 0,
+                    prebuilt,
+                });
+            }
             Protocol::PeerJs(Serialization::Json) => {
                 let value = match message {
                     Message::Json(Value::Null) => {
@@ -246,9 +302,9 @@ impl Encoder {
                     }
                     Message::Json(value) => value.to_string(),
                     Message::Text(text) => Value::String(text.clone()).to_string(),
-                    Message::Binary(_) => {
+                    Message::Binary(_) | Message::Packed(_) => {
                         return Err(ChannelError::NotRepresentable(
-                            "bytes have no JSON form; use a \"raw\" connection",
+                            "bytes have no JSON form; use a \"raw\" or \"binary\" connection",
                         ));
                     }
                 };
@@ -265,6 +321,11 @@ impl Encoder {
                     Message::Json(value) => (Cow::Owned(value.to_string().into_bytes()), true),
                     Message::Text(text) => (Cow::Borrowed(text.as_bytes()), true),
                     Message::Binary(bytes) => (Cow::Borrowed(bytes.as_slice()), false),
+                    Message::Packed(_) => {
+                        return Err(ChannelError::NotRepresentable(
+                            "an object with bytes inside needs a \"binary\" connection",
+                        ));
+                    }
                 };
                 if payload.len() > MAX_RAW_LEN {
                     return Err(ChannelError::TooBig {
@@ -279,6 +340,11 @@ impl Encoder {
                     Message::Json(value) => (TAG_JSON, Cow::Owned(value.to_string().into_bytes())),
                     Message::Text(text) => (TAG_TEXT, Cow::Borrowed(text.as_bytes())),
                     Message::Binary(bytes) => (TAG_BINARY, Cow::Borrowed(bytes.as_slice())),
+                    Message::Packed(_) => {
+                        return Err(ChannelError::NotRepresentable(
+                            "an object with bytes inside goes to PeerJS \"binary\" peers only",
+                        ));
+                    }
                 };
                 (Some(tag), payload, false)
             }
@@ -302,6 +368,7 @@ impl Encoder {
             id,
             count: u32::try_from(count).unwrap_or(u32::MAX),
             next: 0,
+            prebuilt: Vec::new(),
         })
     }
 
@@ -325,6 +392,18 @@ impl Encoder {
             Protocol::PeerJs(Serialization::Json) => Some(Frame::Binary(
                 br#"{"__peerData":{"type":"close"}}"#.to_vec(),
             )),
+            Protocol::PeerJs(
+                Serialization::Binary | Serialization::BinaryUtf8 | Serialization::Default,
+            ) => {
+                let close = binarypack::Value::Map(vec![(
+                    "__peerData".into(),
+                    binarypack::Value::Map(vec![(
+                        "type".into(),
+                        binarypack::Value::Text("close".into()),
+                    )]),
+                )]);
+                binarypack::pack(&close).ok().map(Frame::Binary)
+            }
             Protocol::PeerJs(_) => None,
             Protocol::Seedmesh => self.control(TAG_CLOSE, None),
         }
@@ -362,6 +441,9 @@ pub struct Frames<'m> {
     id: u32,
     count: u32,
     next: u32,
+    /// The frames of a BinaryPack message, made whole up front (PeerJS chunks the packed
+    /// message, so it is packed first).
+    prebuilt: Vec<Vec<u8>>,
 }
 
 impl Frames<'_> {
@@ -386,6 +468,10 @@ impl Frames<'_> {
         let index = self.next as usize;
         self.next += 1;
         buffer.clear();
+        if let Some(frame) = self.prebuilt.get_mut(index) {
+            core::mem::swap(buffer, frame);
+            return Some(FrameKind::Binary);
+        }
         if !self.chunked {
             buffer.reserve(self.payload.len() + 1);
             buffer.extend(self.tag);
@@ -431,6 +517,8 @@ pub struct Decoder {
     protocol: Protocol,
     limits: Limits,
     partial: HashMap<u32, Partial>,
+    /// PeerJS `binary` chunks being put together.
+    packs: Reassembler,
 }
 
 impl Decoder {
@@ -441,13 +529,14 @@ impl Decoder {
             protocol,
             limits,
             partial: HashMap::new(),
+            packs: Reassembler::new(limits),
         })
     }
 
     /// How many bytes unfinished messages hold now.
     #[must_use]
     pub fn buffered_len(&self) -> usize {
-        self.partial.values().map(|p| p.data.len()).sum()
+        self.partial.values().map(|p| p.data.len()).sum::<usize>() + self.packs.buffered_len()
     }
 
     /// Reads one frame that came at `now`: a whole message, a control frame, or `None` while a
@@ -457,6 +546,30 @@ impl Decoder {
         let timeout = self.limits.partial_timeout;
         self.partial.retain(|_, p| now < p.last_at + timeout);
         match self.protocol {
+            Protocol::PeerJs(
+                Serialization::Binary | Serialization::BinaryUtf8 | Serialization::Default,
+            ) => {
+                let Frame::Binary(bytes) = frame else {
+                    return Err(ChannelError::Malformed(
+                        "a text frame on a BinaryPack connection".into(),
+                    ));
+                };
+                if bytes.len() > self.limits.max_message_len {
+                    return Err(ChannelError::LimitExceeded(format!(
+                        "a frame of {} bytes; the limit is {}",
+                        bytes.len(),
+                        self.limits.max_message_len
+                    )));
+                }
+                match self.packs.take(now, &bytes) {
+                    Ok(None) => Ok(None),
+                    Ok(Some(Unpacked::Close)) => Ok(Some(Received::Close)),
+                    Ok(Some(Unpacked::Value(value))) => {
+                        Ok(Some(Received::Message(Message::from_packed(value))))
+                    }
+                    Err(e) => Err(ChannelError::Malformed(e.to_string())),
+                }
+            }
             Protocol::PeerJs(Serialization::Json) => {
                 let text = match frame {
                     Frame::Text(text) => text,

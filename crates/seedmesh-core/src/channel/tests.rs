@@ -112,17 +112,57 @@ fn raw_passes_strings_and_bytes_through() {
     ));
 }
 
+const BINARY: Protocol = Protocol::PeerJs(Serialization::Binary);
+
 #[test]
-fn binarypack_is_refused_up_front() {
+fn binarypack_carries_every_kind_of_message_and_chunks_as_peerjs_does() {
     for s in [
         Serialization::Binary,
         Serialization::BinaryUtf8,
         Serialization::Default,
     ] {
-        let error = Encoder::new(Protocol::PeerJs(s)).unwrap_err();
-        assert!(error.to_string().contains("use \"json\" or \"raw\""));
-        assert!(Decoder::new(Protocol::PeerJs(s), Limits::default()).is_err());
+        assert!(Encoder::new(Protocol::PeerJs(s)).is_ok());
     }
+    let object = Message::Json(serde_json::json!({"hello": "peerjs", "n": [1, 2.5, null]}));
+    let with_bytes = Message::Packed(binarypack::Value::Map(vec![(
+        "file".into(),
+        binarypack::Value::Binary(vec![1, 2, 3]),
+    )]));
+    let big = Message::Binary((0..40_000u32).map(|i| i as u8).collect());
+    for message in [
+        object,
+        Message::Text("plain".into()),
+        Message::Binary(vec![0, 255]),
+        with_bytes,
+        big.clone(),
+    ] {
+        assert_eq!(
+            round_trip(BINARY, &message),
+            vec![Received::Message(message)]
+        );
+    }
+    // 40,000 bytes go in three chunks of at most 16,300 bytes of the packed message.
+    let frames = Encoder::new(BINARY).unwrap().encode(&big).unwrap();
+    assert_eq!(frames.len(), 3);
+    let (encoder, mut decoder) = pair(BINARY);
+    let close = encoder.close().unwrap();
+    assert_eq!(decoder.decode(T0, close), Ok(Some(Received::Close)));
+    assert!(matches!(
+        decoder.decode(T0, Frame::Text("{}".into())),
+        Err(ChannelError::Malformed(_))
+    ));
+    assert!(matches!(
+        decoder.decode(T0, Frame::Binary(vec![0xb3, b'a'])),
+        Err(ChannelError::Malformed(_))
+    ));
+    // JSON and raw peers get no objects with bytes inside.
+    let packed = Message::Packed(binarypack::Value::Array(vec![binarypack::Value::Binary(
+        vec![],
+    )]));
+    assert!(matches!(
+        Encoder::new(JSON).unwrap().encode(&packed),
+        Err(ChannelError::NotRepresentable(_))
+    ));
 }
 
 #[test]
@@ -312,6 +352,14 @@ proptest! {
     }
 
     #[test]
+    fn peerjs_binary_round_trips(message in arb_message().prop_filter(
+        "a JSON string comes back as text",
+        |m| !matches!(m, Message::Json(Value::String(_))),
+    )) {
+        prop_assert_eq!(round_trip(BINARY, &message), vec![Received::Message(message)]);
+    }
+
+    #[test]
     fn peerjs_raw_round_trips(message in arb_message().prop_filter("no JSON in raw", |m| !matches!(m, Message::Json(_)))) {
         prop_assert_eq!(round_trip(RAW, &message), vec![Received::Message(message)]);
     }
@@ -319,12 +367,13 @@ proptest! {
     #[test]
     fn arbitrary_frames_never_panic_and_stay_bounded(frames in proptest::collection::vec(arb_frame(), 0..40)) {
         let limits = Limits { max_message_len: 64, max_partial_messages: 2, ..Limits::default() };
-        for protocol in [JSON, RAW, Protocol::Seedmesh] {
+        for protocol in [JSON, RAW, BINARY, Protocol::Seedmesh] {
             let mut decoder = Decoder::new(protocol, limits).unwrap();
             for frame in frames.clone() {
                 let _ = decoder.decode(T0, frame);
                 prop_assert!(decoder.buffered_len() <= 2 * 65);
                 prop_assert!(decoder.partial.len() <= 2);
+                prop_assert!(decoder.packs.unfinished() <= 2);
             }
         }
     }

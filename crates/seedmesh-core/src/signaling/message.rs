@@ -114,13 +114,13 @@ pub enum Serialization {
     /// Strings and bytes as they are (PeerJS `raw`).
     #[serde(rename = "raw")]
     Raw,
-    /// PeerJS BinaryPack (`binary`, the JS default): not supported by seedmesh.
+    /// PeerJS BinaryPack (`binary`, the JS default; see [`crate::binarypack`]).
     #[serde(rename = "binary")]
     Binary,
-    /// PeerJS BinaryPack with UTF-8 strings: not supported by seedmesh.
+    /// PeerJS BinaryPack with UTF-8 strings: the same as `binary` since PeerJS 1.5.
     #[serde(rename = "binary-utf8")]
     BinaryUtf8,
-    /// PeerJS `default`, an alias of `binary`: not supported by seedmesh.
+    /// PeerJS `default`, an alias of `binary`.
     #[serde(rename = "default")]
     Default,
 }
@@ -141,7 +141,10 @@ impl Serialization {
     /// Whether seedmesh can read and write this serialization.
     #[must_use]
     pub const fn is_supported(self) -> bool {
-        matches!(self, Self::Json | Self::Raw)
+        matches!(
+            self,
+            Self::Json | Self::Raw | Self::Binary | Self::BinaryUtf8 | Self::Default
+        )
     }
 }
 
