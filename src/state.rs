@@ -248,8 +248,15 @@ impl AppState {
     /// This page goes by `identity`: its name, and its own chat history from earlier visits.
     pub fn set_identity(self, identity: &Identity) {
         self.name.set(identity.name.clone());
-        self.messages
-            .set(Shared.load(&history_key(&identity.id)).unwrap_or_default());
+        let mut messages: Vec<ChatLine> =
+            Shared.load(&history_key(&identity.id)).unwrap_or_default();
+        // What was being asked for before the page loaded again is not any more.
+        for file in messages.iter_mut().filter_map(|m| m.file.as_mut()) {
+            if file.on_request && file.url.is_none() {
+                file.asked = false;
+            }
+        }
+        self.messages.set(messages);
         self.identity.set(Some(identity.clone()));
     }
 

@@ -31,7 +31,7 @@
 //! bytes after the value, duplicate chunks), this module refuses it with an [`UnpackError`].
 
 use core::fmt;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::channel::Limits;
 use crate::time::Instant;
@@ -40,6 +40,11 @@ use crate::time::Instant;
 pub const CHUNK_MTU: usize = 16_300;
 /// How deep arrays and maps may nest in a message we unpack.
 pub const MAX_DEPTH: usize = 64;
+/// The most values (array items, map keys and values, and the message itself) one message
+/// may hold: a value takes 32 bytes or more in memory however few it took on the wire.
+pub const MAX_VALUES: usize = 1 << 20;
+/// The most items reserved for an array or map before they are read.
+const RESERVED_ITEMS: usize = 1024;
 
 /// A value as BinaryPack carries it: what a JavaScript peer sends.
 #[derive(Debug, Clone, PartialEq)]
@@ -177,6 +182,8 @@ pub enum UnpackError {
     },
     /// Arrays and maps nest deeper than [`MAX_DEPTH`].
     TooDeep,
+    /// The message holds more than [`MAX_VALUES`] values.
+    TooManyValues,
     /// More bytes follow the value, from `at`.
     TrailingBytes {
         /// Where they start.
@@ -195,6 +202,10 @@ impl fmt::Display for UnpackError {
             Self::NotUtf8 { at } => write!(f, "BinaryPack text at byte {at} is not UTF-8"),
             Self::BadKey { at } => write!(f, "a BinaryPack map key at byte {at} is not text"),
             Self::TooDeep => write!(f, "BinaryPack arrays and maps nest deeper than {MAX_DEPTH}"),
+            Self::TooManyValues => write!(
+                f,
+                "a BinaryPack message holds more than {MAX_VALUES} values"
+            ),
             Self::TrailingBytes { at } => {
                 write!(f, "bytes follow the BinaryPack value, from byte {at}")
             }
@@ -320,7 +331,11 @@ fn pack_number(out: &mut Vec<u8>, f: f64) -> Result<(), PackError> {
 
 /// Unpacks one message, which must be exactly one value.
 pub fn unpack(bytes: &[u8]) -> Result<Value, UnpackError> {
-    let mut reader = Reader { bytes, at: 0 };
+    let mut reader = Reader {
+        bytes,
+        at: 0,
+        values: 0,
+    };
     let value = reader.value(0)?;
     if reader.at < bytes.len() {
         return Err(UnpackError::TrailingBytes { at: reader.at });
@@ -331,6 +346,8 @@ pub fn unpack(bytes: &[u8]) -> Result<Value, UnpackError> {
 struct Reader<'b> {
     bytes: &'b [u8],
     at: usize,
+    /// Values read so far, at most [`MAX_VALUES`].
+    values: usize,
 }
 
 impl<'b> Reader<'b> {
@@ -353,6 +370,10 @@ impl<'b> Reader<'b> {
     }
 
     fn value(&mut self, depth: usize) -> Result<Value, UnpackError> {
+        self.values += 1;
+        if self.values > MAX_VALUES {
+            return Err(UnpackError::TooManyValues);
+        }
         let start = self.at;
         let kind = self.take(1, start)?[0];
         let value = match kind {
@@ -419,7 +440,7 @@ impl<'b> Reader<'b> {
             return Err(UnpackError::TooDeep);
         }
         self.room_for(len, start)?;
-        let mut items = Vec::with_capacity(len);
+        let mut items = Vec::with_capacity(len.min(RESERVED_ITEMS));
         for _ in 0..len {
             items.push(self.value(depth + 1)?);
         }
@@ -433,7 +454,9 @@ impl<'b> Reader<'b> {
             return Err(UnpackError::TooDeep);
         }
         self.room_for(len.saturating_mul(2), start)?;
-        let mut entries: Vec<(String, Value)> = Vec::with_capacity(len);
+        let mut entries: Vec<(String, Value)> = Vec::with_capacity(len.min(RESERVED_ITEMS));
+        // Where each key is in `entries`, so that a map of many keys is read in linear time.
+        let mut index: HashMap<String, usize> = HashMap::new();
         for _ in 0..len {
             let key_at = self.at;
             let key = match self.value(depth + 1)? {
@@ -445,9 +468,12 @@ impl<'b> Reader<'b> {
                 _ => return Err(UnpackError::BadKey { at: key_at }),
             };
             let item = self.value(depth + 1)?;
-            match entries.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, old)) => *old = item,
-                None => entries.push((key, item)),
+            match index.get(&key) {
+                Some(&at) => entries[at].1 = item,
+                None => {
+                    index.insert(key.clone(), entries.len());
+                    entries.push((key, item));
+                }
             }
         }
         Ok(Value::Map(entries))

@@ -55,6 +55,8 @@ pub const MAX_SHARED_FILES: usize = 16;
 /// The most bytes of files we keep to send to pages that ask for them; a larger file goes to
 /// our links only.
 pub const MAX_SHARED_BYTES: usize = 64 * 1024 * 1024;
+/// How many peers past our links each shared file is sent to, at most.
+pub const MAX_SENDS_PER_SHARED_FILE: usize = 32;
 
 /// A file we shared with the room, kept for pages past our links that ask for it.
 #[derive(Debug)]
@@ -64,8 +66,9 @@ struct SharedFile {
     post: RoomPost,
     bytes: Vec<u8>,
     until: Instant,
-    /// The links it went to on request: each gets it once.
-    sent_to: BTreeSet<LinkId>,
+    /// The peers it went to on request: each gets it once, and at most
+    /// [`MAX_SENDS_PER_SHARED_FILE`] do.
+    sent_to: BTreeSet<PeerId>,
 }
 
 /// How a dial's offer, answer and candidates travel.
@@ -547,7 +550,8 @@ impl Endpoint {
         for &link in &outgoing.links {
             self.send_chunks(link, &outgoing.id, bytes);
         }
-        if to.is_none() {
+        // A file too large to keep for pages that ask goes to our links only, unannounced.
+        if to.is_none() && bytes.len() <= MAX_SHARED_BYTES {
             let post = self
                 .mesh
                 .file_post(wall_clock, &outgoing.id, name, size, mime);
@@ -605,14 +609,17 @@ impl Endpoint {
         }
     }
 
-    /// A linked peer asks for a file we shared: each link gets it once, while we share it.
+    /// A linked peer asks for a file we shared: each peer gets it once, while we share it.
     fn file_wanted(&mut self, link: LinkId, transfer: &str) {
         let now = self.now;
         self.shared.retain(|f| f.until > now);
+        let Some(peer) = self.mesh.peer_on(link) else {
+            return;
+        };
         let Some(file) = self.shared.iter_mut().find(|f| f.transfer == transfer) else {
             return;
         };
-        if !file.sent_to.insert(link) {
+        if file.sent_to.len() >= MAX_SENDS_PER_SHARED_FILE || !file.sent_to.insert(peer) {
             return;
         }
         let PostKind::File { name, size, mime } = file.post.kind.clone() else {
@@ -640,13 +647,15 @@ impl Endpoint {
         self.mesh.handle_timeout(now);
         let stalled = self.files.expire(now);
         self.files_dropped(stalled);
+        self.shared.retain(|f| f.until > now);
         self.process();
     }
 
     /// When [`Endpoint::handle_timeout`] wants to be called next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.mesh.poll_timeout(), self.files.next_expiry()]
+        let shared = self.shared.iter().map(|f| f.until).min();
+        [self.mesh.poll_timeout(), self.files.next_expiry(), shared]
             .into_iter()
             .flatten()
             .min()

@@ -295,8 +295,7 @@ impl Node {
     }
 
     /// Asks the author of a file shared with the room (an [`Event::FileAnnounced`]'s ID) for
-    /// it; it then arrives as any other file, or [`Event::FileFailed`] or
-    /// [`NodeEvent::SendFailed`] says why not.
+    /// it; it then arrives as any other file, or [`Event::FileFailed`] says why not.
     pub fn want_file(&self, id: &str) {
         self.command(Command::WantFile(id.to_owned()));
     }
@@ -619,7 +618,10 @@ impl Driver {
             }
             Command::WantFile(id) => {
                 if let Err(error) = self.endpoint.want_file(&id) {
-                    self.emit(NodeEvent::SendFailed(error.to_string()));
+                    self.emit(NodeEvent::Mesh(Event::FileFailed {
+                        id: Some(id),
+                        reason: error.to_string(),
+                    }));
                 }
             }
             Command::MakeInvite => {

@@ -244,6 +244,33 @@ fn broken_messages_are_refused_with_a_reason() {
         unpack(&[0xdd, 0xff, 0xff, 0xff, 0xff]),
         Err(UnpackError::EndsEarly { at: 0 })
     );
+    // A million and one values in as many bytes, and arrays that each claim the whole message.
+    let many = [
+        vec![0xdd, 0x00, 0x10, 0x00, 0x01],
+        vec![0x00; MAX_VALUES + 1],
+    ]
+    .concat();
+    assert_eq!(unpack(&many), Err(UnpackError::TooManyValues));
+    let claims = [
+        [0xdd, 0x00, 0x0f, 0xff, 0xff].repeat(MAX_DEPTH),
+        vec![0x00; 0x10_0000],
+    ]
+    .concat();
+    assert!(unpack(&claims).is_err());
+    // A map of many keys, one repeated: read in linear time, its last value in its first place.
+    let mut map = vec![0xdf, 0x00, 0x01, 0x86, 0xa0];
+    for i in 0..100_000u32 {
+        let key = format!("k{}", i % 99_999);
+        map.push(0xb0 + key.len() as u8);
+        map.extend_from_slice(key.as_bytes());
+        map.extend_from_slice(&[0xce]);
+        map.extend_from_slice(&i.to_be_bytes());
+    }
+    let Ok(Value::Map(entries)) = unpack(&map) else {
+        panic!("a map");
+    };
+    assert_eq!(entries.len(), 99_999);
+    assert_eq!(entries[0], ("k0".into(), Value::Int(99_999)));
     let deep = [vec![0x91; MAX_DEPTH + 1], vec![0x00]].concat();
     assert_eq!(unpack(&deep), Err(UnpackError::TooDeep));
     assert!(unpack(&[vec![0x91; MAX_DEPTH], vec![0x00]].concat()).is_ok());

@@ -12,7 +12,11 @@ use super::gossip::{GossipMessage, GossipMessageError};
 use crate::peer_id::PeerId;
 
 /// The version of this message set; sent in every [`MeshMessage::Hello`].
-pub const PROTOCOL_VERSION: u8 = 3;
+pub const PROTOCOL_VERSION: u8 = 4;
+/// The first version whose room gossip carries presence and shared files as well as chat. A
+/// page of an earlier version refuses those (it checks their signature without their kind), so
+/// it takes no part in our gossip: it stays linked, and direct messages and files still go.
+pub const GOSSIP_VERSION: u8 = 4;
 /// The longest chat text, in bytes of UTF-8.
 pub const MAX_CHAT_BYTES: usize = 8 * 1024;
 /// The longest display name, in characters.

@@ -924,9 +924,15 @@ impl Mesh {
             return;
         }
         match message {
-            MeshMessage::Hello { id, name, seen, .. } => {
+            MeshMessage::Hello {
+                id,
+                name,
+                seen,
+                version,
+                ..
+            } => {
                 if let Ok(id) = PeerId::parse(&id) {
-                    self.handle_hello(now, link, id, &name, seen);
+                    self.handle_hello(now, link, id, &name, seen, version);
                 }
             }
             MeshMessage::Peers { ids } => {
@@ -1302,7 +1308,13 @@ impl Mesh {
         self.outputs.push_back(MeshOutput::Announce(RoomPost {
             from: self.me.to_string(),
             name: self.name.clone(),
-            id: format!("{PRESENCE_ID_PREFIX}{}", self.chat_counter),
+            // A page that loads again counts from 1 again: the random part keeps its new
+            // presence from passing for one the room has seen.
+            id: format!(
+                "{PRESENCE_ID_PREFIX}{:x}-{}",
+                self.random.next_u64(),
+                self.chat_counter
+            ),
             text: String::new(),
             sent_at: 0,
             kind: PostKind::Presence {
@@ -1664,7 +1676,15 @@ impl Mesh {
         self.send(link, hello);
     }
 
-    fn handle_hello(&mut self, now: Instant, link: LinkId, peer: PeerId, name: &str, seen: bool) {
+    fn handle_hello(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        peer: PeerId,
+        name: &str,
+        seen: bool,
+        version: u8,
+    ) {
         if peer == self.me {
             // We reached ourselves through a slot: drop it.
             self.remove_link(link);
@@ -1714,8 +1734,10 @@ impl Mesh {
         if !first_hello {
             return;
         }
-        // An introduced link takes part in the room's gossip.
-        self.gossip.link_up(now, link);
+        // An introduced link takes part in the room's gossip, if its page speaks ours.
+        if version >= message::GOSSIP_VERSION {
+            self.gossip.link_up(now, link);
+        }
 
         // A link to a slot was listed under the slot's ID until now.
         if remote != peer
@@ -1900,6 +1922,12 @@ impl Mesh {
         self.signaled_on.retain(|_, via| *via != link);
         self.told_links.remove(&link);
         let removed = self.links.remove(&link);
+        // Files asked of its peer are asked again when a link to it opens again.
+        if let Some(peer) = removed.as_ref().and_then(|l| l.peer.as_ref()) {
+            for wanted in self.wanted.values_mut().filter(|w| &w.author == peer) {
+                wanted.asked = false;
+            }
+        }
         if removed.as_ref().is_some_and(|l| l.peer.is_some()) {
             self.links_changed = true;
         }
@@ -2171,6 +2199,13 @@ impl Mesh {
                     };
                     match self.roster.heard(now, &from, &name, every) {
                         roster::Heard::Joined | roster::Heard::Renamed => {
+                            self.outputs.push_back(MeshOutput::Present {
+                                id: from.clone(),
+                                name: name.clone(),
+                            });
+                        }
+                        roster::Heard::Replaced(gone) => {
+                            self.outputs.push_back(MeshOutput::Absent(gone));
                             self.outputs.push_back(MeshOutput::Present {
                                 id: from.clone(),
                                 name: name.clone(),

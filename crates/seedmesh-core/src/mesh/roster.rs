@@ -29,12 +29,14 @@ pub struct Member {
 }
 
 /// What hearing from a page changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Heard {
     /// It is new to the roster.
     Joined,
     /// It was known, and gave another name.
     Renamed,
+    /// It is new to the roster, in place of this page, which was due to leave first.
+    Replaced(PeerId),
     /// Nothing to show: known, same name.
     Again,
     /// The roster is full of pages due later: not kept.
@@ -60,6 +62,7 @@ impl Roster {
             name.clone_into(&mut member.name);
             return Heard::Renamed;
         }
+        let mut replaced = None;
         if self.members.len() >= MAX_MEMBERS {
             let soonest = self
                 .members
@@ -69,6 +72,7 @@ impl Roster {
             match soonest {
                 Some((gone, due)) if due < until => {
                     self.members.remove(&gone);
+                    replaced = Some(gone);
                 }
                 _ => return Heard::NoRoom,
             }
@@ -80,7 +84,7 @@ impl Roster {
                 until,
             },
         );
-        Heard::Joined
+        replaced.map_or(Heard::Joined, Heard::Replaced)
     }
 
     /// Takes out the pages not heard from in time, and returns them.
@@ -172,7 +176,7 @@ mod tests {
         let later = t0 + Duration::from_secs(1);
         assert_eq!(
             roster.heard(later, &id(MAX_MEMBERS), "new", EVERY),
-            Heard::Joined
+            Heard::Replaced(id(0))
         );
         assert_eq!(roster.len(), MAX_MEMBERS);
         assert!(roster.get(&id(0)).is_none());

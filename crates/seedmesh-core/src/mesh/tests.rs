@@ -903,6 +903,36 @@ fn pages_past_the_senders_links_hear_of_a_shared_file_and_get_it_on_asking() {
     );
 }
 
+/// A page of protocol 3 would refuse presence and file posts (it checks their signature without
+/// their kind) and close the link: it is left out of the gossip, and stays linked.
+#[test]
+fn pages_of_an_earlier_version_stay_linked_but_get_no_gossip() {
+    let now = Instant::from_millis(0);
+    let (mut mesh, links) = linked("me", &["new"]);
+    let old = PeerId::parse("old").unwrap();
+    let old_link = mesh.accept(now, old.clone()).unwrap();
+    mesh.handle_link_open(now, old_link);
+    let hello = MeshMessage::Hello {
+        id: "old".into(),
+        name: "Old".into(),
+        version: 3,
+        seen: true,
+        key: None,
+        sig: None,
+    };
+    mesh.handle_message(now, old_link, hello);
+    assert_eq!(mesh.peer_on(old_link), Some(old));
+    while mesh.poll_output().is_some() {}
+    let post = mesh.room_post(1_700_000_000_000, "hello room").unwrap();
+    mesh.publish_post(now, &post, "{}".into()).unwrap();
+    let gossiped: Vec<LinkId> = sent(&mut mesh)
+        .into_iter()
+        .filter(|(_, m)| matches!(m, MeshMessage::Gossip { .. }))
+        .map(|(link, _)| link)
+        .collect();
+    assert_eq!(gossiped, [links[0]]);
+}
+
 #[test]
 fn a_page_with_few_links_dials_peers_it_was_told_of_at_random() {
     let now = Instant::from_millis(0);
