@@ -25,8 +25,20 @@ source "$root/scripts/stack-dns.sh"
 # shellcheck source=scripts/stack-turn.sh
 source "$root/scripts/stack-turn.sh"
 
+# A port nothing listens on, and not one this stack was given or handed out already (the system
+# may hand out a port again once the probe closes it; two services on one port fail to start).
 free_port() {
-  node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+  local taken=${SEEDMESH_PORTS_TAKEN:-/dev/null} port
+  for _ in $(seq 50); do
+    port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
+    if ! grep -qx "$port" "$taken"; then
+      [ "$taken" = /dev/null ] || echo "$port" >>"$taken"
+      echo "$port"
+      return 0
+    fi
+  done
+  echo "stack: no free port found" >&2
+  return 1
 }
 
 wait_for() { # wait_for WHAT LOG COMMAND...: retries COMMAND for up to 15 s
@@ -67,6 +79,9 @@ start() {
   dir=$(cd "$dir" && pwd)
   stop "$dir" 2>/dev/null || true
 
+  # The ports given in the environment, and each one handed out below, are taken.
+  export SEEDMESH_PORTS_TAKEN="$dir/ports.taken"
+  env | sed -n 's/^SEEDMESH_[A-Z0-9_]*_PORT=\([0-9][0-9]*\)$/\1/p' >"$SEEDMESH_PORTS_TAKEN"
   export SEEDMESH_DOH_PORT=${SEEDMESH_DOH_PORT:-$(free_port)}
   export SEEDMESH_DNS_PORT=${SEEDMESH_DNS_PORT:-$(free_port)}
   export SEEDMESH_PEERSERVER_PORT=${SEEDMESH_PEERSERVER_PORT:-$(free_port)}

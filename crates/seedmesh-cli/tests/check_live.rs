@@ -29,7 +29,14 @@ impl Stack {
         let status = command
             .status()
             .expect("running scripts/stack.sh (run scripts/setup.sh first)");
-        assert!(status.success(), "the local stack did not start");
+        if !status.success() {
+            // Stop what did start, so that nothing is left running.
+            let _ = Command::new(root().join("scripts/stack.sh"))
+                .arg("stop")
+                .arg(&dir)
+                .status();
+            panic!("the local stack did not start");
+        }
         let text = std::fs::read_to_string(dir.join("env")).expect("the stack's env file");
         let env = text
             .lines()
