@@ -548,7 +548,7 @@ impl Endpoint {
         // The announcement goes first.
         self.process();
         for &link in &outgoing.links {
-            self.send_chunks(link, &outgoing.id, bytes);
+            Self::send_chunks(&mut self.actions, link, &outgoing.id, bytes);
         }
         // A file too large to keep for pages that ask goes to our links only, unannounced.
         if to.is_none() && bytes.len() <= MAX_SHARED_BYTES {
@@ -576,12 +576,12 @@ impl Endpoint {
     }
 
     /// Queues the chunks of file `id` for `link`.
-    fn send_chunks(&mut self, link: LinkId, id: &str, bytes: &[u8]) {
+    fn send_chunks(actions: &mut VecDeque<Action>, link: LinkId, id: &str, bytes: &[u8]) {
         let size = bytes.len() as u64;
         let mut done = 0u64;
         for chunk in transfer::chunks(id, bytes) {
             done = (done + transfer::CHUNK_SIZE as u64).min(size);
-            self.actions.push_back(Action::SendChunk {
+            actions.push_back(Action::SendChunk {
                 link,
                 chunk,
                 id: id.to_owned(),
@@ -633,12 +633,8 @@ impl Endpoint {
             sent_at: file.post.sent_at,
             direct: false,
         };
-        let bytes = std::mem::take(&mut file.bytes);
         self.actions.push_back(Action::Send { link, message });
-        self.send_chunks(link, transfer, &bytes);
-        if let Some(file) = self.shared.iter_mut().find(|f| f.transfer == transfer) {
-            file.bytes = bytes;
-        }
+        Self::send_chunks(&mut self.actions, link, transfer, &file.bytes);
     }
 
     /// Acts on what is due at `now`.

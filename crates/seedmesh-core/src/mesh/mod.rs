@@ -1931,9 +1931,7 @@ impl Mesh {
         if removed.as_ref().is_some_and(|l| l.peer.is_some()) {
             self.links_changed = true;
         }
-        if self.slot_hops() != self.reported_slot_hops {
-            self.links_changed = true;
-        }
+        self.note_slot_hops();
         removed
     }
 
@@ -2023,12 +2021,17 @@ impl Mesh {
             && self.slot_hops() == message::MAX_SLOT_HOPS
     }
 
-    /// After what we know of the slot holders changed: our links hear of it, and a page cut
-    /// off from all of them scans the slots soon, at a random moment.
-    fn slot_holders_changed(&mut self, now: Instant) {
+    /// Our links hear of our distance to the nearest slot holder when it changed.
+    fn note_slot_hops(&mut self) {
         if self.slot_hops() != self.reported_slot_hops {
             self.links_changed = true;
         }
+    }
+
+    /// After what we know of the slot holders changed: our links hear of it, and a page cut
+    /// off from all of them scans the slots soon, at a random moment.
+    fn slot_holders_changed(&mut self, now: Instant) {
+        self.note_slot_hops();
         let scanned_lately = self
             .stranded_scan_at
             .is_some_and(|at| at + RESCAN_INTERVAL_CONNECTED > now);

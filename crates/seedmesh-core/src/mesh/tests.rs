@@ -909,19 +909,8 @@ fn pages_past_the_senders_links_hear_of_a_shared_file_and_get_it_on_asking() {
 fn pages_of_an_earlier_version_stay_linked_but_get_no_gossip() {
     let now = Instant::from_millis(0);
     let (mut mesh, links) = linked("me", &["new"]);
-    let old = PeerId::parse("old").unwrap();
-    let old_link = mesh.accept(now, old.clone()).unwrap();
-    mesh.handle_link_open(now, old_link);
-    let hello = MeshMessage::Hello {
-        id: "old".into(),
-        name: "Old".into(),
-        version: 3,
-        seen: true,
-        key: None,
-        sig: None,
-    };
-    mesh.handle_message(now, old_link, hello);
-    assert_eq!(mesh.peer_on(old_link), Some(old));
+    let old_link = introduce(&mut mesh, "old", 3);
+    assert_eq!(mesh.peer_on(old_link), PeerId::parse("old").ok());
     while mesh.poll_output().is_some() {}
     let post = mesh.room_post(1_700_000_000_000, "hello room").unwrap();
     mesh.publish_post(now, &post, "{}".into()).unwrap();
@@ -1038,27 +1027,30 @@ fn files_are_announced_to_their_recipients_and_confirmed() {
 
 /// A page with open, introduced links to each of `peers`, in order.
 fn linked(me: &str, peers: &[&str]) -> (Mesh, Vec<LinkId>) {
-    let now = Instant::from_millis(0);
     let mut mesh = Mesh::new(PeerId::parse(me).unwrap(), me, MeshConfig::default()).unwrap();
     let links = peers
         .iter()
-        .map(|peer| {
-            let link = mesh.accept(now, PeerId::parse(peer).unwrap()).unwrap();
-            mesh.handle_link_open(now, link);
-            let hello = MeshMessage::Hello {
-                id: (*peer).to_owned(),
-                name: (*peer).to_owned(),
-                version: message::PROTOCOL_VERSION,
-                seen: true,
-                key: None,
-                sig: None,
-            };
-            mesh.handle_message(now, link, hello);
-            link
-        })
+        .map(|peer| introduce(&mut mesh, peer, message::PROTOCOL_VERSION))
         .collect();
     while mesh.poll_output().is_some() {}
     (mesh, links)
+}
+
+/// A link from `peer`, open and introduced with a hello of `version`.
+fn introduce(mesh: &mut Mesh, peer: &str, version: u8) -> LinkId {
+    let now = Instant::from_millis(0);
+    let link = mesh.accept(now, PeerId::parse(peer).unwrap()).unwrap();
+    mesh.handle_link_open(now, link);
+    let hello = MeshMessage::Hello {
+        id: peer.to_owned(),
+        name: peer.to_owned(),
+        version,
+        seen: true,
+        key: None,
+        sig: None,
+    };
+    mesh.handle_message(now, link, hello);
+    link
 }
 
 /// A peer-exchange message naming `ids`.
