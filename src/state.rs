@@ -12,6 +12,7 @@ use seedmesh_core::discovery::DiscoveryReport;
 use seedmesh_core::endpoint::{Event, SignalingCounts};
 use seedmesh_core::identity::{Identity, NameBook, NameCheck};
 use seedmesh_core::mesh::{FoundBy, PeerState, PeerView};
+use seedmesh_core::signaling::Serialization;
 use serde::{Deserialize, Serialize};
 
 use crate::identity;
@@ -127,6 +128,8 @@ pub struct PeerRow {
     pub through_mesh: bool,
     /// Another peer (another key) that went by this name before, if any.
     pub same_name_as: Option<PeerId>,
+    /// For a plain PeerJS client, the serialization it speaks (its ID is unproven).
+    pub peerjs_client: Option<Serialization>,
 }
 
 /// One chat message, ours or someone's.
@@ -144,8 +147,11 @@ pub struct ChatLine {
     pub text: String,
     /// When it was written, in ms since the Unix epoch.
     pub sent_at: u64,
-    /// For ours: how many peers it went to.
+    /// For ours: how many pages it went to.
     pub recipients: usize,
+    /// For ours: how many plain PeerJS clients it went to as well (they confirm nothing).
+    #[serde(default)]
+    pub clients: usize,
     /// For ours: how many confirmed it.
     pub delivered: usize,
     /// The file, if this line is a file transfer.
@@ -358,6 +364,7 @@ impl AppState {
                 text,
                 to,
                 recipients,
+                clients,
                 sent_at,
             } => {
                 self.send_error.set(None);
@@ -369,6 +376,7 @@ impl AppState {
                     text,
                     sent_at,
                     recipients,
+                    clients,
                     delivered: 0,
                     file: None,
                 });
@@ -379,6 +387,7 @@ impl AppState {
                 size,
                 to,
                 recipients,
+                clients,
                 sent_at,
             } => self.push_message(ChatLine {
                 id,
@@ -388,6 +397,7 @@ impl AppState {
                 text: String::new(),
                 sent_at,
                 recipients,
+                clients,
                 delivered: 0,
                 file: Some(FileLine {
                     name,
@@ -469,6 +479,7 @@ impl AppState {
                 text: chat.text,
                 sent_at: chat.sent_at,
                 recipients: 0,
+                clients: 0,
                 delivered: 0,
                 file: None,
             }),
@@ -482,6 +493,7 @@ impl AppState {
                         text: String::new(),
                         sent_at: notice.sent_at,
                         recipients: 0,
+                        clients: 0,
                         delivered: 0,
                         file: Some(FileLine {
                             name: notice.name,
@@ -510,6 +522,7 @@ impl AppState {
                 text: String::new(),
                 sent_at: offer.sent_at,
                 recipients: 0,
+                clients: 0,
                 delivered: 0,
                 file: Some(FileLine {
                     name: offer.name,
@@ -538,11 +551,12 @@ impl AppState {
                 Some(id) => self.update_file(&id, |file| file.failed = Some(reason)),
                 None => self.send_error.set(Some(reason)),
             },
-            Event::Refused { peer, reason } => self.warnings.update(|warnings| {
-                warnings.push(format!("Closed the link to {peer}: {reason}."));
-                let excess = warnings.len().saturating_sub(MAX_WARNINGS);
-                warnings.drain(..excess);
-            }),
+            Event::Refused { peer, reason } => {
+                self.warn(format!("Closed the link to {peer}: {reason}."));
+            }
+            Event::Ignored { peer, reason } => {
+                self.warn(format!("Ignored a message from {peer}: {reason}."));
+            }
             Event::Delivered { id, delivered } => {
                 self.messages.update(|messages| {
                     if let Some(line) = messages.iter_mut().rev().find(|m| m.id == id) {
@@ -584,11 +598,21 @@ impl AppState {
                     name: view.name,
                     state: view.state,
                     found_by: view.found_by,
+                    peerjs_client: view.peerjs_client,
                     rtt: previous.as_ref().and_then(|p| p.rtt),
                     through_mesh: previous.as_ref().is_some_and(|p| p.through_mesh),
                     candidates: previous.and_then(|p| p.candidates),
                 },
             );
+        });
+    }
+
+    /// Shows a warning over the peer list, keeping the newest [`MAX_WARNINGS`].
+    fn warn(self, warning: String) {
+        self.warnings.update(|warnings| {
+            warnings.push(warning);
+            let excess = warnings.len().saturating_sub(MAX_WARNINGS);
+            warnings.drain(..excess);
         });
     }
 

@@ -53,14 +53,25 @@ fn MessageItem(line: ChatLine) -> impl IntoView {
     };
     // A room message reaches pages past our links; how many the room has is an estimate.
     let room_message = line.direct.is_none() && line.file.is_none();
-    let delivery = mine.then(|| match line.recipients {
-        0 => "sent to nobody: no peer was connected".to_owned(),
-        n if room_message => format!(
+    let pages = match line.recipients {
+        0 => None,
+        n if room_message => Some(format!(
             "delivered to {} of about {}",
             line.delivered,
             n.max(line.delivered)
-        ),
-        n => format!("delivered to {} of {n}", line.delivered),
+        )),
+        n => Some(format!("delivered to {} of {n}", line.delivered)),
+    };
+    // PeerJS clients confirm nothing: they are counted apart.
+    let clients = match line.clients {
+        0 => None,
+        1 => Some("sent to 1 PeerJS client, which does not confirm".to_owned()),
+        n => Some(format!("sent to {n} PeerJS clients, which do not confirm")),
+    };
+    let delivery = mine.then(|| match (pages, clients) {
+        (None, None) => "sent to nobody: no peer was connected".to_owned(),
+        (Some(text), None) | (None, Some(text)) => text,
+        (Some(pages), Some(clients)) => format!("{pages} · {clients}"),
     });
     view! {
         <li class=if mine { "message mine" } else { "message" } data-message-id=line.id.clone()>

@@ -75,10 +75,17 @@ fn PeerItem(row: PeerRow) -> impl IntoView {
     let rtt = row
         .rtt
         .map(|rtt| format!("{} ms", super::tenths(rtt.as_micros() as u64, 1000)));
-    // A connected peer went through the hello check: its ID is its key's, proven on this very
-    // connection.
-    let verified = (row.state == PeerState::Connected && is_key_id(&row.id))
-        .then(|| short_fingerprint(&row.id));
+    // A connected seedmesh peer went through the hello check: its ID is its key's, proven on
+    // this very connection. A PeerJS client proves nothing, whatever its ID looks like.
+    let verified =
+        (row.state == PeerState::Connected && row.peerjs_client.is_none() && is_key_id(&row.id))
+            .then(|| short_fingerprint(&row.id));
+    let client = row.peerjs_client.map(|serialization| {
+        format!(
+            "A plain PeerJS client ({} serialization): its ID is what its server said, unproven",
+            serialization.as_str()
+        )
+    });
     let lookalike = row.same_name_as.as_ref().map(|other| {
         format!(
             "Another key ({}) went by this name before: this may not be who you think.",
@@ -93,6 +100,11 @@ fn PeerItem(row: PeerRow) -> impl IntoView {
             {verified.map(|key| view! {
                 <span class="verified" title="Its ID is made from its key, and it proved the key on this connection">
                     "✓ verified · key " <span class="key" data-testid="peer-key">{key}</span>
+                </span>
+            })}
+            {client.map(|title| view! {
+                <span class="peerjs-client" title=title data-testid="peerjs-client">
+                    "PeerJS client (unverified)"
                 </span>
             })}
             {lookalike.map(|text| view! { <span class="lookalike" role="note" data-testid="lookalike">{text}</span> })}

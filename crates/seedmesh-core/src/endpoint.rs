@@ -33,19 +33,23 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use core::time::Duration;
 
 use crate::PeerId;
+use crate::channel::Message;
+use crate::client::{self, ClientError, ClientInput, MAX_CLIENTS};
 use crate::mesh::gossip::GossipMessage;
 use crate::mesh::post;
 use crate::mesh::{
-    ChatError, FileNotice, FileOffer, LinkId, Mesh, MeshConfig, MeshError, MeshMessage, MeshOutput,
-    OutgoingChat, PeerView, PostKind, ReceivedChat, RoomPost, SignalError, SlotResult,
+    ChatError, FileNotice, FileOffer, FoundBy, LinkId, Mesh, MeshConfig, MeshError, MeshMessage,
+    MeshOutput, OutgoingChat, PeerState, PeerView, PostKind, ReceivedChat, RoomPost, SignalError,
+    SlotResult,
 };
 use crate::proof::{ChannelBinding, PeerKey, Proof, ProofError};
-use crate::time::Instant;
+use crate::signaling::Serialization;
+use crate::time::{Instant, TokenBucket};
 use crate::transfer::{self, Progress};
 
 /// How long a file we shared with the room is sent to pages past our links that ask for it.
@@ -81,7 +85,7 @@ pub enum Through {
 }
 
 /// What the driver must do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Open a data connection to `peer` for `link`, signaled `through` the mesh or the
     /// PeerServer, then report [`Endpoint::dialed`].
@@ -111,6 +115,16 @@ pub enum Action {
         id: String,
         /// Bytes of the file sent once this chunk is.
         done: u64,
+    },
+    /// Send this message to the plain PeerJS client on `link`, as it is (see
+    /// [`crate::client`]); for a file, once it is out, `file`'s transfer is done.
+    SendToClient {
+        /// The client's link.
+        link: LinkId,
+        /// The message.
+        message: Message,
+        /// For a file: its transfer ID and size.
+        file: Option<(String, u64)>,
     },
     /// Close `link`'s connection.
     Close {
@@ -219,6 +233,14 @@ pub enum Event {
         /// Its links (us left out).
         links: Vec<PeerId>,
     },
+    /// A peer sent something the page cannot take (a plain PeerJS client's number, say); the
+    /// link stays open.
+    Ignored {
+        /// The peer.
+        peer: PeerId,
+        /// What it sent, and what it could send instead.
+        reason: String,
+    },
     /// A peer broke the protocol (spoke as another peer, say) and its link was closed.
     Refused {
         /// Who it claimed to be.
@@ -233,8 +255,10 @@ pub enum Event {
 pub struct OutgoingFile {
     /// The transfer's ID.
     pub id: String,
-    /// How many peers it goes to.
+    /// How many pages it goes to; each confirms it.
     pub recipients: usize,
+    /// How many plain PeerJS clients it goes to as well, which confirm nothing.
+    pub clients: usize,
 }
 
 /// A file arriving: its ID as the page shows it, and its type.
@@ -242,6 +266,18 @@ pub struct OutgoingFile {
 struct Arriving {
     id: String,
     mime: String,
+}
+
+/// A plain PeerJS client linked to us ([`crate::client`]).
+#[derive(Debug)]
+struct Client {
+    /// Its ID, as its signaling named it: unproven.
+    peer: PeerId,
+    serialization: Serialization,
+    /// Its allowance of messages.
+    allowance: TokenBucket,
+    /// Whether its messages are being refused for coming too fast (said once).
+    slowed: bool,
 }
 
 /// The page's network; see the [module](self) docs.
@@ -261,6 +297,10 @@ pub struct Endpoint {
     shared: VecDeque<SharedFile>,
     /// Links being dialed through the mesh: the PeerServer is tried once if that fails.
     mesh_dials: HashSet<LinkId>,
+    /// Plain PeerJS clients, at most [`MAX_CLIENTS`].
+    clients: BTreeMap<LinkId, Client>,
+    /// Messages and files to and from clients so far, for their IDs.
+    client_items: u64,
     signals_sent: u64,
     signals_refused: u64,
     counts: SignalingCounts,
@@ -281,6 +321,8 @@ impl Endpoint {
             arriving: HashMap::new(),
             shared: VecDeque::new(),
             mesh_dials: HashSet::new(),
+            clients: BTreeMap::new(),
+            client_items: 0,
             signals_sent: 0,
             signals_refused: 0,
             counts: SignalingCounts::default(),
@@ -315,10 +357,18 @@ impl Endpoint {
         self.process();
     }
 
-    /// The peer on `link`, once it introduced itself.
+    /// The peer on `link`, once it introduced itself (a plain PeerJS client at once).
     #[must_use]
     pub fn peer_on(&self, link: LinkId) -> Option<PeerId> {
-        self.mesh.peer_on(link)
+        self.mesh
+            .peer_on(link)
+            .or_else(|| self.clients.get(&link).map(|c| c.peer.clone()))
+    }
+
+    /// Whether `link` is a plain PeerJS client's.
+    #[must_use]
+    pub fn is_client(&self, link: LinkId) -> bool {
+        self.clients.contains_key(&link)
     }
 
     /// The mesh under the endpoint, to read.
@@ -349,6 +399,161 @@ impl Endpoint {
         }
         self.process();
         link
+    }
+
+    /// A plain PeerJS client's connection opened to us ([`crate::client`]): `peer` is the ID
+    /// its signaling named (unproven) and `serialization` the one its offer named. Its link's
+    /// handle, or why it is refused (close it): the page has [`MAX_CLIENTS`] already, or the
+    /// ID is ours or a peer's the mesh knows. A client that connects again takes the place of
+    /// its earlier connection, which is closed: PeerJS code reconnects before the page can
+    /// tell that the old connection is gone.
+    pub fn client_connected(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        serialization: Serialization,
+    ) -> Result<LinkId, ClientError> {
+        self.now = self.now.max(now);
+        if let Some(earlier) = self.client_link(&peer) {
+            self.clients.remove(&earlier);
+            self.actions.push_back(Action::Close { link: earlier });
+        }
+        let refused = if peer == *self.id() || self.mesh.knows(&peer) {
+            Some(ClientError::IdInUse)
+        } else if self.clients.len() >= MAX_CLIENTS {
+            Some(ClientError::TooMany { max: MAX_CLIENTS })
+        } else {
+            None
+        };
+        if let Some(error) = refused {
+            self.events.push_back(Event::Refused {
+                peer,
+                reason: error.to_string(),
+            });
+            return Err(error);
+        }
+        let link = self.mesh.reserve_link();
+        self.clients.insert(
+            link,
+            Client {
+                peer: peer.clone(),
+                serialization,
+                allowance: TokenBucket::new(
+                    now,
+                    client::CLIENT_BURST,
+                    client::CLIENT_MESSAGES_PER_SECOND,
+                ),
+                slowed: false,
+            },
+        );
+        self.events.push_back(Event::Peer(PeerView {
+            id: peer,
+            name: None,
+            state: PeerState::Connected,
+            found_by: FoundBy::Incoming,
+            link: Some(link),
+            peerjs_client: Some(serialization),
+        }));
+        Ok(link)
+    }
+
+    /// A message from the plain PeerJS client on `link` arrived at `now` (`wall_clock` in ms
+    /// since the Unix epoch): its text is chat from it, its bytes a file from it, and anything
+    /// else [`Event::Ignored`] with the reason.
+    pub fn client_message(
+        &mut self,
+        now: Instant,
+        wall_clock: u64,
+        link: LinkId,
+        message: Message,
+    ) {
+        self.now = self.now.max(now);
+        let Some(client) = self.clients.get_mut(&link) else {
+            return;
+        };
+        let peer = client.peer.clone();
+        if !client.allowance.take(now) {
+            // Said once, not once a message: the warning is no flood of its own.
+            if !client.slowed {
+                client.slowed = true;
+                self.events.push_back(Event::Ignored {
+                    peer,
+                    reason: ClientError::TooFast.to_string(),
+                });
+            }
+            return;
+        }
+        client.slowed = false;
+        let input = match client::read(message) {
+            Ok(input) => input,
+            Err(error) => {
+                self.events.push_back(Event::Ignored {
+                    peer,
+                    reason: error.to_string(),
+                });
+                return;
+            }
+        };
+        let (id, n) = self.client_item(&peer, wall_clock);
+        match input {
+            ClientInput::Text(text) => self.events.push_back(Event::Chat(ReceivedChat {
+                id,
+                from: peer,
+                from_name: None,
+                text,
+                sent_at: wall_clock,
+                direct: true,
+            })),
+            ClientInput::Bytes(bytes) => {
+                let mime = "application/octet-stream".to_owned();
+                let size = bytes.len() as u64;
+                self.events.push_back(Event::FileOffered(FileOffer {
+                    id: id.clone(),
+                    transfer: id.clone(),
+                    from: peer,
+                    from_name: None,
+                    name: format!("peerjs-data-{n}.bin"),
+                    size,
+                    mime: mime.clone(),
+                    sent_at: wall_clock,
+                    direct: true,
+                    link,
+                }));
+                self.events.push_back(Event::FileProgress {
+                    id: id.clone(),
+                    done: size,
+                });
+                self.events
+                    .push_back(Event::FileReceived { id, bytes, mime });
+            }
+        }
+    }
+
+    /// The plain PeerJS client on `link` sent something its connection could not read (bad
+    /// BinaryPack, say): shown as [`Event::Ignored`]; the connection carries on.
+    pub fn client_unreadable(&mut self, link: LinkId, reason: &str) {
+        if let Some(client) = self.clients.get(&link) {
+            self.events.push_back(Event::Ignored {
+                peer: client.peer.clone(),
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
+    /// A new ID for a message or file to or from `peer`, and its number: unique across the
+    /// page's visits, as the history keeps them.
+    fn client_item(&mut self, peer: &PeerId, wall_clock: u64) -> (String, u64) {
+        self.client_items += 1;
+        let n = self.client_items;
+        (format!("{peer}/peerjs-{wall_clock}-{n}"), n)
+    }
+
+    /// The link of the plain PeerJS client `peer`, if one is linked.
+    fn client_link(&self, peer: &PeerId) -> Option<LinkId> {
+        self.clients
+            .iter()
+            .find(|(_, c)| c.peer == *peer)
+            .map(|(link, _)| *link)
     }
 
     /// What came of [`Action::Dial`] for `link`: open, with the connection's DTLS
@@ -468,6 +673,10 @@ impl Endpoint {
     /// and is linked again through a peer both know) rather than being closed.
     pub fn closed(&mut self, now: Instant, link: LinkId, lost: bool) {
         self.now = self.now.max(now);
+        if let Some(client) = self.clients.remove(&link) {
+            self.events.push_back(Event::PeerRemoved(client.peer));
+            return;
+        }
         self.mesh_dials.remove(&link);
         self.bindings.remove(&link);
         let dropped = self.files.sender_gone(&link);
@@ -513,13 +722,28 @@ impl Endpoint {
     }
 
     /// Sends `text` to the room, or to `to` alone; `wall_clock` is the time of writing in ms
-    /// since the Unix epoch.
+    /// since the Unix epoch. Plain PeerJS clients get room messages too, as plain strings.
     pub fn send_chat(
         &mut self,
         wall_clock: u64,
         text: &str,
         to: Option<&PeerId>,
     ) -> Result<OutgoingChat, ChatError> {
+        if let Some(link) = to.and_then(|peer| self.client_link(peer)) {
+            crate::mesh::check_chat_text(text)?;
+            let me = self.mesh.me().clone();
+            let (id, _) = self.client_item(&me, wall_clock);
+            self.actions.push_back(Action::SendToClient {
+                link,
+                message: client::text_message(text),
+                file: None,
+            });
+            return Ok(OutgoingChat {
+                id,
+                recipients: 0,
+                clients: 1,
+            });
+        }
         let sent = match to {
             Some(peer) => self.mesh.send_chat(wall_clock, text, peer),
             // A room message travels past our links, so it carries our signature.
@@ -527,6 +751,20 @@ impl Endpoint {
                 let payload = post::seal(&self.key, &post);
                 self.mesh.publish_post(self.now, &post, payload)
             }),
+        };
+        let sent = match sent {
+            Ok(mut sent) if to.is_none() => {
+                for &link in self.clients.keys() {
+                    self.actions.push_back(Action::SendToClient {
+                        link,
+                        message: client::text_message(text),
+                        file: None,
+                    });
+                }
+                sent.clients = self.clients.len();
+                Ok(sent)
+            }
+            other => other,
         };
         self.process();
         sent
@@ -544,11 +782,32 @@ impl Endpoint {
         to: Option<&PeerId>,
     ) -> Result<OutgoingFile, ChatError> {
         let size = bytes.len() as u64;
+        if let Some(link) = to.and_then(|peer| self.client_link(peer)) {
+            let me = self.mesh.me().clone();
+            let (id, _) = self.client_item(&me, wall_clock);
+            self.send_file_to_client(link, &id, bytes)
+                .map_err(ChatError::Client)?;
+            return Ok(OutgoingFile {
+                id,
+                recipients: 0,
+                clients: 1,
+            });
+        }
         let outgoing = self.mesh.send_file(wall_clock, name, mime, size, to)?;
         // The announcement goes first.
         self.process();
         for &link in &outgoing.links {
             Self::send_chunks(&mut self.actions, link, &outgoing.id, bytes);
+        }
+        // Clients whose serialization carries bytes get the file; the others are skipped.
+        let mut clients = 0;
+        if to.is_none() {
+            let links: Vec<LinkId> = self.clients.keys().copied().collect();
+            for link in links {
+                if self.send_file_to_client(link, &outgoing.id, bytes).is_ok() {
+                    clients += 1;
+                }
+            }
         }
         // A file too large to keep for pages that ask goes to our links only, unannounced.
         if to.is_none() && bytes.len() <= MAX_SHARED_BYTES {
@@ -564,7 +823,27 @@ impl Endpoint {
         Ok(OutgoingFile {
             id: outgoing.id,
             recipients: outgoing.links.len(),
+            clients,
         })
+    }
+
+    /// Queues file `id` for the plain PeerJS client on `link`, as bytes in its serialization.
+    fn send_file_to_client(
+        &mut self,
+        link: LinkId,
+        id: &str,
+        bytes: &[u8],
+    ) -> Result<(), ClientError> {
+        let Some(client) = self.clients.get(&link) else {
+            return Ok(());
+        };
+        let message = client::file_message(client.serialization, bytes)?;
+        self.actions.push_back(Action::SendToClient {
+            link,
+            message,
+            file: Some((id.to_owned(), bytes.len() as u64)),
+        });
+        Ok(())
     }
 
     /// Asks the author of a file shared with the room ([`Event::FileAnnounced`]) for it; it
@@ -701,7 +980,15 @@ impl Endpoint {
                     self.bindings.remove(&link);
                     self.actions.push_back(Action::Close { link });
                 }
-                MeshOutput::PeerChanged(view) => self.events.push_back(Event::Peer(view)),
+                MeshOutput::PeerChanged(view) => {
+                    // A page of the mesh with a client's ID wins it: the client's ID is
+                    // unproven, and one ID is one row.
+                    if let Some(link) = self.client_link(&view.id) {
+                        self.clients.remove(&link);
+                        self.actions.push_back(Action::Close { link });
+                    }
+                    self.events.push_back(Event::Peer(view));
+                }
                 MeshOutput::PeerRemoved(id) => self.events.push_back(Event::PeerRemoved(id)),
                 MeshOutput::ChatReceived(chat) => self.events.push_back(Event::Chat(chat)),
                 MeshOutput::FileOffered(offer) => self.expect_file(self.now, offer),

@@ -16,6 +16,8 @@
 //! - [`qr`]: QR codes as SVG, for invite links.
 //! - [`mesh`]: rendezvous, peer exchange and chat between pages.
 //! - [`channel`]: what crosses a data channel.
+//! - [`binarypack`]: PeerJS's default serialization.
+//! - [`client`]: plain PeerJS clients that connect to a page.
 //! - [`transfer`]: files in chunks.
 //! - [`connection`]: one data connection's timeouts, liveness and close.
 //! - [`endpoint`]: all of the above for one page, every link under one handle.
@@ -27,6 +29,7 @@
 
 pub mod binarypack;
 pub mod channel;
+pub mod client;
 pub mod connection;
 pub mod discovery;
 pub mod endpoint;

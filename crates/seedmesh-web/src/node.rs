@@ -36,6 +36,7 @@ use futures::future::{AbortHandle, Abortable, Either, select};
 use futures::{Future, Stream, StreamExt};
 use gloo_timers::future::IntervalStream;
 use seedmesh_core::channel::{Limits, Message};
+use seedmesh_core::client;
 use seedmesh_core::connection::CloseReason;
 use seedmesh_core::discovery::SeedConfig;
 use seedmesh_core::endpoint::{Action, Endpoint, Event, Through};
@@ -195,8 +196,11 @@ pub enum NodeEvent {
         text: String,
         /// The addressee, for a direct message.
         to: Option<PeerId>,
-        /// How many peers it was sent to.
+        /// How many pages it was sent to (for the room, about how many it has); each
+        /// confirms it.
         recipients: usize,
+        /// How many plain PeerJS clients it went to as well, which confirm nothing.
+        clients: usize,
         /// When, in ms since the Unix epoch.
         sent_at: u64,
     },
@@ -210,8 +214,10 @@ pub enum NodeEvent {
         size: u64,
         /// The addressee, for a direct transfer.
         to: Option<PeerId>,
-        /// How many peers it goes to.
+        /// How many pages it goes to; each confirms it.
         recipients: usize,
+        /// How many plain PeerJS clients it goes to as well, which confirm nothing.
+        clients: usize,
         /// When, in ms since the Unix epoch.
         sent_at: u64,
     },
@@ -255,8 +261,9 @@ impl Node {
         let id = options.key.peer_id();
         options.peer.id = Some(id.clone());
         // Mesh links carry mesh messages and file chunks only: a peer cannot make the page
-        // hold or parse more than those.
+        // hold or parse more than those. Plain PeerJS clients send whole files as one message.
         options.peer.limits = Limits::mesh();
+        options.peer.client_limits = client::limits();
         let endpoint = Endpoint::new(options.key.clone(), &options.name, options.mesh.clone())?;
         let (inputs, input_rx) = unbounded();
         let (events, event_rx) = unbounded();
@@ -511,6 +518,17 @@ impl Driver {
             Input::Command(command) => self.command(command),
             Input::InviteText { ours: true, text } => self.emit(NodeEvent::InviteMade(text)),
             Input::InviteText { ours: false, text } => self.emit(NodeEvent::InviteAnswered(text)),
+            // A plain PeerJS client: no hello, no proof, no part of the mesh.
+            Input::Incoming(connection) if !connection.speaks_seedmesh() => {
+                let peer = connection.peer().clone();
+                match self
+                    .endpoint
+                    .client_connected(now, peer, connection.serialization())
+                {
+                    Ok(link) => self.attach(link, connection),
+                    Err(_) => connection.close(),
+                }
+            }
             Input::Incoming(connection) => {
                 let peer = connection.peer().clone();
                 // Without the connection's fingerprints no hello on it could be proven.
@@ -547,6 +565,17 @@ impl Driver {
             },
             Input::Dialed(link, Err(error)) => {
                 self.endpoint.dialed(now, link, Err(error.to_string()));
+            }
+            Input::Connection(link, ConnectionEvent::Message(message))
+                if self.endpoint.is_client(link) =>
+            {
+                self.endpoint
+                    .client_message(now, wall_clock(), link, message);
+            }
+            Input::Connection(link, ConnectionEvent::Error(error))
+                if self.endpoint.is_client(link) =>
+            {
+                self.endpoint.client_unreadable(link, &error.to_string());
             }
             Input::Connection(link, ConnectionEvent::Message(message)) => match message {
                 Message::Binary(chunk) => self.endpoint.received_binary(now, link, &chunk),
@@ -588,6 +617,7 @@ impl Driver {
                         text,
                         to,
                         recipients: sent.recipients,
+                        clients: sent.clients,
                         sent_at,
                     }),
                     Err(error) => self.emit(NodeEvent::SendFailed(error.to_string())),
@@ -611,6 +641,7 @@ impl Driver {
                         size: bytes.len() as u64,
                         to,
                         recipients: file.recipients,
+                        clients: file.clients,
                         sent_at,
                     }),
                     Err(error) => self.emit(NodeEvent::SendFailed(error.to_string())),
@@ -714,6 +745,11 @@ impl Driver {
                 id,
                 done,
             } => self.queue(link, Message::Binary(chunk), Some((id, done))),
+            Action::SendToClient {
+                link,
+                message,
+                file,
+            } => self.queue(link, message, file),
             Action::Close { link } => {
                 self.senders.borrow_mut().remove(&link);
                 if let Some(state) = self.links.remove(&link) {

@@ -101,8 +101,10 @@ pub struct PeerOptions {
     pub rtc: RtcConfig,
     /// Timeouts and liveness for every connection.
     pub connection: ConnectionConfig,
-    /// Receive limits for seedmesh-framed messages.
+    /// Receive limits for connections from seedmesh peers.
     pub limits: Limits,
+    /// Receive limits for connections from plain PeerJS clients.
+    pub client_limits: Limits,
     /// How many offers are taken up: opening at once, and per source.
     pub offer_limits: OfferLimits,
     /// How many bytes of messages may wait in a [`Connection`] for the application to read
@@ -122,6 +124,7 @@ impl PeerOptions {
             rtc: RtcConfig::default(),
             connection: ConnectionConfig::default(),
             limits: Limits::default(),
+            client_limits: Limits::default(),
             offer_limits: OfferLimits::default(),
             max_unread: MAX_UNREAD_BYTES,
         }
@@ -1292,7 +1295,14 @@ async fn connection_task(
                     };
                     let (encoder, dec) = match (
                         Encoder::new(protocol),
-                        Decoder::new(protocol, options.limits),
+                        Decoder::new(
+                            protocol,
+                            if remote_seedmesh {
+                                options.limits
+                            } else {
+                                options.client_limits
+                            },
+                        ),
                     ) {
                         (Ok(e), Ok(d)) => (e, d),
                         (Err(e), _) | (_, Err(e)) => {
@@ -1714,6 +1724,13 @@ impl Connection {
     #[must_use]
     pub fn signaled_by_invite(&self) -> bool {
         self.sender.signaled_by_invite()
+    }
+
+    /// Whether the far end speaks seedmesh framing (marked its offer or answer so), rather
+    /// than being a plain PeerJS client.
+    #[must_use]
+    pub fn speaks_seedmesh(&self) -> bool {
+        self.sender.shared().remote_seedmesh
     }
 
     /// The connection's DTLS fingerprints (ours and theirs), which a seedmesh peer's proof of

@@ -110,6 +110,11 @@ window.pj = {
     this.connections.get(handle).conn.send(data);
   },
 
+  /** Sends `bytes` on the data channel as they are, past PeerJS's serialization. */
+  sendFrame(handle, bytes) {
+    this.connections.get(handle).conn.dataChannel.send(new Uint8Array(bytes));
+  },
+
   sendBytes(handle, bytes) {
     this.connections.get(handle).conn.send(new Uint8Array(bytes).buffer);
   },

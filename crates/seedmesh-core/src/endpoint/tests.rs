@@ -124,6 +124,7 @@ impl Pair {
                             self.taken[from].push((source, body));
                         }
                         Action::Close { .. }
+                        | Action::SendToClient { .. }
                         | Action::ClaimSlot { .. }
                         | Action::ReleaseSlot { .. } => {}
                     }
@@ -490,4 +491,280 @@ mod hostile {
             }
         }
     }
+}
+
+/// A plain PeerJS client's ID, as its PeerServer named it.
+fn client_id(name: &str) -> PeerId {
+    PeerId::parse(name).unwrap()
+}
+
+/// A message for a client: its link, the message, and for a file its transfer and size.
+type ClientSend = (LinkId, Message, Option<(String, u64)>);
+
+/// What the page asks to send to its clients.
+fn client_sends(page: &mut Endpoint) -> Vec<ClientSend> {
+    std::iter::from_fn(|| page.poll_action())
+        .filter_map(|action| match action {
+            Action::SendToClient {
+                link,
+                message,
+                file,
+            } => Some((link, message, file)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_peerjs_client_is_listed_unverified_and_its_strings_are_chat() {
+    let mut alice = page("alice");
+    alice.start(at(0));
+    let js = client_id("js-client");
+    let link = alice
+        .client_connected(at(0), js.clone(), Serialization::Binary)
+        .unwrap();
+    assert!(alice.is_client(link));
+    assert_eq!(alice.peer_on(link), Some(js.clone()));
+    let listed = events(&mut alice);
+    assert!(listed.iter().any(|e| matches!(e, Event::Peer(view)
+        if view.id == js && view.state == PeerState::Connected
+            && view.peerjs_client == Some(Serialization::Binary))));
+    // It is no part of the mesh: nothing is said to it, and it holds no link of the mesh.
+    assert!(client_sends(&mut alice).is_empty());
+    assert_eq!(alice.mesh().connected_count(), 0);
+
+    alice.client_message(at(1), 1_000, link, Message::Text("hello".into()));
+    alice.client_message(
+        at(2),
+        2_000,
+        link,
+        Message::Json(serde_json::json!({ "text": "an object" })),
+    );
+    alice.client_message(at(3), 3_000, link, Message::Json(serde_json::json!(42)));
+    let got = events(&mut alice);
+    let chat: Vec<_> = got
+        .iter()
+        .filter_map(|e| match e {
+            Event::Chat(chat) => Some((chat.from.clone(), chat.text.clone(), chat.direct)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        chat,
+        vec![
+            (js.clone(), "hello".to_owned(), true),
+            (js.clone(), "an object".to_owned(), true)
+        ]
+    );
+    assert!(
+        got.iter()
+            .any(|e| matches!(e, Event::Ignored { peer, reason }
+        if *peer == js && reason.contains("a number")))
+    );
+    // An unreadable frame is shown, and the client stays.
+    alice.client_unreadable(link, "the peer sent an unreadable frame: bad BinaryPack");
+    assert!(
+        events(&mut alice).iter().any(
+            |e| matches!(e, Event::Ignored { reason, .. } if reason.contains("bad BinaryPack"))
+        )
+    );
+    assert!(alice.is_client(link));
+
+    alice.closed(at(4), link, false);
+    assert!(!alice.is_client(link));
+    assert!(events(&mut alice).contains(&Event::PeerRemoved(js)));
+}
+
+#[test]
+fn room_and_direct_messages_reach_clients_as_plain_strings() {
+    let mut alice = page("alice");
+    alice.start(at(0));
+    let one = alice
+        .client_connected(at(0), client_id("one"), Serialization::Json)
+        .unwrap();
+    let two = alice
+        .client_connected(at(0), client_id("two"), Serialization::Raw)
+        .unwrap();
+    client_sends(&mut alice);
+
+    let sent = alice.send_chat(5_000, "to the room", None).unwrap();
+    assert_eq!((sent.recipients, sent.clients), (0, 2));
+    let room = client_sends(&mut alice);
+    assert_eq!(
+        room,
+        vec![
+            (one, Message::Text("to the room".into()), None),
+            (two, Message::Text("to the room".into()), None)
+        ]
+    );
+
+    let direct = alice
+        .send_chat(6_000, "just you", Some(&client_id("two")))
+        .unwrap();
+    assert_eq!((direct.recipients, direct.clients), (0, 1));
+    assert_eq!(
+        client_sends(&mut alice),
+        vec![(two, Message::Text("just you".into()), None)]
+    );
+    assert!(matches!(
+        alice.send_chat(6_000, "  ", Some(&client_id("two"))),
+        Err(ChatError::Empty)
+    ));
+    assert!(client_sends(&mut alice).is_empty());
+}
+
+#[test]
+fn files_reach_clients_as_bytes_where_their_serialization_carries_them() {
+    let mut alice = page("alice");
+    alice.start(at(0));
+    let json = alice
+        .client_connected(at(0), client_id("json"), Serialization::Json)
+        .unwrap();
+    let binary = alice
+        .client_connected(at(0), client_id("binary"), Serialization::Binary)
+        .unwrap();
+    client_sends(&mut alice);
+    let bytes = vec![42u8; 100_000];
+
+    let room = alice.send_file(1_000, "a.bin", "", &bytes, None).unwrap();
+    assert_eq!(
+        (room.recipients, room.clients),
+        (0, 1),
+        "the json client cannot take bytes"
+    );
+    let sends = client_sends(&mut alice);
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].0, binary);
+    assert_eq!(sends[0].1, Message::Binary(bytes.clone()));
+    assert_eq!(sends[0].2, Some((room.id.clone(), 100_000)));
+
+    let direct = alice
+        .send_file(2_000, "a.bin", "", &bytes, Some(&client_id("binary")))
+        .unwrap();
+    assert_eq!((direct.recipients, direct.clients), (0, 1));
+    assert_eq!(client_sends(&mut alice).len(), 1);
+    assert_eq!(
+        alice
+            .send_file(3_000, "a.bin", "", &bytes, Some(&client_id("json")))
+            .unwrap_err(),
+        ChatError::Client(ClientError::NoBytes)
+    );
+    assert!(client_sends(&mut alice).is_empty());
+    assert!(alice.is_client(json));
+}
+
+#[test]
+fn bytes_from_a_client_arrive_as_a_file() {
+    let mut alice = page("alice");
+    alice.start(at(0));
+    let js = client_id("js");
+    let link = alice
+        .client_connected(at(0), js.clone(), Serialization::Raw)
+        .unwrap();
+    events(&mut alice);
+    alice.client_message(at(1), 1_000, link, Message::Binary(vec![1, 2, 3]));
+    let got = events(&mut alice);
+    let Some(Event::FileOffered(offer)) = got.first() else {
+        panic!("no offer: {got:?}");
+    };
+    assert_eq!(
+        (offer.from.clone(), offer.size, offer.direct),
+        (js, 3, true)
+    );
+    assert!(
+        got.iter()
+            .any(|e| matches!(e, Event::FileReceived { id, bytes, .. }
+        if *id == offer.id && *bytes == vec![1, 2, 3]))
+    );
+}
+
+#[test]
+fn a_client_cannot_take_a_known_id_and_the_page_takes_a_bounded_number() {
+    let mut pair = Pair::new();
+    pair.connect();
+    let alice = &mut pair.pages[0];
+    for taken in [id("alice"), id("bob")] {
+        assert_eq!(
+            alice.client_connected(at(20), taken.clone(), Serialization::Json),
+            Err(ClientError::IdInUse)
+        );
+        assert!(
+            events(alice)
+                .iter()
+                .any(|e| matches!(e, Event::Refused { peer, .. } if *peer == taken))
+        );
+    }
+    for n in 0..MAX_CLIENTS {
+        alice
+            .client_connected(at(20), client_id(&format!("c{n}")), Serialization::Json)
+            .unwrap();
+    }
+    assert_eq!(
+        alice.client_connected(at(20), client_id("late"), Serialization::Json),
+        Err(ClientError::TooMany { max: MAX_CLIENTS })
+    );
+    // A client that connects again takes the place of its earlier connection.
+    std::iter::from_fn(|| alice.poll_action()).for_each(drop);
+    let again = alice
+        .client_connected(at(20), client_id("c0"), Serialization::Raw)
+        .unwrap();
+    let closed: Vec<_> = std::iter::from_fn(|| alice.poll_action())
+        .filter_map(|a| match a {
+            Action::Close { link } => Some(link),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closed.len(), 1);
+    assert_ne!(closed[0], again);
+    assert!(!alice.is_client(closed[0]));
+    assert_eq!(alice.peer_on(again), Some(client_id("c0")));
+}
+
+#[test]
+fn a_proven_page_with_a_clients_id_takes_its_row_and_the_client_is_closed() {
+    let mut pair = Pair::new();
+    let link = pair.pages[0]
+        .client_connected(at(0), id("bob"), Serialization::Binary)
+        .unwrap();
+    // Bob's own page links and proves the ID: its row replaces the client's.
+    pair.connect();
+    assert!(!pair.pages[0].is_client(link));
+    let last_view = pair.events[0]
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::Peer(view) if view.id == id("bob") => Some(view.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(last_view.state, PeerState::Connected);
+    assert_eq!(last_view.peerjs_client, None);
+    assert_eq!(pair.pages[0].mesh().connected_count(), 1);
+}
+
+#[test]
+fn a_flooding_client_is_told_once_and_heard_again_later() {
+    let mut alice = page("alice");
+    alice.start(at(0));
+    let link = alice
+        .client_connected(at(0), client_id("flood"), Serialization::Raw)
+        .unwrap();
+    events(&mut alice);
+    for _ in 0..1_000 {
+        alice.client_message(at(0), 0, link, Message::Text("x".into()));
+    }
+    let got = events(&mut alice);
+    let chats = got.iter().filter(|e| matches!(e, Event::Chat(_))).count();
+    let warnings = got
+        .iter()
+        .filter(|e| matches!(e, Event::Ignored { .. }))
+        .count();
+    assert_eq!(chats, client::CLIENT_BURST as usize);
+    assert_eq!(warnings, 1);
+    alice.client_message(at(10_000), 0, link, Message::Text("later".into()));
+    assert!(
+        events(&mut alice)
+            .iter()
+            .any(|e| matches!(e, Event::Chat(c) if c.text == "later"))
+    );
 }

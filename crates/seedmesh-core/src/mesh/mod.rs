@@ -59,6 +59,7 @@ pub use relay::{DropReason, RelayStats};
 pub use degree::DegreeConfig;
 
 use crate::peer_id::PeerId;
+use crate::signaling::Serialization;
 use crate::time::Instant;
 
 /// How often a page with no peers, or fewer than its low bound of links, scans the rendezvous
@@ -212,6 +213,8 @@ pub enum ChatError {
     UnknownFile(String),
     /// [`MAX_WANTED_FILES`] files are being asked for already.
     TooManyWanted,
+    /// The plain PeerJS client it is for cannot take it; the error says why.
+    Client(crate::client::ClientError),
 }
 
 impl fmt::Display for ChatError {
@@ -238,6 +241,7 @@ impl fmt::Display for ChatError {
                 f,
                 "{MAX_WANTED_FILES} files are being asked for already; wait until they come"
             ),
+            Self::Client(error) => write!(f, "the PeerJS client cannot take it: {error}"),
         }
     }
 }
@@ -315,6 +319,9 @@ pub struct PeerView {
     pub found_by: FoundBy,
     /// The link that carries it, while there is one.
     pub link: Option<LinkId>,
+    /// For a plain PeerJS client ([`crate::client`]), the serialization it speaks; `None` for
+    /// a seedmesh peer. A client's ID is what its signaling said, never proven.
+    pub peerjs_client: Option<Serialization>,
 }
 
 /// What a claim of a rendezvous slot came to.
@@ -351,8 +358,12 @@ pub struct ReceivedChat {
 pub struct OutgoingChat {
     /// Its unique ID.
     pub id: String,
-    /// How many peers it was sent to.
+    /// How many pages it was sent to (for the room, about how many the room has); each
+    /// confirms it.
     pub recipients: usize,
+    /// How many plain PeerJS clients it went to as well ([`crate::client`]), which confirm
+    /// nothing. The mesh sends to none.
+    pub clients: usize,
 }
 
 /// A file a peer announced; its chunks follow on `link`.
@@ -711,6 +722,20 @@ impl Mesh {
     #[must_use]
     pub fn peer_on(&self, link: LinkId) -> Option<PeerId> {
         self.peer_of(link)
+    }
+
+    /// Whether the mesh lists `peer`: linked, being linked, or failed a moment ago.
+    #[must_use]
+    pub fn knows(&self, peer: &PeerId) -> bool {
+        self.peers.contains_key(peer)
+    }
+
+    /// A fresh link handle the mesh will never use for a link of its own, for a connection
+    /// outside the mesh (a plain PeerJS client's).
+    pub fn reserve_link(&mut self) -> LinkId {
+        let link = LinkId(self.next_link);
+        self.next_link += 1;
+        link
     }
 
     /// How many peers are connected and introduced.
@@ -1139,6 +1164,7 @@ impl Mesh {
         Ok(OutgoingChat {
             id,
             recipients: links.len(),
+            clients: 0,
         })
     }
 
@@ -1173,6 +1199,7 @@ impl Mesh {
         Ok(OutgoingChat {
             id,
             recipients: self.room_size(),
+            clients: 0,
         })
     }
 
@@ -1615,6 +1642,7 @@ impl Mesh {
             state: PeerState::Connecting,
             found_by,
             link: Some(link),
+            peerjs_client: None,
         };
         self.peers.insert(
             remote.clone(),
@@ -1776,6 +1804,7 @@ impl Mesh {
                 .map(|p| p.view.found_by)
                 .unwrap_or(found_by),
             link: Some(link),
+            peerjs_client: None,
         };
         self.peers.insert(
             peer.clone(),
@@ -2299,7 +2328,7 @@ fn seed_of(me: &PeerId) -> u64 {
 }
 
 /// Refuses chat text that is empty or too long.
-fn check_chat_text(text: &str) -> Result<(), ChatError> {
+pub(crate) fn check_chat_text(text: &str) -> Result<(), ChatError> {
     if text.len() > message::MAX_CHAT_BYTES {
         return Err(ChatError::TooLarge { len: text.len() });
     }
