@@ -5,7 +5,7 @@ use seedmesh_core::invite::{ANSWER_FRAGMENT, INVITE_FRAGMENT, Invite};
 use wasm_bindgen::JsValue;
 
 use crate::components::{
-    ConnectionStatus, InviteNotice, MakeInvite, Messaging, PeerList, Section, SectionNav,
+    Calls, ConnectionStatus, InviteNotice, MakeInvite, Messaging, PeerList, Section, SectionNav,
     SettingsPanel, Welcome,
 };
 use crate::config::Settings;
@@ -53,6 +53,7 @@ pub fn App() -> impl IntoView {
         </header>
         <InviteNotice/>
         <Welcome/>
+        <Calls/>
         <SectionNav shown=shown/>
         <main class="panels">
             <div class=area(Section::Connection) id=Section::Connection.area_id()>

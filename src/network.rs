@@ -132,6 +132,31 @@ pub enum Command {
         /// The addressee, for a direct transfer.
         to: Option<PeerId>,
     },
+    /// Call a peer, with video or audio only.
+    Call {
+        /// Whom to call.
+        peer: PeerId,
+        /// Whether with video.
+        video: bool,
+    },
+    /// Answer the incoming call with this ID.
+    AnswerCall(String),
+    /// Decline or end the call with this ID.
+    HangUp(String),
+    /// Mute or unmute our microphone on a call.
+    Mute {
+        /// The call.
+        id: String,
+        /// Whether muted.
+        muted: bool,
+    },
+    /// Turn our camera off or on for a call.
+    CameraOff {
+        /// The call.
+        id: String,
+        /// Whether off.
+        off: bool,
+    },
 }
 
 /// Starts the network for `identity` with `settings`.
@@ -233,6 +258,11 @@ impl Command {
             Self::MakeInvite => node.make_invite(),
             Self::AnswerInvite(text) => node.answer_invite(&text),
             Self::TakeAnswer(text) => node.take_answer(&text),
+            Self::Call { peer, video } => node.call(peer, video),
+            Self::AnswerCall(id) => node.answer_call(&id),
+            Self::HangUp(id) => node.hang_up(&id),
+            Self::Mute { id, muted } => node.set_muted(&id, muted),
+            Self::CameraOff { id, off } => node.set_camera_off(&id, off),
         }
     }
 }

@@ -8,6 +8,7 @@ use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use seedmesh_core::PeerId;
+use seedmesh_core::call::{CallState, CallView};
 use seedmesh_core::discovery::DiscoveryReport;
 use seedmesh_core::endpoint::{Event, SignalingCounts};
 use seedmesh_core::identity::{Identity, NameBook, NameCheck};
@@ -33,6 +34,18 @@ thread_local! {
 
 /// How many refused-peer warnings the peer list keeps.
 pub const MAX_WARNINGS: usize = 5;
+
+/// How many ended calls stay on show until dismissed.
+pub const MAX_ENDED_CALLS: usize = 3;
+
+/// The media of one call, to play.
+#[derive(Debug, Clone, Default)]
+pub struct CallMedia {
+    /// Our camera and microphone.
+    pub local: Option<web_sys::MediaStream>,
+    /// The other side's.
+    pub remote: Option<web_sys::MediaStream>,
+}
 
 /// What every chat history key starts with.
 pub const HISTORY_PREFIX: &str = "seedmesh.history.";
@@ -217,6 +230,12 @@ pub struct AppState {
     pub name: RwSignal<String>,
     /// Who this page is, once it has claimed an identity.
     pub identity: RwSignal<Option<Identity>>,
+    /// Calls, oldest first: ringing, in progress, and the last few that ended.
+    pub calls: RwSignal<Vec<CallView>>,
+    /// Each call's media, by call ID (browser objects: this page's thread only).
+    pub call_media: RwSignal<BTreeMap<String, CallMedia>, LocalStorage>,
+    /// Why the last call could not be made or changed.
+    pub call_error: RwSignal<Option<String>>,
     commands: StoredValue<Option<UnboundedSender<Command>>>,
 }
 
@@ -247,6 +266,9 @@ impl AppState {
             warnings: RwSignal::new(Vec::new()),
             name: RwSignal::new(String::new()),
             identity: RwSignal::new(None),
+            calls: RwSignal::new(Vec::new()),
+            call_media: RwSignal::new_local(BTreeMap::new()),
+            call_error: RwSignal::new(None),
             commands: StoredValue::new(None),
         }
     }
@@ -432,6 +454,13 @@ impl AppState {
                      and bring its answer back within a minute or so"
                 )));
             }
+            NodeEvent::CallFailed(reason) => self.call_error.set(Some(reason)),
+            NodeEvent::LocalMedia { id, stream } => self.call_media.update(|media| {
+                media.entry(id).or_default().local = Some(stream);
+            }),
+            NodeEvent::RemoteMedia { id, stream } => self.call_media.update(|media| {
+                media.entry(id).or_default().remote = Some(stream);
+            }),
             NodeEvent::InviteEnded {
                 ours: false,
                 reason,
@@ -459,6 +488,7 @@ impl AppState {
             Event::Absent(id) => self.room.update(|room| {
                 room.remove(&id);
             }),
+            Event::Call(view) => self.update_call(view),
             Event::Peer(view) => {
                 if view.state != PeerState::Connected {
                     self.forget_neighbourhood(&view.id);
@@ -605,6 +635,35 @@ impl AppState {
                 },
             );
         });
+    }
+
+    /// A call appeared or changed: its line, and once it ended, no more media.
+    fn update_call(self, view: CallView) {
+        if matches!(view.state, CallState::Ended(_)) {
+            self.call_media.update(|media| {
+                media.remove(&view.id);
+            });
+        } else {
+            self.call_error.set(None);
+        }
+        self.calls.update(|calls| {
+            match calls.iter_mut().find(|c| c.id == view.id) {
+                Some(call) => *call = view,
+                None => calls.push(view),
+            }
+            let ended: Vec<String> = calls
+                .iter()
+                .filter(|c| matches!(c.state, CallState::Ended(_)))
+                .map(|c| c.id.clone())
+                .collect();
+            let excess = ended.len().saturating_sub(MAX_ENDED_CALLS);
+            calls.retain(|c| !ended[..excess].contains(&c.id));
+        });
+    }
+
+    /// Takes an ended call off the page.
+    pub fn dismiss_call(self, id: &str) {
+        self.calls.update(|calls| calls.retain(|c| c.id != id));
     }
 
     /// Shows a warning over the peer list, keeping the newest [`MAX_WARNINGS`].

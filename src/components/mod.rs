@@ -1,6 +1,7 @@
 //! The page's components, one concern each. They read [`crate::state::AppState`] from context
 //! and never touch the network themselves.
 
+mod calls;
 mod connection_status;
 mod invite;
 mod mesh_picture;
@@ -12,6 +13,7 @@ mod settings;
 pub mod share;
 mod welcome;
 
+pub use calls::Calls;
 pub use connection_status::ConnectionStatus;
 pub use invite::{InviteNotice, MakeInvite};
 pub use messaging::Messaging;

@@ -4,6 +4,7 @@ use seedmesh_core::proof::{is_key_id, short_fingerprint};
 
 use super::mesh_picture::MeshPicture;
 use super::room_roster::RoomRoster;
+use crate::network::Command;
 use crate::state::{AppState, PeerRow};
 
 /// The peers this page knows of.
@@ -50,9 +51,23 @@ fn Warnings() -> impl IntoView {
     }
 }
 
-/// One peer: name, ID, state, round trip, path and how it was found.
+/// One peer: name, ID, state, round trip, path and how it was found, and calls to it.
 #[component]
 fn PeerItem(row: PeerRow) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let calls = (row.state == PeerState::Connected).then(|| {
+        let (video, audio) = (row.id.clone(), row.id.clone());
+        view! {
+            <span class="peer-actions">
+                <button type="button" on:click=move |_| state.command(Command::Call { peer: video.clone(), video: true })>
+                    "Video call"
+                </button>
+                <button type="button" on:click=move |_| state.command(Command::Call { peer: audio.clone(), video: false })>
+                    "Audio call"
+                </button>
+            </span>
+        }
+    });
     let (state_class, state_text) = match &row.state {
         PeerState::Connecting => ("connecting", "connecting…".to_owned()),
         PeerState::Connected => ("connected", "connected".to_owned()),
@@ -114,6 +129,7 @@ fn PeerItem(row: PeerRow) -> impl IntoView {
                 {path.map(|p| format!(" · {p}"))}
                 {rtt.map(|r| format!(" · {r}"))}
             </span>
+            {calls}
         </li>
     }
 }

@@ -3,50 +3,12 @@
 // serialization. The app lists it as an unverified PeerJS client and shows what it sends as
 // chat; room and direct messages reach it as plain strings, files as bytes (5 MiB each way);
 // what it sends that the app cannot take is refused with a reason, and the app carries on.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { root, serveStatic, launchBrowser, newPage, registeredId, screenshot, send } from "./support.mjs";
+import { appAndPeerjsSuite, screenshot, send } from "./support.mjs";
 
-const peerServer = process.env.SEEDMESH_PEERSERVER_URL;
-assert.ok(peerServer, "SEEDMESH_PEERSERVER_URL is not set: run through scripts/browser-tests.sh");
 const WAIT = { timeout: 20_000 };
-
-let app;
-let interop;
-let browser;
-const opened = [];
-
-before(async () => {
-  app = await serveStatic(process.env.SEEDMESH_DIST ?? join(root, "dist"), "/");
-  interop = await serveStatic(root, "/");
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  for (const { context } of opened) await context.close().catch(() => {});
-  await browser?.close();
-  await app?.close();
-  await interop?.close();
-});
-
-/** The app, registered: `{page, id, problems}`. */
-async function openApp() {
-  const tab = await newPage(browser);
-  opened.push(tab);
-  await tab.page.goto(app.url);
-  return { ...tab, id: await registeredId(tab.page) };
-}
-
-/** A page with a plain PeerJS client, registered: `{page, id, problems}`. */
-async function openPeerjs() {
-  const tab = await newPage(browser);
-  opened.push(tab);
-  await tab.page.goto(`${interop.url}tests/e2e/interop/peerjs.html`);
-  await tab.page.waitForFunction(() => typeof window.pj === "object" && typeof peerjs === "object", null, WAIT);
-  const id = await tab.page.evaluate((url) => pj.open(url, null, [], false), peerServer);
-  return { ...tab, id };
-}
+const { openApp, openPeerjs } = appAndPeerjsSuite();
 
 const js = {
   next: (p, h) => p.page.evaluate((h) => pj.nextMessage(h, 20_000), h),

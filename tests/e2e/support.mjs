@@ -187,3 +187,48 @@ export async function registeredId(page, timeout = 20_000) {
   await signaling.filter({ hasText: "registered as" }).waitFor({ timeout });
   return /registered as (\S+)/.exec(await signaling.textContent())[1];
 }
+
+/**
+ * The release build of the app and, for the PeerJS page, the repository root, each served on
+ * loopback; one Chromium with `extraArgs`; every tab closed at the end. `suite.openApp()`
+ * resolves to an app tab registered on the local PeerServer, `suite.openPeerjs()` to a tab whose
+ * real PeerJS 1.5.5 client (`window.pj`, tests/e2e/interop/peerjs-peer.js) is registered there:
+ * each `{ page, context, problems, id }`.
+ */
+export function appAndPeerjsSuite(extraArgs = []) {
+  const peerServer = process.env.SEEDMESH_PEERSERVER_URL;
+  const wait = { timeout: 20_000 };
+  const servers = {};
+  let browser;
+  const opened = [];
+  const open = async (url) => {
+    const tab = await newPage(browser);
+    opened.push(tab);
+    await tab.page.goto(url);
+    return tab;
+  };
+  before(async () => {
+    if (!peerServer) throw new Error("SEEDMESH_PEERSERVER_URL is not set: run through scripts/browser-tests.sh");
+    servers.app = await serveStatic(process.env.SEEDMESH_DIST ?? join(root, "dist"), "/");
+    servers.root = await serveStatic(root, "/");
+    browser = await launchBrowser(extraArgs);
+  });
+  after(async () => {
+    for (const { context } of opened) await context.close().catch(() => {});
+    await browser?.close();
+    await servers.app?.close();
+    await servers.root?.close();
+  });
+  return {
+    async openApp() {
+      const tab = await open(servers.app.url);
+      return { ...tab, id: await registeredId(tab.page) };
+    },
+    async openPeerjs() {
+      const tab = await open(`${servers.root.url}tests/e2e/interop/peerjs.html`);
+      await tab.page.waitForFunction(() => typeof window.pj === "object" && typeof peerjs === "object", null, wait);
+      const id = await tab.page.evaluate((url) => pj.open(url, null, [], false), peerServer);
+      return { ...tab, id };
+    },
+  };
+}

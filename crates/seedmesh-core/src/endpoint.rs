@@ -38,6 +38,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use core::time::Duration;
 
 use crate::PeerId;
+use crate::call::{CallAction, CallEvent, CallView, Calls};
 use crate::channel::Message;
 use crate::client::{self, ClientError, ClientInput, MAX_CLIENTS};
 use crate::mesh::gossip::GossipMessage;
@@ -126,6 +127,8 @@ pub enum Action {
         /// For a file: its transfer ID and size.
         file: Option<(String, u64)>,
     },
+    /// Do this for a call ([`Endpoint::calls_mut`]).
+    Call(CallAction),
     /// Close `link`'s connection.
     Close {
         /// The link.
@@ -226,6 +229,8 @@ pub enum Event {
     },
     /// A page in the room was not heard from in time: it left.
     Absent(PeerId),
+    /// A call appeared or changed; one that [`ended`](crate::call::CallState::Ended) is gone.
+    Call(CallView),
     /// A linked peer told which peers it is linked with now: the mesh past our own links.
     Neighbourhood {
         /// The linked peer.
@@ -301,6 +306,8 @@ pub struct Endpoint {
     clients: BTreeMap<LinkId, Client>,
     /// Messages and files to and from clients so far, for their IDs.
     client_items: u64,
+    /// Audio and video calls.
+    calls: Calls,
     signals_sent: u64,
     signals_refused: u64,
     counts: SignalingCounts,
@@ -323,6 +330,7 @@ impl Endpoint {
             mesh_dials: HashSet::new(),
             clients: BTreeMap::new(),
             client_items: 0,
+            calls: Calls::default(),
             signals_sent: 0,
             signals_refused: 0,
             counts: SignalingCounts::default(),
@@ -363,6 +371,19 @@ impl Endpoint {
         self.mesh
             .peer_on(link)
             .or_else(|| self.clients.get(&link).map(|c| c.peer.clone()))
+    }
+
+    /// The page's calls, to read.
+    #[must_use]
+    pub fn calls(&self) -> &Calls {
+        &self.calls
+    }
+
+    /// The page's calls, to place, answer, hang up or report on: what they ask comes from
+    /// [`Endpoint::poll_action`] as [`Action::Call`], what they show from
+    /// [`Endpoint::poll_event`] as [`Event::Call`], and their timers are the endpoint's.
+    pub fn calls_mut(&mut self) -> &mut Calls {
+        &mut self.calls
     }
 
     /// Whether `link` is a plain PeerJS client's.
@@ -923,6 +944,7 @@ impl Endpoint {
         let stalled = self.files.expire(now);
         self.files_dropped(stalled);
         self.shared.retain(|f| f.until > now);
+        self.calls.handle_timeout(now);
         self.process();
     }
 
@@ -930,20 +952,31 @@ impl Endpoint {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let shared = self.shared.iter().map(|f| f.until).min();
-        [self.mesh.poll_timeout(), self.files.next_expiry(), shared]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.mesh.poll_timeout(),
+            self.files.next_expiry(),
+            shared,
+            self.calls.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The next thing to do.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        self.actions
+            .pop_front()
+            .or_else(|| self.calls.poll_action().map(Action::Call))
     }
 
     /// The next thing to show.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.events.pop_front().or_else(|| {
+            self.calls
+                .poll_event()
+                .map(|CallEvent::Changed(view)| Event::Call(view))
+        })
     }
 
     /// Turns what the mesh asks into actions and events.

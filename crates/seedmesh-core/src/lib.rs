@@ -18,6 +18,7 @@
 //! - [`channel`]: what crosses a data channel.
 //! - [`binarypack`]: PeerJS's default serialization.
 //! - [`client`]: plain PeerJS clients that connect to a page.
+//! - [`call`]: audio and video calls, as PeerJS makes them.
 //! - [`transfer`]: files in chunks.
 //! - [`connection`]: one data connection's timeouts, liveness and close.
 //! - [`endpoint`]: all of the above for one page, every link under one handle.
@@ -28,6 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod binarypack;
+pub mod call;
 pub mod channel;
 pub mod client;
 pub mod connection;

@@ -6,8 +6,10 @@
 //! released with it.
 //!
 //! - [`doh`]: seed-record discovery over DNS-over-HTTPS with `fetch`, cached in `localStorage`.
-//! - [`node`]: the whole mesh for a page: rendezvous, exchange, invites, chat and files.
-//! - [`peer`]: the async API: a peer on a PeerServer and its data connections.
+//! - [`node`]: the whole mesh for a page: rendezvous, exchange, invites, chat, files, PeerJS
+//!   clients and calls.
+//! - [`peer`]: the async API: a peer on a PeerServer, its data connections and its calls.
+//! - [`media`]: the camera and microphone, for calls.
 //! - [`peerserver`]: the PeerServer's WebSocket.
 //! - [`rtc`]: `RTCPeerConnection` and `RTCDataChannel`.
 //! - [`clock`]: the monotonic clock and random numbers.
@@ -21,6 +23,7 @@ pub mod clock;
 pub mod doh;
 pub mod js;
 pub mod locks;
+pub mod media;
 pub mod node;
 pub mod peer;
 pub mod peerserver;

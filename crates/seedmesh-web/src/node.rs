@@ -1,6 +1,7 @@
 //! The whole mesh for a page in a few lines: a [`Node`] registers on its PeerServers, meets
 //! peers by rendezvous, peer exchange and invites, links again through the mesh when a path
-//! fails, and carries chat and files.
+//! fails, carries chat and files, takes plain PeerJS clients as peers, and makes and takes
+//! audio and video calls.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -35,6 +36,7 @@ use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use futures::future::{AbortHandle, Abortable, Either, select};
 use futures::{Future, Stream, StreamExt};
 use gloo_timers::future::IntervalStream;
+use seedmesh_core::call::CallAction;
 use seedmesh_core::channel::{Limits, Message};
 use seedmesh_core::client;
 use seedmesh_core::connection::CloseReason;
@@ -43,16 +45,20 @@ use seedmesh_core::endpoint::{Action, Endpoint, Event, Through};
 use seedmesh_core::invite::Kind as InviteKind;
 use seedmesh_core::mesh::{DegreeConfig, LinkId, MeshConfig, MeshError, SlotResult};
 use seedmesh_core::proof::PeerKey;
+use seedmesh_core::signaling::ConnectionId;
 use seedmesh_core::signaling::{MAX_SERVERS, ServerConfig, SignalingError};
-use seedmesh_core::{PeerId, Token};
+use seedmesh_core::{Instant, PeerId, Token};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen_futures::spawn_local;
+use web_sys::MediaStream;
 
 use crate::clock::{Alarm, now, random_u32};
+use crate::js::JsError;
+use crate::media::LocalMedia;
 use crate::peer::{
-    Connection, ConnectionEvent, ConnectionSender, DialOptions, MeshSignal, Peer, PeerError,
-    PeerEvent, PeerHandle, PeerOptions,
+    Call, CallControl, CallEvent, Connection, ConnectionEvent, ConnectionSender, DialOptions,
+    MeshSignal, Peer, PeerError, PeerEvent, PeerHandle, PeerOptions, call,
 };
 use crate::rtc::{IceServer, RtcConfig};
 
@@ -236,6 +242,23 @@ pub enum NodeEvent {
         /// Why it ended.
         reason: String,
     },
+    /// A call could not be made or changed; the text says why. Calls themselves come as
+    /// [`Event::Call`].
+    CallFailed(String),
+    /// Our camera and microphone for call `id`, to show as a preview.
+    LocalMedia {
+        /// The call.
+        id: String,
+        /// Our media.
+        stream: MediaStream,
+    },
+    /// The other side's media on call `id`, to play.
+    RemoteMedia {
+        /// The call.
+        id: String,
+        /// Their media.
+        stream: MediaStream,
+    },
 }
 
 /// A page in the mesh; see the [module](self) docs. Dropping it closes every link and leaves
@@ -327,6 +350,39 @@ impl Node {
         self.command(Command::TakeAnswer(answer.to_owned()));
     }
 
+    /// Calls `peer`, with video or audio only: the camera and microphone open, and the call
+    /// comes as [`Event::Call`], our media as [`NodeEvent::LocalMedia`] and theirs as
+    /// [`NodeEvent::RemoteMedia`] ([`NodeEvent::CallFailed`] if it cannot be made).
+    pub fn call(&self, peer: PeerId, video: bool) {
+        self.command(Command::Call { peer, video });
+    }
+
+    /// Answers the incoming call `id`, with video if the caller sends video.
+    pub fn answer_call(&self, id: &str) {
+        self.command(Command::AnswerCall(id.to_owned()));
+    }
+
+    /// Declines or ends the call `id`.
+    pub fn hang_up(&self, id: &str) {
+        self.command(Command::HangUp(id.to_owned()));
+    }
+
+    /// Mutes or unmutes our microphone on call `id`.
+    pub fn set_muted(&self, id: &str, muted: bool) {
+        self.command(Command::Mute {
+            id: id.to_owned(),
+            muted,
+        });
+    }
+
+    /// Turns our camera off or on for call `id`.
+    pub fn set_camera_off(&self, id: &str, off: bool) {
+        self.command(Command::CameraOff {
+            id: id.to_owned(),
+            off,
+        });
+    }
+
     /// The next event, or `None` once the node stopped.
     pub async fn next_event(&mut self) -> Option<NodeEvent> {
         self.events.next().await
@@ -360,6 +416,20 @@ enum Command {
     MakeInvite,
     AnswerInvite(String),
     TakeAnswer(String),
+    Call {
+        peer: PeerId,
+        video: bool,
+    },
+    AnswerCall(String),
+    HangUp(String),
+    Mute {
+        id: String,
+        muted: bool,
+    },
+    CameraOff {
+        id: String,
+        off: bool,
+    },
 }
 
 /// Everything that reaches the node's loop.
@@ -377,6 +447,12 @@ enum Input {
         ours: bool,
         text: Result<String, String>,
     },
+    /// A peer calls us.
+    IncomingCall(Call),
+    /// Something happened on call `id`.
+    Call(String, CallEvent),
+    /// The camera and microphone for call `id` opened, or could not.
+    MediaReady(String, Result<LocalMedia, JsError>),
     Tick,
     Shutdown,
 }
@@ -394,6 +470,27 @@ struct Link {
     reader: AbortHandle,
 }
 
+/// A call's browser side: whom it is with, its connection once there is one, the task that
+/// reads it (aborting it drops the call, which hangs up), and our media while it lasts.
+struct CallLink {
+    peer: PeerId,
+    video: bool,
+    control: Option<CallControl>,
+    reader: Option<AbortHandle>,
+    media: Option<LocalMedia>,
+}
+
+impl Drop for CallLink {
+    fn drop(&mut self) {
+        if let Some(control) = &self.control {
+            control.hang_up();
+        }
+        if let Some(reader) = &self.reader {
+            reader.abort();
+        }
+    }
+}
+
 struct Driver {
     endpoint: Endpoint,
     peer: PeerHandle,
@@ -409,6 +506,8 @@ struct Driver {
     slots: HashMap<PeerId, AbortHandle>,
     /// Where connections signaled through the mesh put their messages.
     mesh_signals: UnboundedSender<MeshSignal>,
+    /// Calls, by ID.
+    calls: HashMap<String, CallLink>,
 }
 
 async fn run(
@@ -446,6 +545,7 @@ async fn run(
         senders,
         slots: HashMap::new(),
         mesh_signals,
+        calls: HashMap::new(),
     };
     driver.endpoint.start(now());
     driver.drain();
@@ -603,6 +703,9 @@ impl Driver {
                 let _ = self.endpoint.send_signal(&signal.to, signal.body, nonce);
             }
             Input::Tick => self.read_paths(),
+            Input::IncomingCall(call) => self.incoming_call(now, call),
+            Input::Call(id, event) => self.call_event(now, &id, event),
+            Input::MediaReady(id, media) => self.media_ready(&id, media),
             Input::Shutdown => {}
         }
     }
@@ -667,7 +770,178 @@ impl Driver {
                 let taken = self.peer.take_answer(&text).map_err(|e| e.to_string());
                 self.emit(NodeEvent::AnswerTaken(taken));
             }
+            Command::Call { peer, video } => {
+                let id = call::new_id().as_str().to_owned();
+                match self
+                    .endpoint
+                    .calls_mut()
+                    .place(now(), peer.clone(), &id, video)
+                {
+                    Ok(()) => {
+                        self.calls.insert(
+                            id.clone(),
+                            CallLink {
+                                peer,
+                                video,
+                                control: None,
+                                reader: None,
+                                media: None,
+                            },
+                        );
+                        self.capture(id, video);
+                    }
+                    Err(error) => self.emit(NodeEvent::CallFailed(error.to_string())),
+                }
+            }
+            Command::AnswerCall(id) => {
+                if let Err(error) = self.endpoint.calls_mut().answer(now(), &id) {
+                    self.emit(NodeEvent::CallFailed(error.to_string()));
+                }
+            }
+            Command::HangUp(id) => {
+                if let Err(error) = self.endpoint.calls_mut().hang_up(&id) {
+                    self.emit(NodeEvent::CallFailed(error.to_string()));
+                }
+            }
+            Command::Mute { id, muted } => {
+                if let Err(error) = self.endpoint.calls_mut().set_muted(&id, muted) {
+                    self.emit(NodeEvent::CallFailed(error.to_string()));
+                }
+            }
+            Command::CameraOff { id, off } => {
+                if let Err(error) = self.endpoint.calls_mut().set_camera_off(&id, off) {
+                    self.emit(NodeEvent::CallFailed(error.to_string()));
+                }
+            }
         }
+    }
+
+    /// A peer calls us: it rings, unless too many ring already (then it is dropped, which
+    /// declines it).
+    fn incoming_call(&mut self, now: Instant, call: Call) {
+        let control = call.control();
+        let id = control.id().as_str().to_owned();
+        let peer = control.peer().clone();
+        let video = control.offers_video();
+        if self
+            .endpoint
+            .calls_mut()
+            .incoming(now, peer.clone(), &id, video)
+            .is_err()
+        {
+            return;
+        }
+        let reader = self.read_call(&id, call);
+        self.calls.insert(
+            id,
+            CallLink {
+                peer,
+                video,
+                control: Some(control),
+                reader: Some(reader),
+                media: None,
+            },
+        );
+    }
+
+    /// Opens the camera (for `video`) and microphone for call `id`, in the background.
+    fn capture(&self, id: String, video: bool) {
+        let inputs = self.inputs.clone();
+        spawn_local(async move {
+            let media = LocalMedia::capture(video).await;
+            let _ = inputs.unbounded_send(Input::MediaReady(id, media));
+        });
+    }
+
+    /// Our media for call `id` is ready, or could not be had: the call is placed or
+    /// answered with it, or ends.
+    fn media_ready(&mut self, id: &str, media: Result<LocalMedia, JsError>) {
+        let media = match media {
+            Ok(media) => media,
+            Err(error) => {
+                self.calls.remove(id);
+                let reason = format!("the camera or microphone could not be used ({error})");
+                self.endpoint.calls_mut().ended(id, &reason);
+                return;
+            }
+        };
+        // Hung up while the camera opened: the media is dropped, which stops it.
+        let Some(view) = self.endpoint.calls().get(id).cloned() else {
+            self.calls.remove(id);
+            return;
+        };
+        media.set_sending(!view.muted, !view.camera_off);
+        let placed = match self.calls.get(id) {
+            Some(link) if link.control.is_none() => {
+                let Some(call_id) = ConnectionId::parse(id) else {
+                    return;
+                };
+                Some(self.peer.call_with_id(
+                    call_id,
+                    &link.peer,
+                    media.stream(),
+                    serde_json::Value::Null,
+                ))
+            }
+            Some(link) => {
+                if let Some(control) = &link.control {
+                    control.answer(media.stream());
+                }
+                None
+            }
+            None => return,
+        };
+        self.emit(NodeEvent::LocalMedia {
+            id: id.to_owned(),
+            stream: Clone::clone(media.stream()),
+        });
+        let reader = placed.map(|call| (call.control(), self.read_call(id, call)));
+        if let Some(link) = self.calls.get_mut(id) {
+            if let Some((control, reader)) = reader {
+                link.control = Some(control);
+                link.reader = Some(reader);
+            }
+            link.media = Some(media);
+        }
+    }
+
+    /// What the browser says of call `id`.
+    fn call_event(&mut self, now: Instant, id: &str, event: CallEvent) {
+        match event {
+            CallEvent::Answered => self.endpoint.calls_mut().answered(now, id),
+            CallEvent::Stream(stream) => self.emit(NodeEvent::RemoteMedia {
+                id: id.to_owned(),
+                stream,
+            }),
+            CallEvent::Connected => self.endpoint.calls_mut().media_flowing(now, id),
+            CallEvent::Ended(reason) => {
+                self.calls.remove(id);
+                self.endpoint.calls_mut().ended(id, &reason);
+            }
+        }
+    }
+
+    /// Moves `call` into a task that passes its events to the loop.
+    fn read_call(&self, id: &str, mut call: Call) -> AbortHandle {
+        let inputs = self.inputs.clone();
+        let id = id.to_owned();
+        let (abort, registration) = AbortHandle::new_pair();
+        spawn_local(async move {
+            let pump = async move {
+                while let Some(event) = call.next_event().await {
+                    let ended = matches!(event, CallEvent::Ended(_));
+                    if inputs
+                        .unbounded_send(Input::Call(id.clone(), event))
+                        .is_err()
+                        || ended
+                    {
+                        break;
+                    }
+                }
+            };
+            let _ = Abortable::new(pump, registration).await;
+        });
+        abort
     }
 
     fn peer_event(&mut self, event: PeerEvent) {
@@ -755,6 +1029,18 @@ impl Driver {
                 if let Some(state) = self.links.remove(&link) {
                     state.sender.close();
                     state.reader.abort();
+                }
+            }
+            Action::Call(CallAction::Answer { id }) => {
+                let video = self.calls.get(&id).is_some_and(|link| link.video);
+                self.capture(id, video);
+            }
+            Action::Call(CallAction::End { id }) => {
+                self.calls.remove(&id);
+            }
+            Action::Call(CallAction::SetMedia { id, audio, video }) => {
+                if let Some(media) = self.calls.get(&id).and_then(|link| link.media.as_ref()) {
+                    media.set_sending(audio, video);
                 }
             }
             Action::TakeSignal { from, body } => {
@@ -906,6 +1192,7 @@ impl Drop for Driver {
         for (_, slot) in self.slots.drain() {
             slot.abort();
         }
+        self.calls.clear();
         self.main_peer.abort();
     }
 }
@@ -919,6 +1206,7 @@ fn forward_peer(mut peer: Peer, inputs: UnboundedSender<Input>, main: bool) -> A
             while let Some(event) = peer.next_event().await {
                 let input = match event {
                     PeerEvent::Incoming(connection) => Input::Incoming(connection),
+                    PeerEvent::Call(call) if main => Input::IncomingCall(call),
                     other if main => Input::Peer(other),
                     _ => continue,
                 };

@@ -24,6 +24,11 @@
 //! `RTCPeerConnection` and data channel with [`seedmesh_core::connection::Connection`] and the
 //! [`seedmesh_core::channel`] codec. Browser callbacks only queue events for those tasks. When a
 //! connection ends, its task drops the browser objects, which unsets and frees every callback.
+//! Audio and video calls are connections too, one task each ([`call`]).
+
+pub mod call;
+
+pub use call::{Call, CallControl, CallEvent};
 
 use core::fmt;
 use core::future::Future;
@@ -56,7 +61,7 @@ use seedmesh_core::signaling::{
 use seedmesh_core::{Instant, PeerId, Token};
 use serde_json::Value;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::RtcPeerConnectionState;
+use web_sys::{MediaStream, RtcPeerConnectionState};
 
 use crate::clock::{Alarm, now, random_u32};
 use crate::js::JsError;
@@ -229,8 +234,11 @@ pub enum PeerEvent {
     },
     /// The PeerServer refused us for good: no new connections can be made.
     Failed(SignalingError),
-    /// A peer offered a connection seedmesh cannot take (a media call, or a serialization
-    /// other than `json` and `raw`); it was ignored.
+    /// A peer calls us (PeerJS `peer.call`): answer it with [`CallControl::answer`], or drop
+    /// it to decline.
+    Call(Call),
+    /// A peer offered a connection seedmesh cannot take (a serialization it does not know,
+    /// say); it was ignored.
     Refused {
         /// The offering peer.
         peer: PeerId,
@@ -274,6 +282,8 @@ enum DriverInput {
 
 enum ConnInput {
     Answer(AnswerPayload),
+    /// The person answers an incoming call, sending this stream.
+    AnswerCall(MediaStream),
     /// The answer to our invite, from the page that names itself `from`.
     InviteAnswer {
         from: PeerId,
@@ -495,10 +505,31 @@ impl PeerShared {
         path: SignalPath,
         admitted: Admitted,
     ) {
+        if offer.connection_type == ConnectionType::Media {
+            // A ringing call holds no place among the connections opening: the page's calls
+            // bound how many ring.
+            drop(admitted);
+            // An offer for a call that exists cannot take its place.
+            if matches!(path, SignalPath::Invite(_))
+                || self.routes.borrow().contains_key(&offer.connection_id)
+            {
+                return;
+            }
+            let video = call::offers_video(&offer.sdp.sdp);
+            let incoming = call::spawn(
+                self,
+                src,
+                offer.connection_id,
+                offer.metadata,
+                video,
+                path,
+                call::Start::Incoming(offer.sdp.sdp),
+            );
+            let _ = self.events.unbounded_send(PeerEvent::Call(incoming));
+            return;
+        }
         let serialization = offer.serialization.unwrap_or(Serialization::Binary);
-        let refused = if offer.connection_type != ConnectionType::Data {
-            Some("it offered a media call; seedmesh takes data connections only".to_owned())
-        } else if !serialization.is_supported() {
+        let refused = if !serialization.is_supported() {
             Some(ChannelError::UnsupportedSerialization(serialization.as_str()).to_string())
         } else {
             None
@@ -713,6 +744,34 @@ impl PeerHandle {
         options: DialOptions,
     ) -> impl Future<Output = Result<Connection, PeerError>> + use<> {
         self.dial_on(peer, options, SignalPath::PeerServer)
+    }
+
+    /// Calls `peer` (as PeerJS `peer.call(id, stream, {metadata})` does), sending `stream`,
+    /// through the PeerServer; the [`Call`] reports the answer, the peer's media and the end.
+    #[must_use]
+    pub fn call(&self, peer: &PeerId, stream: &MediaStream, metadata: Value) -> Call {
+        self.call_with_id(call::new_id(), peer, stream, metadata)
+    }
+
+    /// Like [`PeerHandle::call`], on a call ID chosen before ([`call::new_id`]).
+    #[must_use]
+    pub fn call_with_id(
+        &self,
+        id: ConnectionId,
+        peer: &PeerId,
+        stream: &MediaStream,
+        metadata: Value,
+    ) -> Call {
+        let video = stream.get_video_tracks().length() > 0;
+        call::spawn(
+            &self.shared,
+            peer.clone(),
+            id,
+            metadata,
+            video,
+            SignalPath::PeerServer,
+            call::Start::Outgoing(Clone::clone(stream)),
+        )
     }
 
     /// Like [`PeerHandle::dial`], but the offer and candidates go to `out` for the application
@@ -1459,23 +1518,8 @@ async fn connection_task(
             ConnInput::Pc(PeerConnectionEvent::IceCandidate(c))
                 if negotiation.handle_local_candidate(&c.candidate) => {}
             ConnInput::Pc(PeerConnectionEvent::IceCandidate(c)) => {
-                peer_shared.signal_on(
-                    &setup.path,
-                    &setup.peer,
-                    ClientMessage::Candidate {
-                        dst: setup.peer.clone(),
-                        payload: CandidatePayload {
-                            candidate: Candidate {
-                                candidate: c.candidate,
-                                sdp_mid: c.sdp_mid,
-                                sdp_m_line_index: c.sdp_m_line_index,
-                                username_fragment: c.username_fragment,
-                            },
-                            connection_type: ConnectionType::Data,
-                            connection_id: setup.id.clone(),
-                        },
-                    },
-                );
+                let message = candidate_message(&setup.peer, &setup.id, ConnectionType::Data, c);
+                peer_shared.signal_on(&setup.path, &setup.peer, message);
             }
             ConnInput::Pc(PeerConnectionEvent::DataChannel(mut dc)) => {
                 if channel.is_none() && shared.is_none() {
@@ -1494,6 +1538,8 @@ async fn connection_task(
                 machine.handle_channel_open(at, remote_seedmesh);
             }
             ConnInput::Channel(ChannelEvent::Closed) => machine.handle_remote_close(),
+            // A data connection carries no media, and is no call to answer.
+            ConnInput::AnswerCall(_) | ConnInput::Pc(PeerConnectionEvent::Track(_)) => {}
             ConnInput::Channel(ChannelEvent::BufferedAmountLow) => {
                 if let Some(conn) = &shared {
                     conn.wake_senders();
@@ -1550,6 +1596,28 @@ async fn connection_task(
 }
 
 /// A remote candidate as the browser takes it.
+/// Our candidate `c` of connection `id`, for `peer`.
+fn candidate_message(
+    peer: &PeerId,
+    id: &ConnectionId,
+    kind: ConnectionType,
+    c: IceCandidate,
+) -> ClientMessage {
+    ClientMessage::Candidate {
+        dst: peer.clone(),
+        payload: CandidatePayload {
+            candidate: Candidate {
+                candidate: c.candidate,
+                sdp_mid: c.sdp_mid,
+                sdp_m_line_index: c.sdp_m_line_index,
+                username_fragment: c.username_fragment,
+            },
+            connection_type: kind,
+            connection_id: id.clone(),
+        },
+    }
+}
+
 fn ice_candidate(candidate: Candidate) -> IceCandidate {
     IceCandidate {
         candidate: candidate.candidate,

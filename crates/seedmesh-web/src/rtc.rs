@@ -1,4 +1,4 @@
-//! WebRTC through `web-sys`: an [`PeerConnection`] and its [`DataChannel`]s.
+//! WebRTC through `web-sys`: an [`PeerConnection`], its [`DataChannel`]s and its media.
 //!
 //! Browser callbacks only push events into a queue that the owner drains with `next_event`.
 //! The callbacks are fields of the value that owns the browser object; dropping that value
@@ -16,9 +16,10 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    Event, MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent, RtcDataChannelInit,
-    RtcDataChannelState, RtcDataChannelType, RtcIceCandidateInit, RtcIceServer, RtcPeerConnection,
-    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
+    Event, MediaStream, MediaStreamTrack, MessageEvent, RtcConfiguration, RtcDataChannel,
+    RtcDataChannelEvent, RtcDataChannelInit, RtcDataChannelState, RtcDataChannelType,
+    RtcIceCandidateInit, RtcIceServer, RtcPeerConnection, RtcPeerConnectionIceEvent,
+    RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
 use seedmesh_core::proof::ChannelBinding;
@@ -98,6 +99,7 @@ impl<T> Sink<T> {
 
 /// What happened on a [`PeerConnection`].
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum PeerConnectionEvent {
     /// A local candidate was gathered: send it to the peer.
     IceCandidate(IceCandidate),
@@ -107,6 +109,8 @@ pub enum PeerConnectionEvent {
     DataChannel(DataChannel),
     /// The connection's overall state changed.
     StateChanged(RtcPeerConnectionState),
+    /// The peer's media arrived: the stream its tracks belong to.
+    Track(MediaStream),
 }
 
 /// An `RTCPeerConnection` whose events arrive through [`PeerConnection::next_event`].
@@ -117,6 +121,7 @@ pub struct PeerConnection {
     _on_ice_candidate: Closure<dyn FnMut(RtcPeerConnectionIceEvent)>,
     _on_data_channel: Closure<dyn FnMut(RtcDataChannelEvent)>,
     _on_state_change: Closure<dyn FnMut(Event)>,
+    _on_track: Closure<dyn FnMut(RtcTrackEvent)>,
 }
 
 impl core::fmt::Debug for PeerConnection {
@@ -197,6 +202,27 @@ impl PeerConnection {
         };
         inner.set_onconnectionstatechange(Some(on_state_change.as_ref().unchecked_ref()));
 
+        let on_track = {
+            let tx = sink.clone();
+            Closure::<dyn FnMut(RtcTrackEvent)>::new(move |event: RtcTrackEvent| {
+                // A track sent with no stream (PeerJS always names one) gets a stream of its own.
+                let stream = event
+                    .streams()
+                    .get(0)
+                    .dyn_into::<MediaStream>()
+                    .ok()
+                    .or_else(|| {
+                        let stream = MediaStream::new().ok()?;
+                        stream.add_track(&event.track());
+                        Some(stream)
+                    });
+                if let Some(stream) = stream {
+                    tx.emit(PeerConnectionEvent::Track(stream));
+                }
+            })
+        };
+        inner.set_ontrack(Some(on_track.as_ref().unchecked_ref()));
+
         Ok(Self {
             inner,
             events,
@@ -204,6 +230,7 @@ impl PeerConnection {
             _on_ice_candidate: on_ice_candidate,
             _on_data_channel: on_data_channel,
             _on_state_change: on_state_change,
+            _on_track: on_track,
         })
     }
 
@@ -227,6 +254,15 @@ impl PeerConnection {
             .inner
             .create_data_channel_with_data_channel_dict(label, &init);
         Ok(DataChannel::wrap(channel))
+    }
+
+    /// Sends every track of `stream` to the peer (before the offer or answer is made).
+    pub fn add_stream(&self, stream: &MediaStream) {
+        for track in stream.get_tracks().iter() {
+            if let Ok(track) = track.dyn_into::<MediaStreamTrack>() {
+                self.inner.add_track_0(&track, stream);
+            }
+        }
     }
 
     /// Creates an offer, sets it as the local description and returns its SDP.
@@ -445,6 +481,7 @@ impl Drop for PeerConnection {
         self.inner.set_onicecandidate(None);
         self.inner.set_ondatachannel(None);
         self.inner.set_onconnectionstatechange(None);
+        self.inner.set_ontrack(None);
         self.inner.close();
     }
 }

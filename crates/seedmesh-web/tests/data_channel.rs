@@ -25,7 +25,7 @@ async fn relay_candidates(from: &mut PeerConnection, to: &PeerConnection) -> Opt
                     .expect("adding a candidate");
             }
             PeerConnectionEvent::DataChannel(channel) => opened = Some(channel),
-            PeerConnectionEvent::IceGatheringComplete | PeerConnectionEvent::StateChanged(_) => {}
+            _ => {}
         }
     }
     opened

@@ -31,7 +31,7 @@ async fn gather(pc: &mut PeerConnection) -> (Vec<String>, Option<DataChannel>) {
                 return (candidates, channel);
             }
             Some(PeerConnectionEvent::DataChannel(c)) => channel = Some(c),
-            Some(PeerConnectionEvent::StateChanged(_)) => {}
+            Some(_) => {}
         }
     }
 }

@@ -148,4 +148,75 @@ window.pj = {
   close(handle, flush) {
     this.connections.get(handle).conn.close(flush ? { flush: true } : undefined);
   },
+
+  // Calls: numbered handles too; each call's remote media plays in a <video> of its own.
+  calls: new Map(),
+  incomingCalls: [],
+
+  /** Answers every call from now on with the (fake) camera and microphone. */
+  answerCalls() {
+    this.peer.on("call", async (call) => {
+      const handle = this.trackCall(call);
+      const local = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+      call.answer(local);
+      this.incomingCalls.push(handle);
+    });
+  },
+
+  /** Calls `id` with the (fake) camera and microphone; resolves to the call's handle. */
+  async callPeer(id, video = true) {
+    const local = await navigator.mediaDevices.getUserMedia({ audio: true, video });
+    return this.trackCall(this.peer.call(id, local));
+  },
+
+  trackCall(call) {
+    const handle = this.next++;
+    const state = { call, video: null, closed: false };
+    call.on("stream", (stream) => {
+      if (state.video) return;
+      const video = document.createElement("video");
+      Object.assign(video, { autoplay: true, playsInline: true, muted: true, srcObject: stream });
+      document.body.append(video);
+      state.video = video;
+    });
+    call.on("close", () => (state.closed = true));
+    call.on("error", (e) => this.errors.push(`call ${handle}: ${e.type}: ${e.message}`));
+    this.calls.set(handle, state);
+    return handle;
+  },
+
+  /** The next call answered here, once it is. */
+  async answeredCall(ms = 20_000) {
+    const deadline = performance.now() + ms;
+    while (!this.incomingCalls.length) {
+      if (performance.now() > deadline) throw new Error("timed out waiting for a call");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return this.incomingCalls.shift();
+  },
+
+  /** Resolves once call `handle`'s remote video plays: frames arrive and its time moves on. */
+  async remotePlaying(handle, ms = 30_000) {
+    const state = this.calls.get(handle);
+    const deadline = performance.now() + ms;
+    while (!(state.video && state.video.readyState >= 2 && state.video.currentTime > 0.5)) {
+      if (performance.now() > deadline) throw new Error(`call ${handle}: the remote media never played`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const { videoWidth, videoHeight } = state.video;
+    return { videoWidth, videoHeight, tracks: state.video.srcObject.getTracks().map((t) => `${t.kind}:${t.readyState}`).sort() };
+  },
+
+  hangUp(handle) {
+    this.calls.get(handle).call.close();
+  },
+
+  async waitCallClosed(handle, ms = 20_000) {
+    const state = this.calls.get(handle);
+    const deadline = performance.now() + ms;
+    while (!state.closed) {
+      if (performance.now() > deadline) throw new Error(`call ${handle} never closed`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  },
 };

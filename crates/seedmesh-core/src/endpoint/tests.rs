@@ -125,6 +125,7 @@ impl Pair {
                         }
                         Action::Close { .. }
                         | Action::SendToClient { .. }
+                        | Action::Call(_)
                         | Action::ClaimSlot { .. }
                         | Action::ReleaseSlot { .. } => {}
                     }

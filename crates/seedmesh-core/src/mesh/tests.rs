@@ -357,8 +357,8 @@ impl Sim {
                     self.signal_received(n, &from, &body);
                     self.nodes[n].signals.push((from, body));
                 }
-                // No PeerJS clients in this room.
-                Action::SendToClient { .. } => {}
+                // No PeerJS clients and no calls in this room.
+                Action::SendToClient { .. } | Action::Call(_) => {}
             }
         }
         while let Some(event) = self.nodes[n].page.poll_event() {
