@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every check and test of seedmesh: README's test command (`make test`); .ci/run calls it.
 #
-# 1. formatting and lints, native and wasm32
+# 1. formatting, lints (native and wasm32) and the API docs
 # 2. native unit and property tests of the sans-IO core, and a short fuzzing run of every parser
 #    of outside data
 # 3. the release build of the page
@@ -21,6 +21,10 @@ step "clippy, wasm32"
 cargo clippy --quiet --target wasm32-unknown-unknown -p seedmesh-core --lib -- -D warnings
 # The core's own tests and property tests run natively only.
 cargo clippy --quiet --target wasm32-unknown-unknown --workspace --exclude seedmesh-core --exclude seedmesh-cli --all-targets -- -D warnings
+
+step "API docs, every link resolving"
+RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p seedmesh-core -p seedmesh-cli
+RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps --target wasm32-unknown-unknown -p seedmesh-web
 
 step "native tests"
 cargo test -p seedmesh-core -p seedmesh-cli

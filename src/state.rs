@@ -35,6 +35,9 @@ thread_local! {
 /// How many refused-peer warnings the peer list keeps.
 pub const MAX_WARNINGS: usize = 5;
 
+/// How many bytes of received files the page keeps to download; older ones are let go.
+pub const MAX_KEPT_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
 /// How many ended calls stay on show until dismissed.
 pub const MAX_ENDED_CALLS: usize = 3;
 
@@ -575,6 +578,7 @@ impl AppState {
                     file.done = file.size;
                     file.url = url;
                 });
+                self.let_go_of_old_files();
                 self.save_history();
             }
             Event::FileFailed { id, reason } => match id {
@@ -705,6 +709,28 @@ impl AppState {
                 .and_then(|m| m.file.as_mut())
             {
                 change(file);
+            }
+        });
+    }
+
+    /// Keeps the newest [`MAX_KEPT_FILE_BYTES`] of received files to download; the older ones
+    /// are let go (their lines say so), so peers cannot fill the page's memory with files.
+    fn let_go_of_old_files(self) {
+        self.messages.update(|messages| {
+            let mut kept = 0u64;
+            for file in messages.iter_mut().rev().filter_map(|m| m.file.as_mut()) {
+                let Some(url) = &file.url else {
+                    continue;
+                };
+                kept = kept.saturating_add(file.size);
+                if kept > MAX_KEPT_FILE_BYTES {
+                    let _ = web_sys::Url::revoke_object_url(url);
+                    file.url = None;
+                    file.failed = Some(format!(
+                        "no longer kept: this page keeps the newest {} MiB of received files",
+                        MAX_KEPT_FILE_BYTES / (1024 * 1024)
+                    ));
+                }
             }
         });
     }

@@ -34,64 +34,79 @@ pub fn Calls() -> impl IntoView {
     }
 }
 
-/// One call: who, where it stands, its media, and what can be done with it.
+/// One call: who, where it stands, its media, and what can be done with it. The media is
+/// made once a call has it and kept while it lasts: mute, camera and other calls ringing do
+/// not make it again.
 #[component]
 fn CallItem(
     /// The call's ID.
     id: String,
 ) -> impl IntoView {
     let state = expect_context::<AppState>();
-    let view_of = {
+    let call = {
         let id = id.clone();
-        move || {
+        Memo::new(move |_| {
             state
                 .calls
                 .with(|calls| calls.iter().find(|c| c.id == id).cloned())
-        }
-    };
-    let content = move || {
-        view_of().map(|call| {
-            // Untracked: a peer's path and round trip change every few seconds, and the call's
-            // media must not be made again each time.
-            let who = state.peers.with_untracked(|peers| {
-                peers
-                    .get(&call.peer)
-                    .and_then(|row| row.name.clone())
-                    .unwrap_or_else(|| call.peer.to_string())
-            });
-            let slug = match call.state {
-                CallState::Ringing => "ringing",
-                CallState::Connecting => "connecting",
-                CallState::Active => "active",
-                CallState::Ended(_) => "ended",
-            };
-            let text = status(&call, &who);
-            let call_id = call.id.clone();
-            // Our preview shows as soon as we call; theirs once there is a call to show.
-            let media = (slug == "connecting"
-                || slug == "active"
-                || (slug == "ringing" && call.direction == Direction::Outgoing))
-                .then(|| view! { <CallMedia id=call.id.clone() video=call.video/> });
-            // Links prove who is at the other end; a call's connection proves nothing.
-            let unproven =
-                (call.direction == Direction::Incoming && slug == "ringing").then(|| {
-                    view! {
-                        <p class="call-note">
-                            "The caller's ID is what the signaling said; nothing proves it."
-                        </p>
-                    }
-                });
-            view! {
-                <li class=format!("call call-{slug}") data-call-id=call_id data-state=slug>
-                    <p class="call-status" data-testid="call-status">{text}</p>
-                    {unproven}
-                    {media}
-                    <CallControls call=call/>
-                </li>
-            }
         })
     };
-    view! { {content} }
+    let Some(first) = call.get_untracked() else {
+        return ().into_any();
+    };
+    // Untracked: a peer's path and round trip change every few seconds.
+    let who = state.peers.with_untracked(|peers| {
+        peers
+            .get(&first.peer)
+            .and_then(|row| row.name.clone())
+            .unwrap_or_else(|| first.peer.to_string())
+    });
+    let slug = Memo::new(move |_| call.with(|c| c.as_ref().map_or("ended", |c| slug_of(&c.state))));
+    let with_media = Memo::new(move |_| {
+        call.with(|c| {
+            c.as_ref().is_some_and(|c| match c.state {
+                CallState::Connecting | CallState::Active => true,
+                CallState::Ringing => c.direction == Direction::Outgoing,
+                CallState::Ended(_) => false,
+            })
+        })
+    });
+    // Links prove who is at the other end; a call's connection proves nothing.
+    let ringing_here = Memo::new(move |_| {
+        call.with(|c| {
+            c.as_ref().is_some_and(|c| {
+                c.direction == Direction::Incoming && c.state == CallState::Ringing
+            })
+        })
+    });
+    let text = move || call.with(|c| c.as_ref().map(|c| status(c, &who)));
+    let controls = move || call.get().map(|call| view! { <CallControls call=call/> });
+    let media_id = id.clone();
+    view! {
+        <li class=move || format!("call call-{}", slug.get()) data-call-id=id data-state=move || slug.get()>
+            <p class="call-status" data-testid="call-status">{text}</p>
+            <Show when=move || ringing_here.get()>
+                <p class="call-note">
+                    "The caller's ID is what the signaling said; nothing proves it."
+                </p>
+            </Show>
+            <Show when=move || with_media.get()>
+                <CallMedia id=media_id.clone() video=first.video/>
+            </Show>
+            {controls}
+        </li>
+    }
+    .into_any()
+}
+
+/// A call's state as the page's markup names it.
+fn slug_of(state: &CallState) -> &'static str {
+    match state {
+        CallState::Ringing => "ringing",
+        CallState::Connecting => "connecting",
+        CallState::Active => "active",
+        CallState::Ended(_) => "ended",
+    }
 }
 
 /// What a call's line says.
@@ -205,8 +220,14 @@ fn MediaElement(
                 }
             })
         });
+        // Setting the same stream again would restart it.
         if let Some(element) = element.get() {
-            element.set_src_object(stream.as_ref());
+            let current = element.src_object();
+            let same = current.as_ref().map(AsRef::<wasm_bindgen::JsValue>::as_ref)
+                == stream.as_ref().map(AsRef::<wasm_bindgen::JsValue>::as_ref);
+            if !same {
+                element.set_src_object(stream.as_ref());
+            }
         }
     });
     let (class, label, testid) = if remote {

@@ -73,10 +73,14 @@ test("the app calls a PeerJS client, which answers: both see the other's video; 
   await button(a.page, "Mute").waitFor(WAIT);
   assert.deepEqual(await sending(a.page), { audio: true, video: false });
 
-  // Hanging up reaches PeerJS, whose call closes.
+  // Hanging up reaches PeerJS, whose call closes, and lets go of the camera and microphone.
+  await a.page.evaluate(() => {
+    window.previewTracks = document.querySelector("[data-testid=calls] [data-testid=local-media]").srcObject.getTracks();
+  });
   await button(a.page, "Hang up").click();
   await callLine(a.page).filter({ hasText: "ended: you hung up" }).waitFor(WAIT);
   await j.page.evaluate((h) => pj.waitCallClosed(h), handle);
+  assert.deepEqual(await a.page.evaluate(() => window.previewTracks.map((t) => `${t.kind}:${t.readyState}`).sort()), ["audio:ended", "video:ended"]);
   assert.deepEqual(await j.page.evaluate(() => pj.errors), []);
   assert.deepEqual(a.problems, []);
 });
@@ -93,11 +97,14 @@ test("a PeerJS client calls the app, which answers: both see the other's video; 
   assert.deepEqual(ours.tracks, ["audio:live", "video:live"]);
   const theirs = await j.page.evaluate((h) => pj.remotePlaying(h), handle);
   assert.deepEqual(theirs.tracks, ["audio:live", "video:live"]);
+  await a.page.evaluate(() => {
+    window.previewTracks = document.querySelector("[data-testid=calls] [data-testid=local-media]").srcObject.getTracks();
+  });
 
   await j.page.evaluate((h) => pj.hangUp(h), handle);
   await callLine(a.page).filter({ hasText: "ended: they hung up" }).waitFor(WAIT);
   // The camera and microphone are let go once the call ends.
-  assert.equal(await a.page.locator("[data-testid=local-media]").count(), 0);
+  assert.deepEqual(await a.page.evaluate(() => window.previewTracks.map((t) => `${t.kind}:${t.readyState}`).sort()), ["audio:ended", "video:ended"]);
   await button(a.page, "Dismiss").click();
   await a.page.getByTestId("calls").waitFor({ state: "detached", ...WAIT });
   assert.deepEqual(a.problems, []);

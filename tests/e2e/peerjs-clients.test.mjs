@@ -88,6 +88,17 @@ test("PeerJS clients in every serialization chat with the app, both ways", { tim
   assert.deepEqual(a.problems, []);
 });
 
+test("a PeerJS client whose ID looks like a key's is still not verified", { timeout: 60_000 }, async () => {
+  const a = await openApp();
+  // 24 base32 letters: the shape of a seedmesh key's ID, which PeerJS lets anyone register.
+  const j = await openPeerjs("abcdefghijklmnopqrstuvwx");
+  assert.equal(j.id, "abcdefghijklmnopqrstuvwx");
+  await j.page.evaluate((to) => pj.connect(to, "json"), a.id);
+  const row = await clientRow(a.page, j.id);
+  assert.equal(await row.locator(".verified").count(), 0);
+  assert.deepEqual(a.problems, []);
+});
+
 test("files: 5 MiB from the app reach a default PeerJS client as bytes, and 5 MiB from it arrive as a file", { timeout: 180_000 }, async () => {
   const a = await openApp();
   const j = await openPeerjs();

@@ -192,8 +192,8 @@ export async function registeredId(page, timeout = 20_000) {
  * The release build of the app and, for the PeerJS page, the repository root, each served on
  * loopback; one Chromium with `extraArgs`; every tab closed at the end. `suite.openApp()`
  * resolves to an app tab registered on the local PeerServer, `suite.openPeerjs()` to a tab whose
- * real PeerJS 1.5.5 client (`window.pj`, tests/e2e/interop/peerjs-peer.js) is registered there:
- * each `{ page, context, problems, id }`.
+ * real PeerJS 1.5.5 client (`window.pj`, tests/e2e/interop/peerjs-peer.js) is registered there
+ * (under `wantedId` if given): each `{ page, context, problems, id }`.
  */
 export function appAndPeerjsSuite(extraArgs = []) {
   const peerServer = process.env.SEEDMESH_PEERSERVER_URL;
@@ -224,10 +224,10 @@ export function appAndPeerjsSuite(extraArgs = []) {
       const tab = await open(servers.app.url);
       return { ...tab, id: await registeredId(tab.page) };
     },
-    async openPeerjs() {
+    async openPeerjs(wantedId = null) {
       const tab = await open(`${servers.root.url}tests/e2e/interop/peerjs.html`);
       await tab.page.waitForFunction(() => typeof window.pj === "object" && typeof peerjs === "object", null, wait);
-      const id = await tab.page.evaluate((url) => pj.open(url, null, [], false), peerServer);
+      const id = await tab.page.evaluate(([url, id]) => pj.open(url, id, [], false), [peerServer, wantedId]);
       return { ...tab, id };
     },
   };

@@ -5,10 +5,11 @@
 //! `"type":"media"` and an ID starting `mc_` ([`CALL_ID_PREFIX`]); the caller adds a small data
 //! channel whose close tells the other side the call ended, as PeerJS does. [`Calls`] keeps
 //! each call's state and what the person asked (mute, camera off), rings for at most
-//! [`RING_FOR`], gives an answered call [`CONNECT_WITHIN`] to get media flowing, keeps at most
-//! [`MAX_RINGING`] calls ringing at once, and allows one call in progress at a time: an
-//! incoming call while one is in progress rings, and answering it is refused until the first
-//! ends.
+//! [`RING_FOR`], gives an answered call [`CONNECT_WITHIN`] to get media flowing (both counted
+//! from when our camera and microphone are ready, [`Calls::media_ready`]), keeps at most
+//! [`MAX_RINGING`] calls ringing at once and one per caller, and allows one call in progress at
+//! a time: an incoming call while one is in progress rings, and answering it is refused until
+//! the first ends.
 //!
 //! The driver reports what the browser did ([`Calls::answered`], [`Calls::media_flowing`],
 //! [`Calls::ended`]), does what [`Calls::poll_action`] asks, shows what
@@ -137,6 +138,8 @@ pub enum CallError {
     NotRinging(String),
     /// [`MAX_RINGING`] calls ring already.
     TooManyRinging,
+    /// This caller has a call ringing already.
+    AlreadyRinging(PeerId),
     /// A call with this ID exists already.
     Duplicate(String),
 }
@@ -150,6 +153,10 @@ impl fmt::Display for CallError {
             Self::TooManyRinging => write!(
                 f,
                 "{MAX_RINGING} calls are ringing already; the new one was declined"
+            ),
+            Self::AlreadyRinging(peer) => write!(
+                f,
+                "{peer} has a call ringing already; the new one was declined"
             ),
             Self::Duplicate(id) => write!(f, "there is a call {id} already"),
         }
@@ -189,7 +196,7 @@ impl Calls {
     }
 
     /// `peer` calls us on connection `id`, with video or audio only. Past [`MAX_RINGING`]
-    /// ringing calls it is refused: end its connection.
+    /// ringing calls, or while `peer` has one ringing, it is refused: end its connection.
     pub fn incoming(
         &mut self,
         now: Instant,
@@ -206,6 +213,14 @@ impl Calls {
             .count();
         if ringing >= MAX_RINGING {
             return Err(CallError::TooManyRinging);
+        }
+        let theirs = self.calls.values().any(|c| {
+            c.view.peer == peer
+                && c.view.direction == Direction::Incoming
+                && c.view.state == CallState::Ringing
+        });
+        if theirs {
+            return Err(CallError::AlreadyRinging(peer));
         }
         self.add(now, peer, id, video, Direction::Incoming)
     }
@@ -294,6 +309,18 @@ impl Calls {
         Ok(())
     }
 
+    /// Our camera and microphone for call `id` are ready (the person may have been asked to
+    /// allow them): its time to ring, or to connect once answered, starts now.
+    pub fn media_ready(&mut self, now: Instant, id: &str) {
+        if let Some(call) = self.calls.get_mut(id) {
+            call.deadline = match (&call.view.state, call.view.direction) {
+                (CallState::Ringing, Direction::Outgoing) => Some(now + RING_FOR),
+                (CallState::Connecting, _) => Some(now + CONNECT_WITHIN),
+                _ => call.deadline,
+            };
+        }
+    }
+
     /// The other side answered our call `id`.
     pub fn answered(&mut self, now: Instant, id: &str) {
         if self
@@ -355,16 +382,20 @@ impl Calls {
 
     /// Ends the calls that rang out or did not connect in time.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<(String, CallState)> = self
+        let due: Vec<(String, CallState, Direction)> = self
             .calls
             .values()
             .filter(|c| c.deadline.is_some_and(|d| d <= now))
-            .map(|c| (c.view.id.clone(), c.view.state.clone()))
+            .map(|c| (c.view.id.clone(), c.view.state.clone(), c.view.direction))
             .collect();
-        for (id, state) in due {
-            let reason = match state {
-                CallState::Ringing => "nobody answered",
-                _ => "the call did not connect; the path between the pages may be blocked",
+        for (id, state, direction) in due {
+            let reason = match (state, direction) {
+                (CallState::Ringing, Direction::Outgoing) => "nobody answered",
+                (CallState::Ringing, Direction::Incoming) => "missed: it was not answered in time",
+                _ => {
+                    "the call did not connect; the path between the pages may be blocked, or \
+                     the caller gave up"
+                }
             };
             self.finish(&id, reason, true);
         }

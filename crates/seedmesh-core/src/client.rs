@@ -24,16 +24,36 @@
 
 use core::fmt;
 use core::time::Duration;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::Value;
 
+use crate::PeerId;
 use crate::binarypack;
 use crate::channel::{Limits, MAX_RAW_LEN, Message};
+use crate::mesh::LinkId;
 use crate::mesh::message::MAX_CHAT_BYTES;
 use crate::signaling::Serialization;
+use crate::time::{Instant, TokenBucket};
 
-/// The most PeerJS clients a page takes at once; more are refused.
+/// The most PeerJS client connections a page takes at once; more are refused.
 pub const MAX_CLIENTS: usize = 8;
+
+/// The most connections one client ID may hold at once (PeerJS code may keep one for chat and
+/// one for files); one more closes its oldest, as a client that reconnects before the page
+/// can tell its old connection is gone.
+pub const MAX_CONNECTIONS_PER_CLIENT: usize = 3;
+
+/// How many kibibytes of files a client may send at once before [`CLIENT_KIB_PER_SECOND`]
+/// applies; files past that are refused.
+pub const CLIENT_KIB_BURST: u32 = 16 * 1024;
+
+/// How many kibibytes of files a second a client may send after its burst.
+pub const CLIENT_KIB_PER_SECOND: u32 = 1024;
+
+/// How many clients that left keep their allowances, so that connecting again does not
+/// refill them.
+pub const MAX_REMEMBERED_ALLOWANCES: usize = 32;
 
 /// How many messages a client may send at once before [`CLIENT_MESSAGES_PER_SECOND`] applies.
 pub const CLIENT_BURST: u32 = 20;
@@ -83,9 +103,12 @@ pub enum ClientError {
     },
     /// The client sends faster than [`CLIENT_MESSAGES_PER_SECOND`].
     TooFast,
+    /// The client sends more bytes of files than [`CLIENT_KIB_PER_SECOND`].
+    TooMuch,
     /// Its serialization carries no bytes (`json`): it cannot be sent files.
     NoBytes,
-    /// The file is larger than its serialization carries in one message (`raw`).
+    /// The file is larger than PeerJS clients are sent in one message: [`MAX_CLIENT_MESSAGE`]
+    /// (the most the page takes from one), or for `raw` the most a browser sends at once.
     FileTooBig {
         /// The file's size in bytes.
         len: usize,
@@ -118,6 +141,11 @@ impl fmt::Display for ClientError {
                 "it sends more than {CLIENT_MESSAGES_PER_SECOND} messages a second; the \
                  messages past that are refused"
             ),
+            Self::TooMuch => write!(
+                f,
+                "it sends more than {CLIENT_KIB_PER_SECOND} KiB of files a second; the files \
+                 past that are refused"
+            ),
             Self::NoBytes => write!(
                 f,
                 "it connected with the \"json\" serialization, which carries no files; it \
@@ -125,8 +153,8 @@ impl fmt::Display for ClientError {
             ),
             Self::FileTooBig { len, max } => write!(
                 f,
-                "the file is {len} bytes, and a \"raw\" connection carries at most {max} in \
-                 one message; it can get larger files over \"binary\" (PeerJS's default)"
+                "the file is {len} bytes, and a PeerJS client on this connection is sent at \
+                 most {max} in one message"
             ),
             Self::IdInUse => write!(
                 f,
@@ -193,6 +221,224 @@ fn packed_text(value: &binarypack::Value) -> Result<String, ClientError> {
     }
 }
 
+/// How many messages, and kibibytes of files, a client may still send.
+#[derive(Debug, Clone, Copy)]
+struct Allowance {
+    messages: TokenBucket,
+    kibibytes: TokenBucket,
+    /// Whether its messages are being refused for coming too fast (said once).
+    slowed: bool,
+}
+
+impl Allowance {
+    fn new(now: Instant) -> Self {
+        Self {
+            messages: TokenBucket::new(now, CLIENT_BURST, CLIENT_MESSAGES_PER_SECOND),
+            kibibytes: TokenBucket::new(now, CLIENT_KIB_BURST, CLIENT_KIB_PER_SECOND),
+            slowed: false,
+        }
+    }
+}
+
+/// One client connection.
+#[derive(Debug, Clone)]
+struct Connection {
+    /// Its ID, as its signaling named it: unproven.
+    peer: PeerId,
+    serialization: Serialization,
+}
+
+/// What came of a client's message ([`Clients::take`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    /// Chat or a file from it.
+    Input(ClientInput),
+    /// Refused, for this reason, to show.
+    Refused(ClientError),
+    /// Refused without a word: the client was told why already.
+    Dropped,
+}
+
+/// A page's PeerJS clients, by connection: at most [`MAX_CLIENTS`] connections, at most
+/// [`MAX_CONNECTIONS_PER_CLIENT`] per ID, and one allowance per ID that outlives its
+/// connections (for [`MAX_REMEMBERED_ALLOWANCES`] IDs).
+#[derive(Debug, Default)]
+pub struct Clients {
+    connections: BTreeMap<LinkId, Connection>,
+    allowances: BTreeMap<PeerId, Allowance>,
+    /// IDs with no connection whose allowances are kept, oldest first.
+    remembered: VecDeque<PeerId>,
+}
+
+/// What taking a client connection did ([`Clients::admit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admitted {
+    /// Its ID's earlier connections closed to make room: close them.
+    pub closed: Vec<LinkId>,
+}
+
+impl Clients {
+    /// Takes `link`, a connection from the client `peer` in `serialization`, unless the page
+    /// holds [`MAX_CLIENTS`] connections of other clients.
+    pub fn admit(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        peer: PeerId,
+        serialization: Serialization,
+    ) -> Result<Admitted, ClientError> {
+        let mut own: Vec<LinkId> = self.links_of(&peer).collect();
+        let mut closed = Vec::new();
+        while own.len() >= MAX_CONNECTIONS_PER_CLIENT {
+            let oldest = own.remove(0);
+            self.connections.remove(&oldest);
+            closed.push(oldest);
+        }
+        if self.connections.len() >= MAX_CLIENTS && own.is_empty() {
+            return Err(ClientError::TooMany { max: MAX_CLIENTS });
+        }
+        if self.connections.len() >= MAX_CLIENTS {
+            let oldest = own.remove(0);
+            self.connections.remove(&oldest);
+            closed.push(oldest);
+        }
+        self.remembered.retain(|p| *p != peer);
+        self.allowances
+            .entry(peer.clone())
+            .or_insert_with(|| Allowance::new(now));
+        self.connections.insert(
+            link,
+            Connection {
+                peer,
+                serialization,
+            },
+        );
+        Ok(Admitted { closed })
+    }
+
+    /// The connection `link` ended: its ID, and whether it was that client's last.
+    pub fn remove(&mut self, link: LinkId) -> Option<(PeerId, bool)> {
+        let gone = self.connections.remove(&link)?;
+        let last = self.links_of(&gone.peer).next().is_none();
+        if last {
+            self.remember(gone.peer.clone());
+        }
+        Some((gone.peer, last))
+    }
+
+    /// Closes every connection of the client `peer`: their links.
+    pub fn remove_peer(&mut self, peer: &PeerId) -> Vec<LinkId> {
+        let links: Vec<LinkId> = self.links_of(peer).collect();
+        for link in &links {
+            self.connections.remove(link);
+        }
+        if !links.is_empty() {
+            self.remember(peer.clone());
+        }
+        links
+    }
+
+    /// Keeps a client's allowance after its last connection, within the bound.
+    fn remember(&mut self, peer: PeerId) {
+        self.remembered.push_back(peer);
+        while self.remembered.len() > MAX_REMEMBERED_ALLOWANCES {
+            if let Some(oldest) = self.remembered.pop_front() {
+                self.allowances.remove(&oldest);
+            }
+        }
+    }
+
+    /// The client on `link`.
+    #[must_use]
+    pub fn peer_on(&self, link: LinkId) -> Option<&PeerId> {
+        self.connections.get(&link).map(|c| &c.peer)
+    }
+
+    /// Whether `link` is a client's.
+    #[must_use]
+    pub fn contains(&self, link: LinkId) -> bool {
+        self.connections.contains_key(&link)
+    }
+
+    /// How many client connections there are.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.connections.len()
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.connections.is_empty()
+    }
+
+    /// The connections of `peer`, oldest first.
+    fn links_of<'a>(&'a self, peer: &'a PeerId) -> impl Iterator<Item = LinkId> + 'a {
+        self.connections
+            .iter()
+            .filter(move |(_, c)| c.peer == *peer)
+            .map(|(link, _)| *link)
+    }
+
+    /// Where to send to each client: its newest connection and its serialization, one per ID.
+    #[must_use]
+    pub fn destinations(&self) -> Vec<(LinkId, Serialization)> {
+        let mut newest: BTreeMap<&PeerId, (LinkId, Serialization)> = BTreeMap::new();
+        for (link, connection) in &self.connections {
+            newest.insert(&connection.peer, (*link, connection.serialization));
+        }
+        newest.into_values().collect()
+    }
+
+    /// Where to send to the client `peer`, if it is connected.
+    #[must_use]
+    pub fn destination(&self, peer: &PeerId) -> Option<(LinkId, Serialization)> {
+        self.links_of(peer)
+            .last()
+            .and_then(|link| Some((link, self.connections.get(&link)?.serialization)))
+    }
+
+    /// Reads a message from the client on `link` at `now`, within its allowance: past it the
+    /// first message is refused with the reason and the rest without a word, until the
+    /// allowance refills.
+    pub fn take(&mut self, now: Instant, link: LinkId, message: Message) -> Taken {
+        let Some(allowance) = self
+            .connections
+            .get(&link)
+            .and_then(|c| self.allowances.get_mut(&c.peer))
+        else {
+            return Taken::Dropped;
+        };
+        let refused = if !allowance.messages.take(now) {
+            Some(ClientError::TooFast)
+        } else {
+            match read(message) {
+                Ok(ClientInput::Bytes(bytes)) => {
+                    let kib = u32::try_from(bytes.len().div_ceil(1024)).unwrap_or(u32::MAX);
+                    if allowance.kibibytes.take_many(now, kib) {
+                        allowance.slowed = false;
+                        return Taken::Input(ClientInput::Bytes(bytes));
+                    }
+                    Some(ClientError::TooMuch)
+                }
+                Ok(input) => {
+                    allowance.slowed = false;
+                    return Taken::Input(input);
+                }
+                Err(error) => return Taken::Refused(error),
+            }
+        };
+        match refused {
+            // Said once, not once a message: the warning is no flood of its own.
+            Some(error) if !allowance.slowed => {
+                allowance.slowed = true;
+                Taken::Refused(error)
+            }
+            _ => Taken::Dropped,
+        }
+    }
+}
+
 /// Our chat as a client gets it: a plain string, in any serialization.
 #[must_use]
 pub fn text_message(text: &str) -> Message {
@@ -200,16 +446,20 @@ pub fn text_message(text: &str) -> Message {
 }
 
 /// A file as a client gets it: its bytes, as PeerJS hands binary data to its user, or why
-/// this client cannot get it.
+/// this client cannot get it (at most [`MAX_CLIENT_MESSAGE`] go to a client in one message).
 pub fn file_message(serialization: Serialization, bytes: &[u8]) -> Result<Message, ClientError> {
-    match serialization {
-        Serialization::Json => Err(ClientError::NoBytes),
-        Serialization::Raw if bytes.len() > MAX_RAW_LEN => Err(ClientError::FileTooBig {
+    let max = match serialization {
+        Serialization::Json => return Err(ClientError::NoBytes),
+        Serialization::Raw => MAX_RAW_LEN,
+        _ => MAX_CLIENT_MESSAGE,
+    };
+    if bytes.len() > max {
+        return Err(ClientError::FileTooBig {
             len: bytes.len(),
-            max: MAX_RAW_LEN,
-        }),
-        _ => Ok(Message::Binary(bytes.to_vec())),
+            max,
+        });
     }
+    Ok(Message::Binary(bytes.to_vec()))
 }
 
 #[cfg(test)]

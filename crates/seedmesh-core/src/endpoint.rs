@@ -33,14 +33,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use core::time::Duration;
 
 use crate::PeerId;
 use crate::call::{CallAction, CallEvent, CallView, Calls};
 use crate::channel::Message;
-use crate::client::{self, ClientError, ClientInput, MAX_CLIENTS};
+use crate::client::{self, ClientError, ClientInput, Clients, Taken};
 use crate::mesh::gossip::GossipMessage;
 use crate::mesh::post;
 use crate::mesh::{
@@ -50,7 +50,7 @@ use crate::mesh::{
 };
 use crate::proof::{ChannelBinding, PeerKey, Proof, ProofError};
 use crate::signaling::Serialization;
-use crate::time::{Instant, TokenBucket};
+use crate::time::Instant;
 use crate::transfer::{self, Progress};
 
 /// How long a file we shared with the room is sent to pages past our links that ask for it.
@@ -273,18 +273,6 @@ struct Arriving {
     mime: String,
 }
 
-/// A plain PeerJS client linked to us ([`crate::client`]).
-#[derive(Debug)]
-struct Client {
-    /// Its ID, as its signaling named it: unproven.
-    peer: PeerId,
-    serialization: Serialization,
-    /// Its allowance of messages.
-    allowance: TokenBucket,
-    /// Whether its messages are being refused for coming too fast (said once).
-    slowed: bool,
-}
-
 /// The page's network; see the [module](self) docs.
 #[derive(Debug)]
 pub struct Endpoint {
@@ -302,8 +290,8 @@ pub struct Endpoint {
     shared: VecDeque<SharedFile>,
     /// Links being dialed through the mesh: the PeerServer is tried once if that fails.
     mesh_dials: HashSet<LinkId>,
-    /// Plain PeerJS clients, at most [`MAX_CLIENTS`].
-    clients: BTreeMap<LinkId, Client>,
+    /// Plain PeerJS clients' connections, within [`Clients`]' bounds.
+    clients: Clients,
     /// Messages and files to and from clients so far, for their IDs.
     client_items: u64,
     /// Audio and video calls.
@@ -328,7 +316,7 @@ impl Endpoint {
             arriving: HashMap::new(),
             shared: VecDeque::new(),
             mesh_dials: HashSet::new(),
-            clients: BTreeMap::new(),
+            clients: Clients::default(),
             client_items: 0,
             calls: Calls::default(),
             signals_sent: 0,
@@ -370,7 +358,7 @@ impl Endpoint {
     pub fn peer_on(&self, link: LinkId) -> Option<PeerId> {
         self.mesh
             .peer_on(link)
-            .or_else(|| self.clients.get(&link).map(|c| c.peer.clone()))
+            .or_else(|| self.clients.peer_on(link).cloned())
     }
 
     /// The page's calls, to read.
@@ -389,7 +377,7 @@ impl Endpoint {
     /// Whether `link` is a plain PeerJS client's.
     #[must_use]
     pub fn is_client(&self, link: LinkId) -> bool {
-        self.clients.contains_key(&link)
+        self.clients.contains(link)
     }
 
     /// The mesh under the endpoint, to read.
@@ -424,10 +412,11 @@ impl Endpoint {
 
     /// A plain PeerJS client's connection opened to us ([`crate::client`]): `peer` is the ID
     /// its signaling named (unproven) and `serialization` the one its offer named. Its link's
-    /// handle, or why it is refused (close it): the page has [`MAX_CLIENTS`] already, or the
-    /// ID is ours or a peer's the mesh knows. A client that connects again takes the place of
-    /// its earlier connection, which is closed: PeerJS code reconnects before the page can
-    /// tell that the old connection is gone.
+    /// handle, or why it is refused (close it): the page has
+    /// [`MAX_CLIENTS`](client::MAX_CLIENTS) connections already, or the ID is ours or a
+    /// connected seedmesh peer's. One connection more than
+    /// [`MAX_CONNECTIONS_PER_CLIENT`](client::MAX_CONNECTIONS_PER_CLIENT) for one ID closes its
+    /// oldest: PeerJS code reconnects before the page can tell that the old connection is gone.
     pub fn client_connected(
         &mut self,
         now: Instant,
@@ -435,38 +424,25 @@ impl Endpoint {
         serialization: Serialization,
     ) -> Result<LinkId, ClientError> {
         self.now = self.now.max(now);
-        if let Some(earlier) = self.client_link(&peer) {
-            self.clients.remove(&earlier);
+        let link = self.mesh.reserve_link();
+        let admitted = if peer == *self.id() || self.mesh.is_connected(&peer) {
+            Err(ClientError::IdInUse)
+        } else {
+            self.clients.admit(now, link, peer.clone(), serialization)
+        };
+        let admitted = match admitted {
+            Ok(admitted) => admitted,
+            Err(error) => {
+                self.events.push_back(Event::Refused {
+                    peer,
+                    reason: error.to_string(),
+                });
+                return Err(error);
+            }
+        };
+        for earlier in admitted.closed {
             self.actions.push_back(Action::Close { link: earlier });
         }
-        let refused = if peer == *self.id() || self.mesh.knows(&peer) {
-            Some(ClientError::IdInUse)
-        } else if self.clients.len() >= MAX_CLIENTS {
-            Some(ClientError::TooMany { max: MAX_CLIENTS })
-        } else {
-            None
-        };
-        if let Some(error) = refused {
-            self.events.push_back(Event::Refused {
-                peer,
-                reason: error.to_string(),
-            });
-            return Err(error);
-        }
-        let link = self.mesh.reserve_link();
-        self.clients.insert(
-            link,
-            Client {
-                peer: peer.clone(),
-                serialization,
-                allowance: TokenBucket::new(
-                    now,
-                    client::CLIENT_BURST,
-                    client::CLIENT_MESSAGES_PER_SECOND,
-                ),
-                slowed: false,
-            },
-        );
         self.events.push_back(Event::Peer(PeerView {
             id: peer,
             name: None,
@@ -489,31 +465,19 @@ impl Endpoint {
         message: Message,
     ) {
         self.now = self.now.max(now);
-        let Some(client) = self.clients.get_mut(&link) else {
+        let Some(peer) = self.clients.peer_on(link).cloned() else {
             return;
         };
-        let peer = client.peer.clone();
-        if !client.allowance.take(now) {
-            // Said once, not once a message: the warning is no flood of its own.
-            if !client.slowed {
-                client.slowed = true;
-                self.events.push_back(Event::Ignored {
-                    peer,
-                    reason: ClientError::TooFast.to_string(),
-                });
-            }
-            return;
-        }
-        client.slowed = false;
-        let input = match client::read(message) {
-            Ok(input) => input,
-            Err(error) => {
+        let input = match self.clients.take(now, link, message) {
+            Taken::Input(input) => input,
+            Taken::Refused(error) => {
                 self.events.push_back(Event::Ignored {
                     peer,
                     reason: error.to_string(),
                 });
                 return;
             }
+            Taken::Dropped => return,
         };
         let (id, n) = self.client_item(&peer, wall_clock);
         match input {
@@ -553,9 +517,9 @@ impl Endpoint {
     /// The plain PeerJS client on `link` sent something its connection could not read (bad
     /// BinaryPack, say): shown as [`Event::Ignored`]; the connection carries on.
     pub fn client_unreadable(&mut self, link: LinkId, reason: &str) {
-        if let Some(client) = self.clients.get(&link) {
+        if let Some(peer) = self.clients.peer_on(link) {
             self.events.push_back(Event::Ignored {
-                peer: client.peer.clone(),
+                peer: peer.clone(),
                 reason: reason.to_owned(),
             });
         }
@@ -567,14 +531,6 @@ impl Endpoint {
         self.client_items += 1;
         let n = self.client_items;
         (format!("{peer}/peerjs-{wall_clock}-{n}"), n)
-    }
-
-    /// The link of the plain PeerJS client `peer`, if one is linked.
-    fn client_link(&self, peer: &PeerId) -> Option<LinkId> {
-        self.clients
-            .iter()
-            .find(|(_, c)| c.peer == *peer)
-            .map(|(link, _)| *link)
     }
 
     /// What came of [`Action::Dial`] for `link`: open, with the connection's DTLS
@@ -694,8 +650,10 @@ impl Endpoint {
     /// and is linked again through a peer both know) rather than being closed.
     pub fn closed(&mut self, now: Instant, link: LinkId, lost: bool) {
         self.now = self.now.max(now);
-        if let Some(client) = self.clients.remove(&link) {
-            self.events.push_back(Event::PeerRemoved(client.peer));
+        if let Some((peer, last)) = self.clients.remove(link) {
+            if last {
+                self.events.push_back(Event::PeerRemoved(peer));
+            }
             return;
         }
         self.mesh_dials.remove(&link);
@@ -750,7 +708,7 @@ impl Endpoint {
         text: &str,
         to: Option<&PeerId>,
     ) -> Result<OutgoingChat, ChatError> {
-        if let Some(link) = to.and_then(|peer| self.client_link(peer)) {
+        if let Some((link, _)) = to.and_then(|peer| self.clients.destination(peer)) {
             crate::mesh::check_chat_text(text)?;
             let me = self.mesh.me().clone();
             let (id, _) = self.client_item(&me, wall_clock);
@@ -775,14 +733,15 @@ impl Endpoint {
         };
         let sent = match sent {
             Ok(mut sent) if to.is_none() => {
-                for &link in self.clients.keys() {
+                let destinations = self.clients.destinations();
+                for &(link, _) in &destinations {
                     self.actions.push_back(Action::SendToClient {
                         link,
                         message: client::text_message(text),
                         file: None,
                     });
                 }
-                sent.clients = self.clients.len();
+                sent.clients = destinations.len();
                 Ok(sent)
             }
             other => other,
@@ -803,10 +762,10 @@ impl Endpoint {
         to: Option<&PeerId>,
     ) -> Result<OutgoingFile, ChatError> {
         let size = bytes.len() as u64;
-        if let Some(link) = to.and_then(|peer| self.client_link(peer)) {
+        if let Some(destination) = to.and_then(|peer| self.clients.destination(peer)) {
             let me = self.mesh.me().clone();
             let (id, _) = self.client_item(&me, wall_clock);
-            self.send_file_to_client(link, &id, bytes)
+            self.send_file_to_client(destination, &id, bytes)
                 .map_err(ChatError::Client)?;
             return Ok(OutgoingFile {
                 id,
@@ -820,12 +779,14 @@ impl Endpoint {
         for &link in &outgoing.links {
             Self::send_chunks(&mut self.actions, link, &outgoing.id, bytes);
         }
-        // Clients whose serialization carries bytes get the file; the others are skipped.
+        // Clients that can take the file get it; the others are skipped.
         let mut clients = 0;
         if to.is_none() {
-            let links: Vec<LinkId> = self.clients.keys().copied().collect();
-            for link in links {
-                if self.send_file_to_client(link, &outgoing.id, bytes).is_ok() {
+            for destination in self.clients.destinations() {
+                if self
+                    .send_file_to_client(destination, &outgoing.id, bytes)
+                    .is_ok()
+                {
                     clients += 1;
                 }
             }
@@ -848,17 +809,14 @@ impl Endpoint {
         })
     }
 
-    /// Queues file `id` for the plain PeerJS client on `link`, as bytes in its serialization.
+    /// Queues file `id` for a plain PeerJS client's connection, as bytes in its serialization.
     fn send_file_to_client(
         &mut self,
-        link: LinkId,
+        (link, serialization): (LinkId, Serialization),
         id: &str,
         bytes: &[u8],
     ) -> Result<(), ClientError> {
-        let Some(client) = self.clients.get(&link) else {
-            return Ok(());
-        };
-        let message = client::file_message(client.serialization, bytes)?;
+        let message = client::file_message(serialization, bytes)?;
         self.actions.push_back(Action::SendToClient {
             link,
             message,
@@ -1014,15 +972,23 @@ impl Endpoint {
                     self.actions.push_back(Action::Close { link });
                 }
                 MeshOutput::PeerChanged(view) => {
-                    // A page of the mesh with a client's ID wins it: the client's ID is
-                    // unproven, and one ID is one row.
-                    if let Some(link) = self.client_link(&view.id) {
-                        self.clients.remove(&link);
-                        self.actions.push_back(Action::Close { link });
+                    // One ID is one row. A client's stays until a page of the mesh proves the
+                    // ID (the client's is unproven): then the client is closed.
+                    if self.clients.destination(&view.id).is_some() {
+                        if view.state != PeerState::Connected {
+                            continue;
+                        }
+                        for link in self.clients.remove_peer(&view.id) {
+                            self.actions.push_back(Action::Close { link });
+                        }
                     }
                     self.events.push_back(Event::Peer(view));
                 }
-                MeshOutput::PeerRemoved(id) => self.events.push_back(Event::PeerRemoved(id)),
+                MeshOutput::PeerRemoved(id) => {
+                    if self.clients.destination(&id).is_none() {
+                        self.events.push_back(Event::PeerRemoved(id));
+                    }
+                }
                 MeshOutput::ChatReceived(chat) => self.events.push_back(Event::Chat(chat)),
                 MeshOutput::FileOffered(offer) => self.expect_file(self.now, offer),
                 MeshOutput::SignalReceived { from, body, .. } => {

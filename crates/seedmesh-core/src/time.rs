@@ -70,6 +70,11 @@ impl TokenBucket {
 
     /// Takes one token if there is one.
     pub fn take(&mut self, now: Instant) -> bool {
+        self.take_many(now, 1)
+    }
+
+    /// Takes `n` tokens if there are as many; none otherwise.
+    pub fn take_many(&mut self, now: Instant, n: u32) -> bool {
         if now > self.refilled {
             let elapsed = now.as_millis() - self.refilled.as_millis();
             let thousandths = self
@@ -84,10 +89,10 @@ impl TokenBucket {
             };
             self.refilled = now;
         }
-        if self.tokens == 0 {
+        if self.tokens < n {
             return false;
         }
-        self.tokens -= 1;
+        self.tokens -= n;
         true
     }
 }

@@ -47,6 +47,12 @@ impl LocalMedia {
         &self.stream
     }
 
+    /// Whether it has a camera's video.
+    #[must_use]
+    pub fn has_video(&self) -> bool {
+        self.stream.get_video_tracks().length() > 0
+    }
+
     /// Sends or holds back the audio and the video: a held-back track sends silence or black
     /// frames, and the call goes on.
     pub fn set_sending(&self, audio: bool, video: bool) {

@@ -618,6 +618,13 @@ impl Driver {
             Input::Command(command) => self.command(command),
             Input::InviteText { ours: true, text } => self.emit(NodeEvent::InviteMade(text)),
             Input::InviteText { ours: false, text } => self.emit(NodeEvent::InviteAnswered(text)),
+            // A plain PeerJS client through the mesh: its ID would be only what the relaying
+            // page says, so it is refused. PeerJS clients use a PeerServer.
+            Input::Incoming(connection)
+                if !connection.speaks_seedmesh() && connection.signaled_through_mesh() =>
+            {
+                connection.close();
+            }
             // A plain PeerJS client: no hello, no proof, no part of the mesh.
             Input::Incoming(connection) if !connection.speaks_seedmesh() => {
                 let peer = connection.peer().clone();
@@ -704,7 +711,11 @@ impl Driver {
             }
             Input::Tick => self.read_paths(),
             Input::IncomingCall(call) => self.incoming_call(now, call),
-            Input::Call(id, event) => self.call_event(now, &id, event),
+            // Events of a call that ended here already change nothing.
+            Input::Call(id, event) if self.calls.contains_key(&id) => {
+                self.call_event(now, &id, event);
+            }
+            Input::Call(..) => {}
             Input::MediaReady(id, media) => self.media_ready(&id, media),
             Input::Shutdown => {}
         }
@@ -844,11 +855,15 @@ impl Driver {
         );
     }
 
-    /// Opens the camera (for `video`) and microphone for call `id`, in the background.
+    /// Opens the camera (for `video`) and microphone for call `id`, in the background; with no
+    /// camera to be had, the microphone alone.
     fn capture(&self, id: String, video: bool) {
         let inputs = self.inputs.clone();
         spawn_local(async move {
-            let media = LocalMedia::capture(video).await;
+            let mut media = LocalMedia::capture(video).await;
+            if video && media.is_err() {
+                media = LocalMedia::capture(false).await;
+            }
             let _ = inputs.unbounded_send(Input::MediaReady(id, media));
         });
     }
@@ -866,8 +881,17 @@ impl Driver {
             }
         };
         // Hung up while the camera opened: the media is dropped, which stops it.
-        let Some(view) = self.endpoint.calls().get(id).cloned() else {
+        if self.endpoint.calls().get(id).is_none() {
             self.calls.remove(id);
+            return;
+        }
+        // No camera to be had: the call goes on with the microphone, camera off.
+        let wanted_video = self.calls.get(id).is_some_and(|link| link.video);
+        if wanted_video && !media.has_video() {
+            let _ = self.endpoint.calls_mut().set_camera_off(id, true);
+        }
+        self.endpoint.calls_mut().media_ready(now(), id);
+        let Some(view) = self.endpoint.calls().get(id).cloned() else {
             return;
         };
         media.set_sending(!view.muted, !view.camera_off);

@@ -509,10 +509,18 @@ impl PeerShared {
             // A ringing call holds no place among the connections opening: the page's calls
             // bound how many ring.
             drop(admitted);
-            // An offer for a call that exists cannot take its place.
-            if matches!(path, SignalPath::Invite(_))
+            // Calls are signaled through the PeerServer only: through the mesh, the caller's
+            // ID would be only what the relaying page says. An offer for a call that exists
+            // cannot take its place.
+            if !matches!(path, SignalPath::PeerServer)
                 || self.routes.borrow().contains_key(&offer.connection_id)
             {
+                let _ = self.events.unbounded_send(PeerEvent::Refused {
+                    peer: src,
+                    reason: "a call offered other than through the PeerServer, or under the ID \
+                             of a call that exists"
+                        .into(),
+                });
                 return;
             }
             let video = call::offers_video(&offer.sdp.sdp);

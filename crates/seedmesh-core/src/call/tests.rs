@@ -92,8 +92,17 @@ fn one_call_at_a_time_and_a_bounded_number_ringing() {
     assert_eq!(calls.answer(at(0), "mc_0"), Err(CallError::Busy));
     calls.hang_up("mc_out").unwrap();
     calls.answer(at(0), "mc_0").unwrap();
+    // One ringing call per caller.
+    calls.hang_up("mc_1").unwrap();
+    calls
+        .incoming(at(0), peer("again"), "mc_again", true)
+        .unwrap();
     assert_eq!(
-        calls.incoming(at(0), peer("again"), "mc_0", true),
+        calls.incoming(at(0), peer("again"), "mc_again2", true),
+        Err(CallError::AlreadyRinging(peer("again")))
+    );
+    assert_eq!(
+        calls.incoming(at(0), peer("other"), "mc_0", true),
         Err(CallError::Duplicate("mc_0".into()))
     );
 }
@@ -107,7 +116,10 @@ fn unanswered_calls_ring_out_and_answered_ones_must_connect_in_time() {
     calls.handle_timeout(at(0) + RING_FOR);
     let ended = states(&mut calls);
     assert!(ended.contains(&("mc_out".into(), CallState::Ended("nobody answered".into()))));
-    assert!(ended.contains(&("mc_in".into(), CallState::Ended("nobody answered".into()))));
+    assert!(ended.contains(&(
+        "mc_in".into(),
+        CallState::Ended("missed: it was not answered in time".into())
+    )));
     assert_eq!(actions(&mut calls).len(), 2);
 
     calls
@@ -120,6 +132,20 @@ fn unanswered_calls_ring_out_and_answered_ones_must_connect_in_time() {
         states(&mut calls).last(),
         Some((_, CallState::Ended(reason))) if reason.contains("did not connect")
     ));
+}
+
+#[test]
+fn the_time_to_ring_or_connect_starts_when_our_media_is_ready() {
+    let mut calls = Calls::default();
+    calls.place(at(0), peer("bob"), "mc_out", true).unwrap();
+    // The person took 20 s to allow the camera.
+    calls.media_ready(at(20_000), "mc_out");
+    assert_eq!(calls.poll_timeout(), Some(at(20_000) + RING_FOR));
+    calls.hang_up("mc_out").unwrap();
+    calls.incoming(at(0), peer("ada"), "mc_in", true).unwrap();
+    calls.answer(at(1_000), "mc_in").unwrap();
+    calls.media_ready(at(9_000), "mc_in");
+    assert_eq!(calls.poll_timeout(), Some(at(9_000) + CONNECT_WITHIN));
 }
 
 #[test]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::client::{MAX_CLIENTS, MAX_CONNECTIONS_PER_CLIENT};
 use crate::mesh::MeshConfig;
 use crate::proof::Fingerprint;
 
@@ -768,4 +769,118 @@ fn a_flooding_client_is_told_once_and_heard_again_later() {
             .iter()
             .any(|e| matches!(e, Event::Chat(c) if c.text == "later"))
     );
+}
+
+#[test]
+fn a_client_may_hold_a_few_connections_and_is_one_row_until_the_last_closes() {
+    let mut alice = page("alice");
+    alice.start(at(0));
+    let js = client_id("js");
+    let links: Vec<LinkId> = (0..MAX_CONNECTIONS_PER_CLIENT)
+        .map(|_| {
+            alice
+                .client_connected(at(0), js.clone(), Serialization::Binary)
+                .unwrap()
+        })
+        .collect();
+    assert!(links.iter().all(|&l| alice.is_client(l)));
+    client_sends(&mut alice);
+    // A room message goes to its newest connection, once.
+    let sent = alice.send_chat(1_000, "once", None).unwrap();
+    assert_eq!(sent.clients, 1);
+    assert_eq!(
+        client_sends(&mut alice),
+        vec![(links[2], Message::Text("once".into()), None)]
+    );
+    // One more closes its oldest.
+    let newest = alice
+        .client_connected(at(0), js.clone(), Serialization::Json)
+        .unwrap();
+    assert!(!alice.is_client(links[0]));
+    assert!(alice.is_client(newest));
+    events(&mut alice);
+    alice.closed(at(1), links[1], false);
+    alice.closed(at(1), links[2], false);
+    assert!(!events(&mut alice).contains(&Event::PeerRemoved(js.clone())));
+    alice.closed(at(1), newest, false);
+    assert!(events(&mut alice).contains(&Event::PeerRemoved(js)));
+}
+
+#[test]
+fn a_client_connecting_again_does_not_refill_its_allowance() {
+    let mut alice = page("alice");
+    alice.start(at(0));
+    let flood = client_id("flood");
+    let mut chats = 0;
+    for _ in 0..5 {
+        let link = alice
+            .client_connected(at(0), flood.clone(), Serialization::Raw)
+            .unwrap();
+        for _ in 0..100 {
+            alice.client_message(at(0), 0, link, Message::Text("x".into()));
+        }
+        chats += events(&mut alice)
+            .iter()
+            .filter(|e| matches!(e, Event::Chat(_)))
+            .count();
+        alice.closed(at(0), link, false);
+    }
+    assert_eq!(chats, client::CLIENT_BURST as usize);
+}
+
+#[test]
+fn bytes_from_a_client_are_held_to_an_allowance_of_their_own() {
+    let mut alice = page("alice");
+    alice.start(at(0));
+    let link = alice
+        .client_connected(at(0), client_id("big"), Serialization::Binary)
+        .unwrap();
+    events(&mut alice);
+    let eight_mib = vec![0u8; 8 * 1024 * 1024];
+    for _ in 0..4 {
+        alice.client_message(at(0), 0, link, Message::Binary(eight_mib.clone()));
+    }
+    let got = events(&mut alice);
+    let files = got
+        .iter()
+        .filter(|e| matches!(e, Event::FileReceived { .. }))
+        .count();
+    assert_eq!(files, 2, "16 MiB at once");
+    assert!(got.iter().any(
+        |e| matches!(e, Event::Ignored { reason, .. } if reason.contains("KiB of files a second"))
+    ));
+    // A second later, another mebibyte.
+    alice.client_message(at(1_000), 0, link, Message::Binary(vec![0u8; 1024 * 1024]));
+    assert!(
+        events(&mut alice)
+            .iter()
+            .any(|e| matches!(e, Event::FileReceived { .. }))
+    );
+}
+
+#[test]
+fn a_page_the_mesh_only_dials_does_not_take_a_clients_row() {
+    let mut pair = Pair::new();
+    pair.connect();
+    let carol = id("carol");
+    let link = pair.pages[0]
+        .client_connected(at(20), carol.clone(), Serialization::Binary)
+        .unwrap();
+    // Bob tells Alice of Carol's ID: Alice's mesh dials it, which proves nothing yet.
+    let (alices, _) = pair.wire.unwrap();
+    let told = MeshMessage::Peers {
+        ids: vec![carol.to_string()],
+    };
+    pair.pages[0].received_text(at(30), alices, &told.encode());
+    pair.pump();
+    pair.tick(at(10_000));
+    assert!(
+        pair.dials[0].iter().any(|(_, peer, _)| *peer == carol),
+        "the mesh never dialed the client's ID"
+    );
+    assert!(pair.pages[0].is_client(link));
+    assert!(!pair.events[0].iter().any(
+        |e| matches!(e, Event::Peer(view) if view.id == carol && view.peerjs_client.is_none())
+    ));
+    assert!(!pair.events[0].contains(&Event::PeerRemoved(carol)));
 }

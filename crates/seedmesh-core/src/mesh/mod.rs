@@ -724,10 +724,12 @@ impl Mesh {
         self.peer_of(link)
     }
 
-    /// Whether the mesh lists `peer`: linked, being linked, or failed a moment ago.
+    /// Whether `peer` is connected and introduced (proven, with an endpoint's checks).
     #[must_use]
-    pub fn knows(&self, peer: &PeerId) -> bool {
-        self.peers.contains_key(peer)
+    pub fn is_connected(&self, peer: &PeerId) -> bool {
+        self.peers
+            .get(peer)
+            .is_some_and(|p| p.view.state == PeerState::Connected)
     }
 
     /// A fresh link handle the mesh will never use for a link of its own, for a connection

@@ -138,6 +138,14 @@ pub(super) fn spawn(
         .routes
         .borrow_mut()
         .insert(id.clone(), (peer.clone(), tx.clone()));
+    // A ringing call's candidates come to its task at once, which keeps them (within the
+    // negotiation's bounds) for as long as it rings.
+    if let (Start::Incoming(_), SignalPath::PeerServer) = (&start, &path) {
+        shared
+            .signaling
+            .borrow_mut()
+            .accept(peer.clone(), id.clone());
+    }
     let control = CallControl {
         id: id.clone(),
         peer: peer.clone(),
@@ -295,12 +303,6 @@ impl CallTask {
         let Some(offer) = self.offer.take() else {
             return Ok(());
         };
-        if let SignalPath::PeerServer = self.path {
-            self.shared
-                .signaling
-                .borrow_mut()
-                .accept(self.peer.clone(), self.id.clone());
-        }
         let pc = self.connection(stream)?;
         let (sdp, local_set) = pc.answer(&offer).await.map_err(|e| e.to_string())?;
         self.negotiation.handle_remote_description_set();
