@@ -166,6 +166,9 @@ impl PeerConnection {
             Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(
                 move |event: RtcPeerConnectionIceEvent| {
                     let next = match event.candidate() {
+                        // Firefox marks the end of a section's candidates with an empty one;
+                        // the end of gathering (no candidate) follows, and says it for all.
+                        Some(c) if c.candidate().is_empty() => return,
                         Some(c) => PeerConnectionEvent::IceCandidate(IceCandidate {
                             candidate: c.candidate(),
                             sdp_mid: c.sdp_mid(),
