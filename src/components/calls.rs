@@ -13,6 +13,28 @@ pub fn Calls() -> impl IntoView {
     let shown = move || {
         state.calls.with(|calls| !calls.is_empty()) || state.call_error.with(Option::is_some)
     };
+    // A call ringing here shows in the tab's title, where a person in another tab sees it.
+    let ringing = Memo::new(move |_| {
+        state.calls.with(|calls| {
+            calls
+                .iter()
+                .any(|c| c.direction == Direction::Incoming && c.state == CallState::Ringing)
+        })
+    });
+    let original_title = web_sys::window()
+        .and_then(|w| w.document())
+        .map(|d| d.title())
+        .unwrap_or_default();
+    Effect::new(move |_| {
+        let title = if ringing.get() {
+            format!("Incoming call · {original_title}")
+        } else {
+            original_title.clone()
+        };
+        if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+            document.set_title(&title);
+        }
+    });
     view! {
         <Show when=shown>
             <section class="panel calls" aria-labelledby="calls-title" data-testid="calls">

@@ -90,11 +90,14 @@ test("a PeerJS client calls the app, which answers: both see the other's video; 
   const j = await openPeerjs();
   const handle = await j.page.evaluate((to) => pj.callPeer(to), a.id);
   await callLine(a.page).filter({ hasText: `${j.id} is calling you (video)` }).waitFor(WAIT);
+  // The tab's title says so too, for a person looking at another tab.
+  assert.equal(await a.page.title(), "Incoming call · seedmesh");
   console.log("screenshot:", await screenshot(a.page, "call-ringing-desktop"));
   await button(a.page, "Answer").click();
 
   const ours = await appPlaying(a.page);
   assert.deepEqual(ours.tracks, ["audio:live", "video:live"]);
+  assert.equal(await a.page.title(), "seedmesh");
   const theirs = await j.page.evaluate((h) => pj.remotePlaying(h), handle);
   assert.deepEqual(theirs.tracks, ["audio:live", "video:live"]);
   await a.page.evaluate(() => {
