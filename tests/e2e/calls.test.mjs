@@ -37,6 +37,13 @@ const sending = (page) =>
     return { audio: stream.getAudioTracks()[0].enabled, video: stream.getVideoTracks()[0].enabled };
   });
 
+/** Keeps the app's own camera and microphone tracks, to see later that they were let go. */
+const keepOwnTracks = (page) =>
+  page.evaluate(() => {
+    window.ownTracks = document.querySelector("[data-testid=calls] [data-testid=local-media]").srcObject.getTracks();
+  });
+const ownTrackStates = (page) => page.evaluate(() => window.ownTracks.map((t) => `${t.kind}:${t.readyState}`).sort());
+
 const button = (page, name) => callLine(page).getByRole("button", { name, exact: true });
 
 test("the app calls a PeerJS client, which answers: both see the other's video; mute, camera off, hang up", { timeout: 120_000 }, async () => {
@@ -74,13 +81,11 @@ test("the app calls a PeerJS client, which answers: both see the other's video; 
   assert.deepEqual(await sending(a.page), { audio: true, video: false });
 
   // Hanging up reaches PeerJS, whose call closes, and lets go of the camera and microphone.
-  await a.page.evaluate(() => {
-    window.previewTracks = document.querySelector("[data-testid=calls] [data-testid=local-media]").srcObject.getTracks();
-  });
+  await keepOwnTracks(a.page);
   await button(a.page, "Hang up").click();
   await callLine(a.page).filter({ hasText: "ended: you hung up" }).waitFor(WAIT);
   await j.page.evaluate((h) => pj.waitCallClosed(h), handle);
-  assert.deepEqual(await a.page.evaluate(() => window.previewTracks.map((t) => `${t.kind}:${t.readyState}`).sort()), ["audio:ended", "video:ended"]);
+  assert.deepEqual(await ownTrackStates(a.page), ["audio:ended", "video:ended"]);
   assert.deepEqual(await j.page.evaluate(() => pj.errors), []);
   assert.deepEqual(a.problems, []);
 });
@@ -100,14 +105,12 @@ test("a PeerJS client calls the app, which answers: both see the other's video; 
   assert.equal(await a.page.title(), "seedmesh");
   const theirs = await j.page.evaluate((h) => pj.remotePlaying(h), handle);
   assert.deepEqual(theirs.tracks, ["audio:live", "video:live"]);
-  await a.page.evaluate(() => {
-    window.previewTracks = document.querySelector("[data-testid=calls] [data-testid=local-media]").srcObject.getTracks();
-  });
+  await keepOwnTracks(a.page);
 
   await j.page.evaluate((h) => pj.hangUp(h), handle);
   await callLine(a.page).filter({ hasText: "ended: they hung up" }).waitFor(WAIT);
   // The camera and microphone are let go once the call ends.
-  assert.deepEqual(await a.page.evaluate(() => window.previewTracks.map((t) => `${t.kind}:${t.readyState}`).sort()), ["audio:ended", "video:ended"]);
+  assert.deepEqual(await ownTrackStates(a.page), ["audio:ended", "video:ended"]);
   await button(a.page, "Dismiss").click();
   await a.page.getByTestId("calls").waitFor({ state: "detached", ...WAIT });
   assert.deepEqual(a.problems, []);

@@ -270,23 +270,17 @@ pub struct Clients {
     remembered: VecDeque<PeerId>,
 }
 
-/// What taking a client connection did ([`Clients::admit`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Admitted {
-    /// Its ID's earlier connections closed to make room: close them.
-    pub closed: Vec<LinkId>,
-}
-
 impl Clients {
     /// Takes `link`, a connection from the client `peer` in `serialization`, unless the page
-    /// holds [`MAX_CLIENTS`] connections of other clients.
+    /// holds [`MAX_CLIENTS`] connections of other clients: the same client's earlier
+    /// connections it let go to make room (close them).
     pub fn admit(
         &mut self,
         now: Instant,
         link: LinkId,
         peer: PeerId,
         serialization: Serialization,
-    ) -> Result<Admitted, ClientError> {
+    ) -> Result<Vec<LinkId>, ClientError> {
         let mut own: Vec<LinkId> = self.links_of(&peer).collect();
         let mut closed = Vec::new();
         while own.len() >= MAX_CONNECTIONS_PER_CLIENT {
@@ -313,7 +307,7 @@ impl Clients {
                 serialization,
             },
         );
-        Ok(Admitted { closed })
+        Ok(closed)
     }
 
     /// The connection `link` ended: its ID, and whether it was that client's last.
@@ -358,18 +352,6 @@ impl Clients {
     #[must_use]
     pub fn contains(&self, link: LinkId) -> bool {
         self.connections.contains_key(&link)
-    }
-
-    /// How many client connections there are.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.connections.len()
-    }
-
-    /// Whether there are none.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.connections.is_empty()
     }
 
     /// The connections of `peer`, oldest first.

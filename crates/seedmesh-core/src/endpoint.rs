@@ -430,8 +430,8 @@ impl Endpoint {
         } else {
             self.clients.admit(now, link, peer.clone(), serialization)
         };
-        let admitted = match admitted {
-            Ok(admitted) => admitted,
+        let closed = match admitted {
+            Ok(closed) => closed,
             Err(error) => {
                 self.events.push_back(Event::Refused {
                     peer,
@@ -440,7 +440,7 @@ impl Endpoint {
                 return Err(error);
             }
         };
-        for earlier in admitted.closed {
+        for earlier in closed {
             self.actions.push_back(Action::Close { link: earlier });
         }
         self.events.push_back(Event::Peer(PeerView {

@@ -36,7 +36,7 @@ use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use futures::future::{AbortHandle, Abortable, Either, select};
 use futures::{Future, Stream, StreamExt};
 use gloo_timers::future::IntervalStream;
-use seedmesh_core::call::CallAction;
+use seedmesh_core::call::{CallAction, CallError};
 use seedmesh_core::channel::{Limits, Message};
 use seedmesh_core::client;
 use seedmesh_core::connection::CloseReason;
@@ -470,11 +470,11 @@ struct Link {
     reader: AbortHandle,
 }
 
-/// A call's browser side: whom it is with, its connection once there is one, the task that
-/// reads it (aborting it drops the call, which hangs up), and our media while it lasts.
+/// A call's browser side: its connection once there is one, the task that reads it (aborting
+/// it drops the call, which hangs up), and our media while it lasts. Whom it is with and
+/// whether it has video are the endpoint's ([`Endpoint::calls`]).
+#[derive(Default)]
 struct CallLink {
-    peer: PeerId,
-    video: bool,
     control: Option<CallControl>,
     reader: Option<AbortHandle>,
     media: Option<LocalMedia>,
@@ -783,47 +783,37 @@ impl Driver {
             }
             Command::Call { peer, video } => {
                 let id = call::new_id().as_str().to_owned();
-                match self
-                    .endpoint
-                    .calls_mut()
-                    .place(now(), peer.clone(), &id, video)
-                {
+                match self.endpoint.calls_mut().place(now(), peer, &id, video) {
                     Ok(()) => {
-                        self.calls.insert(
-                            id.clone(),
-                            CallLink {
-                                peer,
-                                video,
-                                control: None,
-                                reader: None,
-                                media: None,
-                            },
-                        );
+                        self.calls.insert(id.clone(), CallLink::default());
                         self.capture(id, video);
                     }
                     Err(error) => self.emit(NodeEvent::CallFailed(error.to_string())),
                 }
             }
             Command::AnswerCall(id) => {
-                if let Err(error) = self.endpoint.calls_mut().answer(now(), &id) {
-                    self.emit(NodeEvent::CallFailed(error.to_string()));
-                }
+                let answered = self.endpoint.calls_mut().answer(now(), &id);
+                self.report_call(answered);
             }
             Command::HangUp(id) => {
-                if let Err(error) = self.endpoint.calls_mut().hang_up(&id) {
-                    self.emit(NodeEvent::CallFailed(error.to_string()));
-                }
+                let hung_up = self.endpoint.calls_mut().hang_up(&id);
+                self.report_call(hung_up);
             }
             Command::Mute { id, muted } => {
-                if let Err(error) = self.endpoint.calls_mut().set_muted(&id, muted) {
-                    self.emit(NodeEvent::CallFailed(error.to_string()));
-                }
+                let changed = self.endpoint.calls_mut().set_muted(&id, muted);
+                self.report_call(changed);
             }
             Command::CameraOff { id, off } => {
-                if let Err(error) = self.endpoint.calls_mut().set_camera_off(&id, off) {
-                    self.emit(NodeEvent::CallFailed(error.to_string()));
-                }
+                let changed = self.endpoint.calls_mut().set_camera_off(&id, off);
+                self.report_call(changed);
             }
+        }
+    }
+
+    /// Says why a call could not be answered, ended or changed, if it could not.
+    fn report_call(&self, result: Result<(), CallError>) {
+        if let Err(error) = result {
+            self.emit(NodeEvent::CallFailed(error.to_string()));
         }
     }
 
@@ -833,11 +823,10 @@ impl Driver {
         let control = call.control();
         let id = control.id().as_str().to_owned();
         let peer = control.peer().clone();
-        let video = control.offers_video();
         if self
             .endpoint
             .calls_mut()
-            .incoming(now, peer.clone(), &id, video)
+            .incoming(now, peer, &id, control.offers_video())
             .is_err()
         {
             return;
@@ -846,8 +835,6 @@ impl Driver {
         self.calls.insert(
             id,
             CallLink {
-                peer,
-                video,
                 control: Some(control),
                 reader: Some(reader),
                 media: None,
@@ -881,12 +868,11 @@ impl Driver {
             }
         };
         // Hung up while the camera opened: the media is dropped, which stops it.
-        if self.endpoint.calls().get(id).is_none() {
+        let Some(wanted_video) = self.endpoint.calls().get(id).map(|view| view.video) else {
             self.calls.remove(id);
             return;
-        }
+        };
         // No camera to be had: the call goes on with the microphone, camera off.
-        let wanted_video = self.calls.get(id).is_some_and(|link| link.video);
         if wanted_video && !media.has_video() {
             let _ = self.endpoint.calls_mut().set_camera_off(id, true);
         }
@@ -902,7 +888,7 @@ impl Driver {
                 };
                 Some(self.peer.call_with_id(
                     call_id,
-                    &link.peer,
+                    &view.peer,
                     media.stream(),
                     serde_json::Value::Null,
                 ))
@@ -1056,7 +1042,11 @@ impl Driver {
                 }
             }
             Action::Call(CallAction::Answer { id }) => {
-                let video = self.calls.get(&id).is_some_and(|link| link.video);
+                let video = self
+                    .endpoint
+                    .calls()
+                    .get(&id)
+                    .is_some_and(|view| view.video);
                 self.capture(id, video);
             }
             Action::Call(CallAction::End { id }) => {
