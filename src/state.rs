@@ -13,6 +13,7 @@ use seedmesh_core::discovery::DiscoveryReport;
 use seedmesh_core::endpoint::{Event, SignalingCounts};
 use seedmesh_core::identity::{Identity, NameBook, NameCheck};
 use seedmesh_core::mesh::{FoundBy, PeerState, PeerView};
+use seedmesh_core::path::Path;
 use seedmesh_core::signaling::Serialization;
 use serde::{Deserialize, Serialize};
 
@@ -138,8 +139,8 @@ pub struct PeerRow {
     pub found_by: FoundBy,
     /// The last round trip measured.
     pub rtt: Option<Duration>,
-    /// Both ends' candidate types.
-    pub candidates: Option<(String, String)>,
+    /// How the bytes travel: direct, through NAT or relayed.
+    pub path: Option<Path>,
     /// Whether the link was signaled through the mesh rather than a PeerServer.
     pub through_mesh: bool,
     /// Another peer (another key) that went by this name before, if any.
@@ -375,12 +376,12 @@ impl AppState {
             NodeEvent::Path {
                 peer,
                 rtt,
-                candidates,
+                path,
                 through_mesh,
             } => self.peers.update(|peers| {
                 if let Some(row) = peers.get_mut(&peer) {
                     row.rtt = rtt;
-                    row.candidates = candidates;
+                    row.path = path;
                     row.through_mesh = through_mesh;
                 }
             }),
@@ -635,7 +636,7 @@ impl AppState {
                     peerjs_client: view.peerjs_client,
                     rtt: previous.as_ref().and_then(|p| p.rtt),
                     through_mesh: previous.as_ref().is_some_and(|p| p.through_mesh),
-                    candidates: previous.and_then(|p| p.candidates),
+                    path: previous.and_then(|p| p.path),
                 },
             );
         });

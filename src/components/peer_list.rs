@@ -80,13 +80,6 @@ fn PeerItem(row: PeerRow) -> impl IntoView {
         FoundBy::Incoming => "it called us",
         FoundBy::Invite => "by invite",
     };
-    let path = row.candidates.as_ref().map(|(local, remote)| {
-        if local == "relay" || remote == "relay" {
-            "relayed"
-        } else {
-            "direct"
-        }
-    });
     let rtt = row
         .rtt
         .map(|rtt| format!("{} ms", super::tenths(rtt.as_micros() as u64, 1000)));
@@ -126,7 +119,9 @@ fn PeerItem(row: PeerRow) -> impl IntoView {
             <span class="peer-meta">
                 {found}
                 {row.through_mesh.then_some(" · signaled through the mesh")}
-                {path.map(|p| format!(" · {p}"))}
+                {row.path.map(|path| view! {
+                    " · " <span class="peer-path" data-testid="peer-path" data-relayed=path.is_relayed().to_string()>{path.to_string()}</span>
+                })}
                 {rtt.map(|r| format!(" · {r}"))}
             </span>
             {calls}

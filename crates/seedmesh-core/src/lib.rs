@@ -38,6 +38,7 @@ pub mod endpoint;
 pub mod identity;
 pub mod invite;
 pub mod mesh;
+pub mod path;
 pub mod peer_id;
 pub mod proof;
 pub mod qr;

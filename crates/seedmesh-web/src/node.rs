@@ -44,6 +44,7 @@ use seedmesh_core::discovery::SeedConfig;
 use seedmesh_core::endpoint::{Action, Endpoint, Event, Through};
 use seedmesh_core::invite::Kind as InviteKind;
 use seedmesh_core::mesh::{DegreeConfig, LinkId, MeshConfig, MeshError, SlotResult};
+use seedmesh_core::path::Path;
 use seedmesh_core::proof::PeerKey;
 use seedmesh_core::signaling::ConnectionId;
 use seedmesh_core::signaling::{MAX_SERVERS, ServerConfig, SignalingError};
@@ -183,14 +184,14 @@ pub enum NodeEvent {
     /// The PeerServer refused us for good (for [`SignalingError::IdTaken`], start a node under
     /// another ID); the mesh and invites carry on.
     Refused(SignalingError),
-    /// A link's path: round trip and candidate types.
+    /// A link's path: round trip and how the bytes travel.
     Path {
         /// The peer.
         peer: PeerId,
         /// The round trip, from our pings or ICE.
         rtt: Option<Duration>,
-        /// The candidate types at both ends, e.g. `host`/`relay`.
-        candidates: Option<(String, String)>,
+        /// Direct, through NAT or relayed; `None` before ICE chose a pair.
+        path: Option<Path>,
         /// Whether the link was signaled through the mesh.
         through_mesh: bool,
     },
@@ -1178,16 +1179,12 @@ impl Driver {
             let events = self.events.clone();
             spawn_local(async move {
                 let diagnostics = sender.diagnostics().await;
-                let candidates = diagnostics
-                    .path
-                    .local_candidate_type
-                    .clone()
-                    .zip(diagnostics.path.remote_candidate_type.clone());
+                let path = diagnostics.path.path();
                 let rtt = diagnostics.ping_rtt.or(diagnostics.path.round_trip_time);
                 let _ = events.unbounded_send(NodeEvent::Path {
                     peer,
                     rtt,
-                    candidates,
+                    path,
                     through_mesh: sender.signaled_through_mesh(),
                 });
             });

@@ -22,6 +22,7 @@ use web_sys::{
     RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
+use seedmesh_core::path::{PairEnds, Path};
 use seedmesh_core::proof::ChannelBinding;
 
 use crate::js::{Context, JsError};
@@ -386,11 +387,12 @@ impl PeerConnection {
         let Some(pair) = pair else {
             return Ok(PathStats::default());
         };
-        let candidate_type = |key: &str| {
-            text(pair, key)
-                .and_then(|id| by_id.get(&id))
-                .and_then(|c| text(c, "candidateType"))
-        };
+        let candidate = |key: &str| text(pair, key).and_then(|id| by_id.get(&id));
+        let candidate_type = |key: &str| candidate(key).and_then(|c| text(c, "candidateType"));
+        let behind_nat = by_id.values().any(|s| {
+            text(s, "type").as_deref() == Some("local-candidate")
+                && text(s, "candidateType").as_deref() == Some("srflx")
+        });
         let rtt = Reflect::get(pair, &"currentRoundTripTime".into())
             .ok()
             .and_then(|v| v.as_f64())
@@ -399,6 +401,9 @@ impl PeerConnection {
         Ok(PathStats {
             local_candidate_type: candidate_type("localCandidateId"),
             remote_candidate_type: candidate_type("remoteCandidateId"),
+            local_relay_protocol: candidate("localCandidateId")
+                .and_then(|c| text(c, "relayProtocol")),
+            behind_nat,
             round_trip_time: rtt,
         })
     }
@@ -502,8 +507,24 @@ pub struct PathStats {
     pub local_candidate_type: Option<String>,
     /// The peer's end of the selected candidate pair.
     pub remote_candidate_type: Option<String>,
+    /// For a `relay` local candidate, the transport to the TURN server: `udp`, `tcp` or `tls`.
+    pub local_relay_protocol: Option<String>,
+    /// Whether this end gathered a server-reflexive candidate, i.e. sits behind a NAT.
+    pub behind_nat: bool,
     /// The pair's current round-trip time (STUN consent checks).
     pub round_trip_time: Option<core::time::Duration>,
+}
+
+impl PathStats {
+    /// What the pair says of the path, once there is a selected pair.
+    pub fn path(&self) -> Option<Path> {
+        Some(Path::of(&PairEnds {
+            local: self.local_candidate_type.as_deref()?,
+            remote: self.remote_candidate_type.as_deref()?,
+            local_relay_protocol: self.local_relay_protocol.as_deref(),
+            behind_nat: self.behind_nat,
+        }))
+    }
 }
 
 /// One message as it crossed the data channel.
