@@ -29,6 +29,10 @@ for attempt in 1 2 3; do
   echo "ChromeDriver did not start; trying again ($attempt of 3)"
 done
 
+step "wasm-bindgen-test in headless Firefox"
+GECKODRIVER=$(command -v geckodriver) WASM_BINDGEN_TEST_TIMEOUT=120 \
+  cargo test --offline --target wasm32-unknown-unknown -p seedmesh-web
+
 step "the seedmesh peer the interop tests load (crates/seedmesh-web/examples/e2e_harness.rs)"
 scripts/build-e2e-harness.sh
 

@@ -6,8 +6,10 @@ source "$(dirname "$0")/common.sh"
 
 TRUNK_VERSION=0.21.14
 CARGO_FUZZ_VERSION=0.13.2
+GECKODRIVER_VERSION=0.37.1
 APT_PACKAGES=(
   chromium chromium-driver # headless browser and its WebDriver for every browser test
+  firefox-esr              # the second browser the suites run in
   dnsdist                  # DNS-over-HTTPS resolver for the local stack
   unbound ldnsutils        # DNSSEC-validating resolver and zone signing, for the AD bit
   coturn                   # TURN relay, for relay-only connections
@@ -54,6 +56,12 @@ fi
 if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
   step "cargo: installing cargo-fuzz $CARGO_FUZZ_VERSION (a minute, once)"
   cargo install --locked "cargo-fuzz@$CARGO_FUZZ_VERSION"
+fi
+
+# geckodriver, Firefox's WebDriver, for the web crate's tests in Firefox.
+if [ "$(geckodriver --version 2>/dev/null | head -n1)" != "geckodriver $GECKODRIVER_VERSION" ]; then
+  step "cargo: installing geckodriver $GECKODRIVER_VERSION (a minute, once)"
+  cargo install --locked "geckodriver@$GECKODRIVER_VERSION"
 fi
 
 # wasm-bindgen-cli must be exactly the wasm-bindgen that Cargo.lock pins.

@@ -40,7 +40,11 @@ async function open() {
   return p;
 }
 
-/** The UDP ports of each of the page's connected paths: { local, remote }. */
+/**
+ * The UDP ports of each of the page's connected paths: { local, remote } of the selected pair,
+ * and `ports`, every local candidate's port of that connection (ICE moves to another pair when
+ * only the selected one fails).
+ */
 function paths(page) {
   return page.evaluate(async () => {
     const out = [];
@@ -52,17 +56,22 @@ function paths(page) {
         const pair = stats.get(report.selectedCandidatePairId);
         const local = stats.get(pair.localCandidateId);
         const remote = stats.get(pair.remoteCandidateId);
-        out.push({ local: local.port, remote: remote.port });
+        const ports = [...stats.values()].filter((r) => r.type === "local-candidate").map((r) => r.port);
+        out.push({ local: local.port, remote: remote.port, ports });
       }
     }
     return out;
   });
 }
 
-/** The path between two pages, as the first page's ports, or null. */
+/** The path between two pages, as the first page's ports and both pages' `ports`, or null. */
 async function pathBetween(a, b) {
   const [ours, theirs] = await Promise.all([paths(a), paths(b)]);
-  return ours.find((p) => theirs.some((q) => q.local === p.remote && q.remote === p.local)) ?? null;
+  for (const p of ours) {
+    const q = theirs.find((q) => q.local === p.remote && q.remote === p.local);
+    if (q) return { local: p.local, remote: p.remote, ports: [...p.ports, ...q.ports] };
+  }
+  return null;
 }
 
 test("with the PeerServer gone, messages flow and a failed link forms again through a third page", async () => {
@@ -85,13 +94,14 @@ test("with the PeerServer gone, messages flow and a failed link forms again thro
     await page.locator(".message-text", { hasText: "with no PeerServer" }).waitFor(WAIT);
   }
 
-  // The path between the first two pages fails: every packet of it is dropped.
+  // The link between the first two pages fails: every packet of every candidate of it is dropped.
   const old = await pathBetween(pages[0], pages[1]);
   assert.ok(old, "no path between the first two pages");
   nft("add", "table", "inet", TABLE);
   nft("add", "chain", "inet", TABLE, "input", "{ type filter hook input priority 0; }");
-  for (const [from, to] of [[old.local, old.remote], [old.remote, old.local]]) {
-    nft("add", "rule", "inet", TABLE, "input", "udp", "sport", `${from}`, "udp", "dport", `${to}`, "drop");
+  for (const port of new Set(old.ports)) {
+    nft("add", "rule", "inet", TABLE, "input", "udp", "sport", `${port}`, "drop");
+    nft("add", "rule", "inet", TABLE, "input", "udp", "dport", `${port}`, "drop");
   }
   const broken = Date.now();
   let again = null;

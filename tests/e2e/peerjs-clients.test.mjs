@@ -5,7 +5,7 @@
 // what it sends that the app cannot take is refused with a reason, and the app carries on.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { appAndPeerjsSuite, screenshot, send } from "./support.mjs";
+import { appAndPeerjsSuite, fnv, madeBytes, screenshot, send } from "./support.mjs";
 
 const WAIT = { timeout: 20_000 };
 const { openApp, openPeerjs } = appAndPeerjsSuite();
@@ -30,15 +30,6 @@ async function shown(page, text, from) {
   assert.equal(await line.locator(".message-from").textContent(), from);
   assert.equal(await line.locator(".message-scope").textContent(), "to you only");
 }
-
-/** FNV-1a, 32 bits, as the PeerJS page computes it. */
-function fnv(bytes) {
-  let hash = 0x811c9dc5;
-  for (const b of bytes) hash = Math.imul(hash ^ b, 16777619) >>> 0;
-  return hash.toString(16);
-}
-
-const madeBytes = (len, seed) => Uint8Array.from({ length: len }, (_, i) => (i * 31 + seed) % 256);
 
 test("PeerJS clients in every serialization chat with the app, both ways", { timeout: 120_000 }, async () => {
   const a = await openApp();

@@ -232,3 +232,13 @@ export function appAndPeerjsSuite(extraArgs = []) {
     },
   };
 }
+
+/** FNV-1a, 32 bits, as the PeerJS page (tests/e2e/interop/peerjs-peer.js) computes it. */
+export function fnv(bytes) {
+  let hash = 0x811c9dc5;
+  for (const b of bytes) hash = Math.imul(hash ^ b, 16777619) >>> 0;
+  return hash.toString(16);
+}
+
+/** `len` bytes of a pattern that `seed` shifts, as the PeerJS page's `sendMadeBytes` makes them. */
+export const madeBytes = (len, seed) => Uint8Array.from({ length: len }, (_, i) => (i * 31 + seed) % 256);

@@ -147,9 +147,15 @@ async fn two_seedmesh_peers_talk_through_the_peerserver() {
         diagnostics.path.local_candidate_type.as_deref(),
         Some("host")
     );
-    assert_eq!(
-        diagnostics.path.remote_candidate_type.as_deref(),
-        Some("host")
+    // The other end's checks can arrive before its candidates do (Firefox's often do): then
+    // its address is learned from them, as peer-reflexive, and the path is as direct.
+    assert!(
+        matches!(
+            diagnostics.path.remote_candidate_type.as_deref(),
+            Some("host" | "prflx")
+        ),
+        "a direct path: {:?}",
+        diagnostics.path
     );
     assert!(
         diagnostics.ping_rtt.is_some(),
