@@ -2,7 +2,7 @@
 // the same Chromium run against the local stack, written to docs/benchmarks.{md,json}.
 //
 // Run through scripts/bench.sh (`make bench`), which builds everything, starts the local stack and
-// enters a loopback-only network namespace. BENCH_RUNS sets the repetitions (default 7).
+// enters a private network namespace. BENCH_RUNS sets the repetitions (default 7).
 // `node bench/run.mjs --render` writes docs/benchmarks.md again from docs/benchmarks.json.
 import { readFileSync, readdirSync } from "node:fs";
 import { cp, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
@@ -656,7 +656,7 @@ async function writeResults(results) {
     "# Benchmarks",
     "",
     "Written by `make bench`; do not edit by hand. Every contender measured in the same Chromium run",
-    "against the same local stack, in a loopback-only network namespace; pairs of peers are two pages",
+    "against the same local stack, in a private network namespace; pairs of peers are two pages",
     "in separate browser contexts. Each run measures every contender once, in turn, and a ratio is",
     "taken within each run; figures are medians with (min–max) over the runs. Connect and RTT are",
     "compared with PeerJS's best serialization (lowest median), run by run. Every throughput figure",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmark (`make bench`): builds the release page and runs the room simulator natively,
-# then runs bench/run.mjs in headless Chromium against the local stack, in a loopback-only
+# then runs bench/run.mjs in headless Chromium against the local stack, in a private
 # network namespace. Writes docs/benchmarks.md and docs/benchmarks.json.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"

@@ -1,4 +1,5 @@
-// Renders a dnsdist configuration that serves a zone fixture over DNS-over-HTTPS on loopback.
+// Renders a dnsdist configuration that serves a zone fixture over DNS-over-HTTPS, on loopback or
+// on the address SEEDMESH_DNS_ADDRESS names.
 //
 // usage: node scripts/dnsdist-conf.mjs ZONE_FILE DOH_PORT DNS_PORT > dnsdist.conf
 //
@@ -16,6 +17,9 @@ if (!zoneFile || !dohPort || !dnsPort) {
   console.error("usage: dnsdist-conf.mjs ZONE_FILE DOH_PORT DNS_PORT");
   process.exit(2);
 }
+
+const address = process.env.SEEDMESH_DNS_ADDRESS ?? "127.0.0.1";
+if (!/^[0-9.]+$/.test(address)) throw new Error(`SEEDMESH_DNS_ADDRESS: ${address} is not an IPv4 address`);
 
 const text = readFileSync(zoneFile, "utf8").replace(/\$\{(\w+)\}/g, (_, name) => {
   if (process.env[name] === undefined) throw new Error(`${zoneFile}: \${${name}} is not set`);
@@ -67,11 +71,13 @@ const rdata = (strings) =>
 
 const out = [
   'setSecurityPollSuffix("")',
-  `setLocal("127.0.0.1:${dnsPort}")`,
-  `addDOHLocal("127.0.0.1:${dohPort}", nil, nil, "/dns-query", {`,
+  `setLocal("${address}:${dnsPort}")`,
+  `addDOHLocal("${address}:${dohPort}", nil, nil, "/dns-query", {`,
   '  customResponseHeaders = { ["access-control-allow-origin"] = "*" },',
   "})",
 ];
+// Off loopback, clients come from any address (the NAT lab's routers' public ones).
+if (address !== "127.0.0.1") out.push('setACL({"0.0.0.0/0"})');
 for (const [name, { ttl, records }] of txt) {
   out.push(
     `addAction(AndRule({QNameRule(${lua(name)}), QTypeRule(DNSQType.TXT)}),`,

@@ -15,7 +15,7 @@ APT_PACKAGES=(
   coturn                   # TURN relay, for relay-only connections
   nginx-light              # h2c front for unbound's DoH
   nodejs npm               # PeerServer, PeerJS interop pages, Playwright
-  iproute2 util-linux      # ip and unshare, for the loopback-only test namespace
+  iproute2 util-linux      # ip and unshare, for the test namespaces and the NAT lab
   nftables                 # nft, for tests that break one connection's path inside it
   curl ca-certificates
 )
@@ -89,5 +89,5 @@ if ! sha256sum --status -c "$lock_stamp" 2>/dev/null; then
   sha256sum package-lock.json >"$lock_stamp"
 fi
 
-# Tests run in a network namespace with loopback only: fetch every crate now.
+# Tests run in a network namespace with no way out: fetch every crate now.
 cargo fetch --quiet

@@ -20,6 +20,8 @@
 #   SEEDMESH_STACK_DIR        DIR
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/common.sh
+source "$root/scripts/common.sh"
 # shellcheck source=scripts/stack-dns.sh
 source "$root/scripts/stack-dns.sh"
 # shellcheck source=scripts/stack-turn.sh
@@ -38,18 +40,6 @@ free_port() {
     fi
   done
   echo "stack: no free port found" >&2
-  return 1
-}
-
-wait_for() { # wait_for WHAT LOG COMMAND...: retries COMMAND for up to 15 s
-  local what=$1 log=$2
-  shift 2
-  for _ in $(seq 150); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.1
-  done
-  echo "stack: $what did not become ready in 15 s; its log ($log):" >&2
-  tail -n 20 "$log" >&2 || true
   return 1
 }
 

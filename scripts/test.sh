@@ -5,8 +5,9 @@
 # 2. native unit and property tests of the sans-IO core, and a short fuzzing run of every parser
 #    of outside data
 # 3. the release build of the page
-# 4. browser suites in headless Chromium, in a network namespace with loopback only, against the
-#    real local stack: wasm-bindgen-test for the web crate, then Playwright end-to-end tests
+# 4. browser suites in headless Chromium and Firefox ESR, in a private network namespace, against
+#    the real local stack: wasm-bindgen-test for the web crate, then end-to-end tests
+# 5. the NAT lab: pages behind NATs in network namespaces of their own (scripts/natlab.sh)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -44,8 +45,11 @@ SEEDMESH_SEED_DOMAIN=seedmesh.test SEEDMESH_DOH_RESOLVERS=http://127.0.0.1:8053/
 step "building the browser tests"
 cargo test --target wasm32-unknown-unknown -p seedmesh-web --no-run
 
-step "invites with nothing started: no resolver, no PeerServer (loopback-only namespace)"
+step "invites with nothing started: no resolver, no PeerServer (a private network namespace)"
 scripts/netns.sh node --test --test-concurrency=1 tests/no-servers/
 
-step "browser suites, in a loopback-only network namespace"
+step "browser suites, in a private network namespace"
 scripts/netns.sh scripts/browser-tests.sh
+
+step "NAT lab: pages in Chromium behind NATs of different kinds (scripts/natlab.sh)"
+scripts/natlab.sh node --test --test-concurrency=1 tests/natlab/

@@ -21,11 +21,11 @@ const types = {
 };
 
 /**
- * Serves `dir` under the URL path `prefix` ("/a/b/") on a free loopback port, as GitHub Pages
- * would: unknown paths get 404.html with status 404. Cross-origin isolation headers make
- * performance.now() precise. Resolves to { url, close }.
+ * Serves `dir` under the URL path `prefix` ("/a/b/") on a loopback `port` (a free one if 0), as
+ * GitHub Pages would: unknown paths get 404.html with status 404. Cross-origin isolation headers
+ * make performance.now() precise. Resolves to { url, close }.
  */
-export async function serveStatic(dir, prefix = "/") {
+export async function serveStatic(dir, prefix = "/", port = 0) {
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
     const headers = {
@@ -51,18 +51,19 @@ export async function serveStatic(dir, prefix = "/") {
       res.writeHead(404, { ...headers, "content-type": types[".html"] }).end(body);
     }
   });
-  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  await new Promise((ok) => server.listen(port, "127.0.0.1", ok));
   const url = `http://127.0.0.1:${server.address().port}${prefix}`;
   return { url, close: () => new Promise((ok) => server.close(ok)) };
 }
 
 /**
  * Debian's Chromium, headless, with what WebRTC between pages on loopback needs, and any
- * `extraArgs`.
+ * `extraArgs`. `executablePath` may name a script that starts Chromium another way (the NAT
+ * lab's start it in a home's network namespace).
  */
-export async function launchBrowser(extraArgs = []) {
+export async function launchBrowser(extraArgs = [], executablePath = "/usr/bin/chromium") {
   return chromium.launch({
-    executablePath: "/usr/bin/chromium",
+    executablePath,
     args: [
       "--no-sandbox",
       "--disable-gpu",

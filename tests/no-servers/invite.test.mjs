@@ -3,7 +3,7 @@
 // pasting, or by opening the answer link in the inviting browser); once linked, the mesh
 // carries the rest: two pages invited by the same page meet through it.
 //
-// Run in a loopback-only network namespace where nothing else runs (scripts/test.sh does).
+// Run in a private network namespace where nothing else runs (scripts/test.sh does).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";

@@ -1,0 +1,83 @@
+// Pages behind NATs, in the NAT lab (scripts/natlab.sh): each page in its own Chromium, started in
+// a home's network namespace behind a router of some kind. The seed records name STUN and TURN
+// (over UDP and TCP) on the lab's public server, as a real seed domain would. Pages behind cone
+// and port-restricted NATs, and a page behind a symmetric NAT with one behind a cone NAT, connect
+// straight through the NATs with the addresses STUN found, and the peer list's path column says
+// so.
+import { test, after, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { launchBrowser, newTab } from "../e2e/support.mjs";
+
+const homes = JSON.parse(process.env.SEEDMESH_NATLAB_HOMES ?? "null");
+if (!homes) throw new Error("SEEDMESH_NATLAB_HOMES is not set: run through scripts/natlab.sh");
+const WAIT_MS = 30_000;
+
+let browsers = [];
+afterEach(async () => {
+  await Promise.all(browsers.map((b) => b.close().catch(() => {})));
+  browsers = [];
+});
+after(async () => {
+  await Promise.all(browsers.map((b) => b.close().catch(() => {})));
+});
+
+/** The app, on the seed domain `domain`, in a Chromium of its own in `home`; the tab, with its ID. */
+async function openIn(home, domain) {
+  const { chromium } = homes[home];
+  const browser = await launchBrowser([], chromium);
+  browsers.push(browser);
+  const tab = await newTab(await browser.newContext({ viewport: { width: 1280, height: 800 } }));
+  await tab.page.goto(`http://127.0.0.1:8080/?seed=${domain}`);
+  const signaling = tab.page.getByTestId("signaling");
+  await signaling.filter({ hasText: "registered as" }).waitFor({ timeout: WAIT_MS });
+  tab.id = /registered as (\S+)/.exec(await signaling.textContent())[1];
+  tab.home = home;
+  return tab;
+}
+
+/** The path column of `tab`'s row for `id`, once connected and its path was read. */
+async function pathTo(tab, id) {
+  const row = tab.page.locator(`[data-testid=peer-list] li[data-peer-id="${id}"][data-state=connected]`);
+  const path = row.getByTestId("peer-path");
+  try {
+    await path.waitFor({ timeout: WAIT_MS });
+  } catch (error) {
+    const peers = await tab.page.getByTestId("peer-list").textContent().catch(() => "?");
+    const signaling = await tab.page.getByTestId("signaling").textContent().catch(() => "?");
+    throw new Error(`${tab.home}: no connected path to ${id} (signaling: ${signaling}; peers: ${peers})`, { cause: error });
+  }
+  return { text: await path.textContent(), relayed: (await path.getAttribute("data-relayed")) === "true" };
+}
+
+/** Two pages, in homes `a` and `b`, on `domain`: they meet, chat both ways; resolves to each one's path. */
+async function meet(a, b, domain) {
+  const started = Date.now();
+  const first = await openIn(a, domain);
+  const second = await openIn(b, domain);
+  const [firstPath, secondPath] = await Promise.all([pathTo(first, second.id), pathTo(second, first.id)]);
+  console.log(`${a} (${homes[a].kind}) and ${b} (${homes[b].kind}): connected ${Date.now() - started} ms after the first page opened; ${a} says "${firstPath.text}", ${b} says "${secondPath.text}"`);
+  for (const [from, to] of [[first, second], [second, first]]) {
+    const text = `from ${from.home} to ${to.home}`;
+    await from.page.getByLabel("Send to").selectOption(to.id);
+    await from.page.getByRole("textbox", { name: "Message" }).fill(text);
+    await from.page.getByRole("button", { name: "Send", exact: true }).click();
+    await to.page.locator(".message-text", { hasText: text }).waitFor({ timeout: WAIT_MS });
+  }
+  for (const tab of [first, second]) assert.deepEqual(tab.problems, [], `${tab.home}'s page`);
+  return [firstPath, secondPath];
+}
+
+test("behind cone NATs, pages connect straight through them with the addresses STUN found", { timeout: 120_000 }, async () => {
+  const paths = await meet("cone-a", "cone-b", "cone.seedmesh.test");
+  for (const path of paths) assert.equal(path.text, "direct through NAT (STUN)");
+});
+
+test("behind port-restricted NATs, pages connect straight through them with STUN", { timeout: 120_000 }, async () => {
+  const paths = await meet("restricted-a", "restricted-b", "restricted.seedmesh.test");
+  for (const path of paths) assert.equal(path.text, "direct through NAT (STUN)");
+});
+
+test("a page behind a symmetric NAT still connects straight to one behind a cone NAT", { timeout: 120_000 }, async () => {
+  const paths = await meet("symmetric-a", "cone-a", "mixed.seedmesh.test");
+  for (const path of paths) assert.equal(path.text, "direct through NAT (STUN)");
+});
