@@ -10,28 +10,33 @@ SEEDMESH_DOH_PORT=${SEEDMESH_DOH_PORT:-8053} scripts/stack.sh start "$state"
 # shellcheck disable=SC1091
 source "$state/env"
 
+# wasm-bindgen-test-runner gives up when the WebDriver server is slow to take its port ("driver
+# failed to bind port during startup"), which happens now and then on a loaded machine. That
+# failure, and only that one, is tried again.
+wasm_tests() { # wasm_tests DRIVER_VARIABLE DRIVER_PATH
+  local log attempt
+  [ -x "$2" ] || { echo "browser-tests: $2 is missing: run scripts/setup.sh" >&2; return 1; }
+  for attempt in 1 2 3; do
+    log=$(mktemp)
+    if env "$1=$2" WASM_BINDGEN_TEST_TIMEOUT=120 \
+      cargo test --offline --target wasm32-unknown-unknown -p seedmesh-web 2>&1 | tee "$log"; then
+      rm -f "$log"
+      return 0
+    fi
+    if [ "$attempt" = 3 ] || ! grep -q "driver failed to bind port during startup" "$log"; then
+      rm -f "$log"
+      return 1
+    fi
+    rm -f "$log"
+    echo "the WebDriver server did not start; trying again ($attempt of 3)"
+  done
+}
+
 step "wasm-bindgen-test in headless Chromium"
-# wasm-bindgen-test-runner gives up when ChromeDriver is slow to take its port ("driver failed
-# to bind port during startup"), which happens now and then on a loaded machine. That failure,
-# and only that one, is tried again.
-for attempt in 1 2 3; do
-  log=$(mktemp)
-  if CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
-    cargo test --offline --target wasm32-unknown-unknown -p seedmesh-web 2>&1 | tee "$log"; then
-    rm -f "$log"
-    break
-  fi
-  if [ "$attempt" = 3 ] || ! grep -q "driver failed to bind port during startup" "$log"; then
-    rm -f "$log"
-    exit 1
-  fi
-  rm -f "$log"
-  echo "ChromeDriver did not start; trying again ($attempt of 3)"
-done
+wasm_tests CHROMEDRIVER /usr/bin/chromedriver
 
 step "wasm-bindgen-test in headless Firefox"
-GECKODRIVER=$(command -v geckodriver) WASM_BINDGEN_TEST_TIMEOUT=120 \
-  cargo test --offline --target wasm32-unknown-unknown -p seedmesh-web
+wasm_tests GECKODRIVER "$(command -v geckodriver || echo geckodriver)"
 
 step "the seedmesh peer the interop tests load (crates/seedmesh-web/examples/e2e_harness.rs)"
 scripts/build-e2e-harness.sh

@@ -23,23 +23,24 @@
 #   restricted       endpoint-independent mapping, address-and-port-dependent filtering (Linux
 #                    masquerade as it is): only replies from where the host sent are let in
 #   symmetric        endpoint-dependent mapping: a new random port for every destination
-#   udp-blocked      restricted, behind a firewall that drops all UDP: only TCP goes out
-#                    (no home of this kind yet)
 #
 # COMMAND runs with SEEDMESH_NATLAB_HOMES (JSON: each home's kind, router namespace, and a
-# script that starts Chromium inside it) and SEEDMESH_NATLAB_DIR (logs, state). Everything lives in
-# a private mount namespace whose /run/netns is its own, so the namespaces go away with the last
-# process, whatever happens. Nothing is connected to the machine's own network. Needs root.
+# script that starts Chromium inside it) and SEEDMESH_NATLAB_DIR (logs, state). Everything runs in
+# private mount and PID namespaces: /run/netns is the lab's own, and when this script ends, or is
+# killed, every process of the lab is killed and its network namespaces go with them. Nothing is
+# connected to the machine's own network. Needs root.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 [ $# -gt 0 ] || { echo "usage: natlab.sh COMMAND [ARGS...]" >&2; exit 2; }
 
 if [ "${SEEDMESH_NATLAB:-}" != 1 ]; then
   if [ "$(id -u)" != 0 ]; then
-    echo "natlab: the NAT lab makes network namespaces and NAT rules: run as root (sudo make test)" >&2
+    echo "natlab: the NAT lab makes named network namespaces and NAT rules, which needs root:" \
+      "run sudo make test (or SEEDMESH_SKIP_NATLAB=1 make test to leave the lab out)" >&2
     exit 1
   fi
-  exec unshare --mount --propagation private -- env SEEDMESH_NATLAB=1 "$0" "$@"
+  exec unshare --mount --propagation private --pid --fork --kill-child --mount-proc \
+    -- env SEEDMESH_NATLAB=1 "$0" "$@"
 fi
 
 HOMES=(
@@ -71,12 +72,11 @@ in_ns pub ip addr add "$RELAY/24" dev br0
 in_ns pub ip link set br0 up
 
 nat_rules() { # nat_rules KIND HOST_ADDRESS: the router's nftables rules for that kind of NAT
-  local kind=$1 host=$2 masquerade="masquerade" inbound="" firewall=""
+  local kind=$1 host=$2 masquerade="masquerade" inbound=""
   case "$kind" in
     cone) inbound="iifname \"wan\" meta l4proto udp dnat ip to $host" ;;
     restricted) ;;
     symmetric) masquerade="masquerade fully-random" ;;
-    udp-blocked) firewall="iifname \"lan\" meta l4proto udp drop" ;;
     *) echo "natlab: unknown kind of NAT: $kind" >&2; return 1 ;;
   esac
   cat <<RULES
@@ -95,16 +95,12 @@ table ip filter {
     type filter hook input priority filter; policy accept;
     iifname "wan" ct state new drop
   }
-  chain forward {
-    type filter hook forward priority filter; policy accept;
-    $firewall
-  }
 }
 RULES
 }
 
 n=0
-homes_json="{"
+homes=()
 for entry in "${HOMES[@]}"; do
   read -r home kind <<<"$entry"
   n=$((n + 1))
@@ -131,10 +127,16 @@ for entry in "${HOMES[@]}"; do
   # Chromium, started in the home.
   printf '#!/bin/sh\nexec ip netns exec %q /usr/bin/chromium "$@"\n' "$home" >"$dir/chromium-$home"
   chmod +x "$dir/chromium-$home"
-  [ "$n" = 1 ] || homes_json+=","
-  homes_json+="\"$home\":{\"kind\":\"$kind\",\"router\":\"$router\",\"chromium\":\"$dir/chromium-$home\"}"
+  homes+=("$home" "$kind" "$router" "$dir/chromium-$home")
 done
-homes_json+="}"
+homes_json=$(node -e '
+  const [, ...fields] = process.argv;
+  const homes = {};
+  for (let i = 0; i < fields.length; i += 4) {
+    homes[fields[i]] = { kind: fields[i + 1], router: fields[i + 2], chromium: fields[i + 3] };
+  }
+  console.log(JSON.stringify(homes));
+' "${homes[@]}")
 
 # The public servers.
 export SEEDMESH_PEERSERVER_PORT=$PEERSERVER_PORT
@@ -170,7 +172,8 @@ for entry in "${HOMES[@]}"; do
   wait_for "DoH from $home" "$dir/dnsdist.log" in_ns "$home" curl -sf -o /dev/null "http://127.0.0.1:$DOH_PORT/dns-query?dns=$query"
   wait_for "the PeerServer from $home" "$dir/peerserver.log" in_ns "$home" curl -sf -o /dev/null "http://127.0.0.1:$PEERSERVER_PORT/seedmesh"
 done
-wait_for coturn "$dir/turnserver.log" in_ns pub bash -c "ss -Hlun 'sport = :$TURN_PORT' | grep -q ."
+wait_for "coturn on UDP" "$dir/turnserver.log" in_ns pub bash -c "ss -Hlun 'sport = :$TURN_PORT' | grep -q ."
+wait_for "coturn on TCP" "$dir/turnserver.log" in_ns pub bash -c "ss -Hltn 'sport = :$TURN_PORT' | grep -q ."
 
 echo "natlab: ${#HOMES[@]} homes behind NATs, servers at $PUBLIC (logs in $dir)"
 SEEDMESH_NATLAB_HOMES=$homes_json SEEDMESH_NATLAB_DIR=$dir "$@"

@@ -59,7 +59,7 @@ if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]
 fi
 
 # geckodriver, Firefox's WebDriver, for the web crate's tests in Firefox.
-if [ "$(geckodriver --version 2>/dev/null | head -n1)" != "geckodriver $GECKODRIVER_VERSION" ]; then
+if [ "$(geckodriver --version 2>/dev/null | awk 'NR == 1 { print $2 }')" != "$GECKODRIVER_VERSION" ]; then
   step "cargo: installing geckodriver $GECKODRIVER_VERSION (a minute, once)"
   cargo install --locked "geckodriver@$GECKODRIVER_VERSION"
 fi

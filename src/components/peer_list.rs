@@ -120,7 +120,7 @@ fn PeerItem(row: PeerRow) -> impl IntoView {
                 {found}
                 {row.through_mesh.then_some(" · signaled through the mesh")}
                 {row.path.map(|path| view! {
-                    " · " <span class="peer-path" data-testid="peer-path" data-relayed=path.is_relayed().to_string()>{path.to_string()}</span>
+                    " · " <span class="peer-path" data-testid="peer-path">{path.to_string()}</span>
                 })}
                 {rtt.map(|r| format!(" · {r}"))}
             </span>

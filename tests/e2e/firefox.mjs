@@ -34,7 +34,7 @@ const WAIT_MS = 20_000;
 
 /**
  * One page of either browser. `kind` is "firefox" or "chromium"; `problems` collects the page's
- * uncaught errors and console errors.
+ * uncaught errors, console errors, failed requests and HTTP errors.
  */
 export class Tab {
   constructor(kind, page, problems) {
@@ -51,7 +51,18 @@ export class Tab {
     const problems = [];
     page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
     page.on("console", (message) => {
-      if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+      // Failed loads are reported below with their URL.
+      if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
+        problems.push(`console error: ${message.text()}`);
+      }
+    });
+    page.on("requestfailed", (request) => problems.push(`request failed: ${request.url()}`));
+    page.on("response", (response) => {
+      // Firefox asks every site for /favicon.ico by itself; a page without one is no problem.
+      const own = new URL(response.url()).pathname === "/favicon.ico";
+      if (response.status() >= 400 && !response.request().isNavigationRequest() && !own) {
+        problems.push(`HTTP ${response.status()}: ${response.url()}`);
+      }
     });
     const tab = new Tab("firefox", page, problems);
     tab.close = () => context.close();

@@ -46,7 +46,7 @@ async function pathTo(tab, id) {
     const signaling = await tab.page.getByTestId("signaling").textContent().catch(() => "?");
     throw new Error(`${tab.home}: no connected path to ${id} (signaling: ${signaling}; peers: ${peers})`, { cause: error });
   }
-  return { text: await path.textContent(), relayed: (await path.getAttribute("data-relayed")) === "true" };
+  return { text: await path.textContent() };
 }
 
 /** Two pages, in homes `a` and `b`, on `domain`: they meet, chat both ways; resolves to each one's path. */

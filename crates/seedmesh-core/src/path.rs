@@ -12,7 +12,7 @@
 //! let ends = PairEnds { local: "host", remote: "srflx", local_relay_protocol: None, behind_nat: true };
 //! assert_eq!(Path::of(&ends), Path::ThroughNat);
 //! let ends = PairEnds { local: "relay", remote: "srflx", local_relay_protocol: Some("tcp"), behind_nat: true };
-//! assert_eq!(Path::of(&ends), Path::Relayed(Some(TurnTransport::Tcp)));
+//! assert_eq!(Path::of(&ends), Path::RelayedByUs(Some(TurnTransport::Tcp)));
 //! assert_eq!(Path::of(&ends).to_string(), "relayed by TURN over TCP");
 //! ```
 
@@ -28,8 +28,8 @@ pub struct PairEnds<'a> {
     /// For a `relay` local candidate, the transport between us and the TURN server
     /// (`udp`, `tcp` or `tls`).
     pub local_relay_protocol: Option<&'a str>,
-    /// Whether this page gathered a server-reflexive candidate: a STUN server saw it at an
-    /// address of a NAT rather than its own.
+    /// Whether this page has a server-reflexive candidate at an address none of its host
+    /// candidates has: a STUN server saw it behind a NAT.
     pub behind_nat: bool,
 }
 
@@ -41,9 +41,10 @@ pub enum Path {
     /// Straight between the two pages, through one or both NATs, at addresses STUN found (or
     /// that the checks through the NAT showed).
     ThroughNat,
-    /// Through a TURN relay. The transport is known when the relay is ours; `None` when only
-    /// the other end is relayed.
-    Relayed(Option<TurnTransport>),
+    /// Through our TURN relay, over this transport (`None` when the browser does not say).
+    RelayedByUs(Option<TurnTransport>),
+    /// Through the other end's TURN relay; ours is not in the path.
+    RelayedByThem,
     /// The browser reported candidate types this does not know.
     Unknown,
 }
@@ -60,9 +61,13 @@ pub enum TurnTransport {
 }
 
 impl Path {
-    /// Classifies the selected pair. A peer-reflexive end counts as through a NAT only on a page
-    /// that is itself behind one: between hosts on one network, an end is peer-reflexive just
-    /// because its checks arrived before its candidates did.
+    /// Classifies the selected pair.
+    ///
+    /// Our own end is peer-reflexive only when a NAT rewrote our address, so it counts as
+    /// through a NAT. The other end is peer-reflexive also when its checks merely came before its
+    /// candidates; that counts as through a NAT only on a page that is itself behind one. Two
+    /// pages behind one home router whose checks outrun their candidates are then called
+    /// through NAT, though their path stays inside the home.
     pub fn of(ends: &PairEnds<'_>) -> Path {
         let known = |t: &str| matches!(t, "host" | "srflx" | "prflx" | "relay");
         if !known(ends.local) || !known(ends.remote) {
@@ -75,13 +80,14 @@ impl Path {
                 Some(p) if p.eq_ignore_ascii_case("tls") => Some(TurnTransport::Tls),
                 _ => None,
             };
-            return Path::Relayed(transport);
+            return Path::RelayedByUs(transport);
         }
         if ends.remote == "relay" {
-            return Path::Relayed(None);
+            return Path::RelayedByThem;
         }
-        let reflexive = |t: &str| t == "srflx" || (t == "prflx" && ends.behind_nat);
-        if reflexive(ends.local) || reflexive(ends.remote) {
+        let ours = matches!(ends.local, "srflx" | "prflx");
+        let theirs = ends.remote == "srflx" || (ends.remote == "prflx" && ends.behind_nat);
+        if ours || theirs {
             Path::ThroughNat
         } else {
             Path::Direct
@@ -90,7 +96,7 @@ impl Path {
 
     /// Whether the bytes go through a relay rather than between the two pages.
     pub fn is_relayed(self) -> bool {
-        matches!(self, Path::Relayed(_))
+        matches!(self, Path::RelayedByUs(_) | Path::RelayedByThem)
     }
 }
 
@@ -99,8 +105,9 @@ impl fmt::Display for Path {
         match self {
             Path::Direct => f.write_str("direct"),
             Path::ThroughNat => f.write_str("direct through NAT (STUN)"),
-            Path::Relayed(Some(transport)) => write!(f, "relayed by TURN over {transport}"),
-            Path::Relayed(None) => f.write_str("relayed by their TURN server"),
+            Path::RelayedByUs(Some(transport)) => write!(f, "relayed by TURN over {transport}"),
+            Path::RelayedByUs(None) => f.write_str("relayed by TURN"),
+            Path::RelayedByThem => f.write_str("relayed by their TURN server"),
             Path::Unknown => f.write_str("path unknown"),
         }
     }
@@ -143,10 +150,15 @@ mod tests {
     }
 
     #[test]
-    fn a_peer_reflexive_end_is_through_nat_only_behind_one() {
+    fn their_peer_reflexive_end_is_through_nat_only_on_a_page_behind_one() {
         assert_eq!(Path::of(&ends("host", "prflx", false)), Path::Direct);
         assert_eq!(Path::of(&ends("host", "prflx", true)), Path::ThroughNat);
-        assert_eq!(Path::of(&ends("prflx", "host", true)), Path::ThroughNat);
+    }
+
+    #[test]
+    fn our_peer_reflexive_end_is_through_nat() {
+        assert_eq!(Path::of(&ends("prflx", "host", false)), Path::ThroughNat);
+        assert_eq!(Path::of(&ends("prflx", "relay", true)), Path::RelayedByThem);
     }
 
     #[test]
@@ -161,14 +173,24 @@ mod tests {
                 local_relay_protocol: Some(protocol),
                 ..ends("relay", "host", false)
             };
-            assert_eq!(Path::of(&pair), Path::Relayed(transport));
+            assert_eq!(Path::of(&pair), Path::RelayedByUs(transport));
         }
-        assert_eq!(Path::of(&ends("host", "relay", true)), Path::Relayed(None));
+        // Ours, even when the browser does not name the transport.
         assert_eq!(
-            Path::Relayed(Some(TurnTransport::Tcp)).to_string(),
+            Path::of(&ends("relay", "relay", false)),
+            Path::RelayedByUs(None)
+        );
+        assert_eq!(Path::RelayedByUs(None).to_string(), "relayed by TURN");
+        assert_eq!(Path::of(&ends("host", "relay", true)), Path::RelayedByThem);
+        assert_eq!(
+            Path::RelayedByUs(Some(TurnTransport::Tcp)).to_string(),
             "relayed by TURN over TCP"
         );
-        assert!(Path::Relayed(None).is_relayed());
+        assert_eq!(
+            Path::RelayedByThem.to_string(),
+            "relayed by their TURN server"
+        );
+        assert!(Path::RelayedByThem.is_relayed());
         assert!(!Path::ThroughNat.is_relayed());
     }
 

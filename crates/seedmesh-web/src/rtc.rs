@@ -374,25 +374,40 @@ impl PeerConnection {
             .values()
             .filter(|s| text(s, "type").as_deref() == Some("transport"))
             .find_map(|s| text(s, "selectedCandidatePairId"));
-        let pair = selected_id.and_then(|id| by_id.get(&id)).or_else(|| {
-            by_id.values().find(|s| {
-                text(s, "type").as_deref() == Some("candidate-pair")
-                    && text(s, "state").as_deref() == Some("succeeded")
-                    && Reflect::get(s, &"nominated".into())
-                        .ok()
-                        .and_then(|v| v.as_bool())
-                        == Some(true)
-            })
-        });
+        let is_pair =
+            |s: &wasm_bindgen::JsValue| text(s, "type").as_deref() == Some("candidate-pair");
+        let flag = |s: &wasm_bindgen::JsValue, key: &str| {
+            Reflect::get(s, &key.into()).ok().and_then(|v| v.as_bool()) == Some(true)
+        };
+        // Chromium names the pair in its transport stats; Firefox, which has none, marks it
+        // `selected`; failing both, a nominated pair that succeeded.
+        let pair = selected_id
+            .and_then(|id| by_id.get(&id))
+            .or_else(|| by_id.values().find(|s| is_pair(s) && flag(s, "selected")))
+            .or_else(|| {
+                by_id.values().find(|s| {
+                    is_pair(s)
+                        && text(s, "state").as_deref() == Some("succeeded")
+                        && flag(s, "nominated")
+                })
+            });
         let Some(pair) = pair else {
             return Ok(PathStats::default());
         };
         let candidate = |key: &str| text(pair, key).and_then(|id| by_id.get(&id));
         let candidate_type = |key: &str| candidate(key).and_then(|c| text(c, "candidateType"));
-        let behind_nat = by_id.values().any(|s| {
-            text(s, "type").as_deref() == Some("local-candidate")
-                && text(s, "candidateType").as_deref() == Some("srflx")
-        });
+        let local_of_type = |kind: &'static str| {
+            by_id.values().filter(move |s| {
+                text(s, "type").as_deref() == Some("local-candidate")
+                    && text(s, "candidateType").as_deref() == Some(kind)
+            })
+        };
+        let host_addresses: Vec<String> = local_of_type("host")
+            .filter_map(|c| text(c, "address"))
+            .collect();
+        let behind_nat = local_of_type("srflx")
+            .filter_map(|c| text(c, "address"))
+            .any(|address| !host_addresses.contains(&address));
         let rtt = Reflect::get(pair, &"currentRoundTripTime".into())
             .ok()
             .and_then(|v| v.as_f64())
@@ -509,7 +524,8 @@ pub struct PathStats {
     pub remote_candidate_type: Option<String>,
     /// For a `relay` local candidate, the transport to the TURN server: `udp`, `tcp` or `tls`.
     pub local_relay_protocol: Option<String>,
-    /// Whether this end gathered a server-reflexive candidate, i.e. sits behind a NAT.
+    /// Whether this end has a server-reflexive candidate at an address none of its host
+    /// candidates has, i.e. sits behind a NAT.
     pub behind_nat: bool,
     /// The pair's current round-trip time (STUN consent checks).
     pub round_trip_time: Option<core::time::Duration>,

@@ -10,6 +10,7 @@ mod support;
 use gloo_timers::future::TimeoutFuture;
 use seedmesh_core::channel::Message;
 use seedmesh_core::connection::CloseReason;
+use seedmesh_core::path::{Path, TurnTransport};
 use seedmesh_core::signaling::{Serialization, ServerConfig};
 use seedmesh_core::{PeerId, Token};
 use seedmesh_web::peer::{
@@ -157,6 +158,7 @@ async fn two_seedmesh_peers_talk_through_the_peerserver() {
         "a direct path: {:?}",
         diagnostics.path
     );
+    assert_eq!(diagnostics.path.path(), Some(Path::Direct));
     assert!(
         diagnostics.ping_rtt.is_some(),
         "a ping round trip was measured"
@@ -287,6 +289,10 @@ async fn a_relay_only_connection_goes_through_the_local_turn_server() {
     assert_eq!(
         diagnostics.path.local_candidate_type.as_deref(),
         Some("relay")
+    );
+    assert_eq!(
+        diagnostics.path.path(),
+        Some(Path::RelayedByUs(Some(TurnTransport::Udp)))
     );
 }
 

@@ -240,10 +240,12 @@ async fn a_resolver_that_is_down_fails_over_at_once() {
     .await;
     assert_eq!(report.source, Source::Network);
     assert_eq!(report.resolver.as_deref(), Some(main_url()));
+    // Both are asked at once. Chromium refuses the closed port before the other answers;
+    // Firefox may take longer, and the answer ends the attempt first.
     assert!(
         matches!(
             report.attempts[0].outcome,
-            AttemptOutcome::Failed(AttemptError::Transport(_))
+            AttemptOutcome::Failed(AttemptError::Transport(_)) | AttemptOutcome::Aborted
         ),
         "{:?}",
         report.attempts
