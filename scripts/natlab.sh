@@ -23,6 +23,7 @@
 #   restricted       endpoint-independent mapping, address-and-port-dependent filtering (Linux
 #                    masquerade as it is): only replies from where the host sent are let in
 #   symmetric        endpoint-dependent mapping: a new random port for every destination
+#   udp-blocked      port-restricted, behind a firewall that drops all UDP: only TCP goes out
 #
 # COMMAND runs with SEEDMESH_NATLAB_HOMES (JSON: each home's kind, router namespace, and a
 # script that starts Chromium inside it) and SEEDMESH_NATLAB_DIR (logs, state). Everything runs in
@@ -46,7 +47,8 @@ fi
 HOMES=(
   "cone-a cone" "cone-b cone"
   "restricted-a restricted" "restricted-b restricted"
-  "symmetric-a symmetric"
+  "symmetric-a symmetric" "symmetric-b symmetric"
+  "firewalled udp-blocked"
 )
 PUBLIC=203.0.113.1
 RELAY=203.0.113.2 # coturn's relayed addresses
@@ -70,13 +72,24 @@ in_ns pub ip link add br0 type bridge
 in_ns pub ip addr add "$PUBLIC/24" dev br0
 in_ns pub ip addr add "$RELAY/24" dev br0
 in_ns pub ip link set br0 up
+# The rest of the internet: a default route into a veth pair whose far end forwards nothing, so
+# packets for anywhere else are sent and vanish. Without one, coturn's relayed sends to a home's
+# private address fail at once (network unreachable), and coturn ends the whole allocation over
+# it; on the internet they are sent and lost.
+in_ns pub ip link add sink0 type veth peer name sink1
+in_ns pub ip addr add 198.51.100.1/30 dev sink0
+in_ns pub ip addr add 198.51.100.2/30 dev sink1
+in_ns pub ip link set sink0 up
+in_ns pub ip link set sink1 up
+in_ns pub ip route add default via 198.51.100.2 dev sink0
 
 nat_rules() { # nat_rules KIND HOST_ADDRESS: the router's nftables rules for that kind of NAT
-  local kind=$1 host=$2 masquerade="masquerade" inbound=""
+  local kind=$1 host=$2 masquerade="masquerade" inbound="" firewall=""
   case "$kind" in
     cone) inbound="iifname \"wan\" meta l4proto udp dnat ip to $host" ;;
     restricted) ;;
     symmetric) masquerade="masquerade fully-random" ;;
+    udp-blocked) firewall="iifname \"lan\" meta l4proto udp drop" ;;
     *) echo "natlab: unknown kind of NAT: $kind" >&2; return 1 ;;
   esac
   cat <<RULES
@@ -94,6 +107,10 @@ table ip filter {
   chain input {
     type filter hook input priority filter; policy accept;
     iifname "wan" ct state new drop
+  }
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    $firewall
   }
 }
 RULES

@@ -2,8 +2,9 @@
 // a home's network namespace behind a router of some kind. The seed records name STUN and TURN
 // (over UDP and TCP) on the lab's public server, as a real seed domain would. Pages behind cone
 // and port-restricted NATs, and a page behind a symmetric NAT with one behind a cone NAT, connect
-// straight through the NATs with the addresses STUN found, and the peer list's path column says
-// so.
+// straight through the NATs with the addresses STUN found; behind two symmetric NATs they fall
+// back to the TURN relay; behind a firewall that drops UDP, to TURN over TCP; and the peer list's
+// path column says which.
 import { test, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { launchBrowser, newTab } from "../e2e/support.mjs";
@@ -11,6 +12,9 @@ import { launchBrowser, newTab } from "../e2e/support.mjs";
 const homes = JSON.parse(process.env.SEEDMESH_NATLAB_HOMES ?? "null");
 if (!homes) throw new Error("SEEDMESH_NATLAB_HOMES is not set: run through scripts/natlab.sh");
 const WAIT_MS = 30_000;
+/** The lab's public server: DoH, PeerServer, STUN and TURN (scripts/natlab.sh). */
+const PUBLIC = "203.0.113.1";
+const RELAYED = ["relayed by TURN over UDP", "relayed by their TURN server"];
 
 let browsers = [];
 afterEach(async () => {
@@ -24,7 +28,9 @@ after(async () => {
 /** The app, on the seed domain `domain`, in a Chromium of its own in `home`; the tab, with its ID. */
 async function openIn(home, domain) {
   const { chromium } = homes[home];
-  const browser = await launchBrowser([], chromium);
+  // Chromium looks up even an address literal for TURN over TCP: the lab's public address must
+  // pass the rule that lets nothing else be looked up.
+  const browser = await launchBrowser([`--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE ${PUBLIC}`], chromium);
   browsers.push(browser);
   const tab = await newTab(await browser.newContext({ viewport: { width: 1280, height: 800 } }));
   await tab.page.goto(`http://127.0.0.1:8080/?seed=${domain}`);
@@ -80,4 +86,16 @@ test("behind port-restricted NATs, pages connect straight through them with STUN
 test("a page behind a symmetric NAT still connects straight to one behind a cone NAT", { timeout: 120_000 }, async () => {
   const paths = await meet("symmetric-a", "cone-a", "mixed.seedmesh.test");
   for (const path of paths) assert.equal(path.text, "direct through NAT (STUN)");
+});
+
+test("behind symmetric NATs, pages fall back to the TURN relay the seed records name", { timeout: 120_000 }, async () => {
+  const paths = await meet("symmetric-a", "symmetric-b", "symmetric.seedmesh.test");
+  for (const path of paths) assert.ok(RELAYED.includes(path.text), path.text);
+  assert.ok(paths.some((path) => path.text === "relayed by TURN over UDP"), JSON.stringify(paths));
+});
+
+test("behind a firewall that drops UDP, a page falls back to TURN over TCP", { timeout: 120_000 }, async () => {
+  const [firewalled, other] = await meet("firewalled", "restricted-a", "firewall.seedmesh.test");
+  assert.equal(firewalled.text, "relayed by TURN over TCP");
+  assert.ok(RELAYED.includes(other.text), other.text);
 });
