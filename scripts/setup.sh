@@ -16,7 +16,8 @@ APT_PACKAGES=(
   nginx-light              # h2c front for unbound's DoH
   nodejs npm               # PeerServer, PeerJS interop pages, Playwright
   iproute2 util-linux      # ip and unshare, for the test namespaces and the NAT lab
-  nftables                 # nft, for tests that break one connection's path inside it
+  nftables                 # nft, for tests that break one connection's path, and the NAT lab
+  conntrack                # the NAT lab's routers forget their mappings mid-chat
   curl ca-certificates
 )
 

@@ -4,9 +4,10 @@
 // and port-restricted NATs, and a page behind a symmetric NAT with one behind a cone NAT, connect
 // straight through the NATs with the addresses STUN found; behind two symmetric NATs they fall
 // back to the TURN relay; behind a firewall that drops UDP, to TURN over TCP; and the peer list's
-// path column says which.
+// path column says which. When a router forgets its mappings mid-chat, nothing sent is lost.
 import { test, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { launchBrowser, newTab } from "../e2e/support.mjs";
 
 const homes = JSON.parse(process.env.SEEDMESH_NATLAB_HOMES ?? "null");
@@ -55,7 +56,17 @@ async function pathTo(tab, id) {
   return { text: await path.textContent() };
 }
 
-/** Two pages, in homes `a` and `b`, on `domain`: they meet, chat both ways; resolves to each one's path. */
+/** Sends `text` from `from`'s composer to `to` alone. */
+async function sendDirect(from, to, text) {
+  await from.page.getByLabel("Send to").selectOption(to.id);
+  await from.page.getByRole("textbox", { name: "Message" }).fill(text);
+  await from.page.getByRole("button", { name: "Send", exact: true }).click();
+}
+
+/**
+ * Two pages, in homes `a` and `b`, on `domain`: they meet, chat both ways; resolves to each one's
+ * path, and to the two tabs as `tabs`.
+ */
 async function meet(a, b, domain) {
   const started = Date.now();
   const first = await openIn(a, domain);
@@ -64,13 +75,13 @@ async function meet(a, b, domain) {
   console.log(`${a} (${homes[a].kind}) and ${b} (${homes[b].kind}): connected ${Date.now() - started} ms after the first page opened; ${a} says "${firstPath.text}", ${b} says "${secondPath.text}"`);
   for (const [from, to] of [[first, second], [second, first]]) {
     const text = `from ${from.home} to ${to.home}`;
-    await from.page.getByLabel("Send to").selectOption(to.id);
-    await from.page.getByRole("textbox", { name: "Message" }).fill(text);
-    await from.page.getByRole("button", { name: "Send", exact: true }).click();
+    await sendDirect(from, to, text);
     await to.page.locator(".message-text", { hasText: text }).waitFor({ timeout: WAIT_MS });
   }
   for (const tab of [first, second]) assert.deepEqual(tab.problems, [], `${tab.home}'s page`);
-  return [firstPath, secondPath];
+  const paths = [firstPath, secondPath];
+  paths.tabs = [first, second];
+  return paths;
 }
 
 test("behind cone NATs, pages connect straight through them with the addresses STUN found", { timeout: 120_000 }, async () => {
@@ -98,4 +109,31 @@ test("behind a firewall that drops UDP, a page falls back to TURN over TCP", { t
   const [firewalled, other] = await meet("firewalled", "restricted-a", "firewall.seedmesh.test");
   assert.equal(firewalled.text, "relayed by TURN over TCP");
   assert.ok(RELAYED.includes(other.text), other.text);
+});
+
+test("when a NAT forgets its mappings during a chat, what is sent still arrives", { timeout: 120_000 }, async () => {
+  const { tabs } = await meet("symmetric-a", "symmetric-b", "expiry.seedmesh.test");
+  const [first, second] = tabs;
+  // Every mapping of the first home's router goes: its page's packets leave from new ports, to
+  // which the TURN server and the other page answer nothing.
+  execFileSync("ip", ["netns", "exec", homes[first.home].router, "conntrack", "-F"], { stdio: "ignore" });
+  const flushed = Date.now();
+  let arrived = null;
+  let sent = 0;
+  while (!arrived && Date.now() - flushed < 45_000) {
+    await sendDirect(first, second, `after the flush, ${sent}`);
+    sent += 1;
+    const line = second.page.locator(".message-text", { hasText: "after the flush" });
+    arrived = await line.first().waitFor({ timeout: 2_000 }).then(() => line.first().textContent(), () => null);
+  }
+  console.log(`after the NAT forgot its mappings, "${arrived}" arrived ${Date.now() - flushed} ms later (${sent} sent)`);
+  assert.ok(arrived, "no message arrived in 45 s after the flush");
+  // Nothing sent into the dead path is lost: every message arrives.
+  await second.page
+    .locator(".message-text", { hasText: `after the flush, ${sent - 1}` })
+    .waitFor({ timeout: 30_000 });
+  const all = await second.page.locator(".message-text", { hasText: "after the flush" }).allTextContents();
+  assert.deepEqual(all.sort(), Array.from({ length: sent }, (_, n) => `after the flush, ${n}`).sort());
+  await pathTo(first, second.id);
+  for (const tab of tabs) assert.deepEqual(tab.problems, [], `${tab.home}'s page`);
 });
