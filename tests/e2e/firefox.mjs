@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import puppeteer from "puppeteer-core";
-import { root, screenshots } from "./support.mjs";
+import { root, screenshots, watchProblems } from "./support.mjs";
 
 /**
  * Firefox's binary and preferences, the ones the web crate's wasm-bindgen-test suite runs
@@ -48,22 +48,8 @@ export class Tab {
     const context = await browser.createBrowserContext();
     const page = await context.newPage();
     await page.setViewport(viewport);
-    const problems = [];
-    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-    page.on("console", (message) => {
-      // Failed loads are reported below with their URL.
-      if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
-        problems.push(`console error: ${message.text()}`);
-      }
-    });
-    page.on("requestfailed", (request) => problems.push(`request failed: ${request.url()}`));
-    page.on("response", (response) => {
-      // Firefox asks every site for /favicon.ico by itself; a page without one is no problem.
-      const own = new URL(response.url()).pathname === "/favicon.ico";
-      if (response.status() >= 400 && !response.request().isNavigationRequest() && !own) {
-        problems.push(`HTTP ${response.status()}: ${response.url()}`);
-      }
-    });
+    // Firefox asks every site for /favicon.ico by itself; a page without one is no problem.
+    const problems = watchProblems(page, (url) => new URL(url).pathname === "/favicon.ico");
     const tab = new Tab("firefox", page, problems);
     tab.close = () => context.close();
     return tab;

@@ -94,6 +94,15 @@ export async function newPage(browser, viewport = { width: 1280, height: 800 }) 
  */
 export async function newTab(context) {
   const page = await context.newPage();
+  return { page, context, problems: watchProblems(page) };
+}
+
+/**
+ * The page's uncaught errors, console errors, failed requests and HTTP errors, collected as they
+ * happen into the returned array. Playwright's and puppeteer's pages name these events alike.
+ * `ignore(url)` exempts a response the browser asked for by itself.
+ */
+export function watchProblems(page, ignore = () => false) {
   const problems = [];
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   page.on("console", (message) => {
@@ -104,11 +113,11 @@ export async function newTab(context) {
   });
   page.on("requestfailed", (request) => problems.push(`request failed: ${request.url()}`));
   page.on("response", (response) => {
-    if (response.status() >= 400 && !response.request().isNavigationRequest()) {
+    if (response.status() >= 400 && !response.request().isNavigationRequest() && !ignore(response.url())) {
       problems.push(`HTTP ${response.status()}: ${response.url()}`);
     }
   });
-  return { page, context, problems };
+  return problems;
 }
 
 /** Saves a full-page screenshot as target/e2e-screenshots/NAME.png and returns its path. */

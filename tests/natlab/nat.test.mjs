@@ -5,7 +5,7 @@
 // straight through the NATs with the addresses STUN found; behind two symmetric NATs they fall
 // back to the TURN relay; behind a firewall that drops UDP, to TURN over TCP; and the peer list's
 // path column says which. When a router forgets its mappings mid-chat, nothing sent is lost.
-import { test, after, afterEach } from "node:test";
+import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { launchBrowser, newTab } from "../e2e/support.mjs";
@@ -21,9 +21,6 @@ let browsers = [];
 afterEach(async () => {
   await Promise.all(browsers.map((b) => b.close().catch(() => {})));
   browsers = [];
-});
-after(async () => {
-  await Promise.all(browsers.map((b) => b.close().catch(() => {})));
 });
 
 /** The app, on the seed domain `domain`, in a Chromium of its own in `home`; the tab, with its ID. */
