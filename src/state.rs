@@ -171,6 +171,9 @@ pub struct ChatLine {
     pub clients: usize,
     /// For ours: how many confirmed it.
     pub delivered: usize,
+    /// For our direct message: why it was given up on, if it was.
+    #[serde(default)]
+    pub undelivered: Option<String>,
     /// The file, if this line is a file transfer.
     #[serde(default)]
     pub file: Option<FileLine>,
@@ -330,6 +333,18 @@ impl AppState {
         })
     }
 
+    /// How many peers are connected now or forming a lost link again (tracked): the page
+    /// is not alone while one is.
+    #[must_use]
+    pub fn met_count(self) -> usize {
+        self.peers.with(|peers| {
+            peers
+                .values()
+                .filter(|p| matches!(p.state, PeerState::Connected | PeerState::Reconnecting(_)))
+                .count()
+        })
+    }
+
     /// The IDs of the peers connected now (tracked).
     #[must_use]
     pub fn linked_ids(self) -> Vec<PeerId> {
@@ -379,7 +394,10 @@ impl AppState {
                 path,
                 through_mesh,
             } => self.peers.update(|peers| {
-                if let Some(row) = peers.get_mut(&peer) {
+                // A reading that was under way when the link was lost is stale.
+                if let Some(row) = peers.get_mut(&peer)
+                    && row.state == PeerState::Connected
+                {
                     row.rtt = rtt;
                     row.path = path;
                     row.through_mesh = through_mesh;
@@ -404,6 +422,7 @@ impl AppState {
                     recipients,
                     clients,
                     delivered: 0,
+                    undelivered: None,
                     file: None,
                 });
             }
@@ -425,6 +444,7 @@ impl AppState {
                 recipients,
                 clients,
                 delivered: 0,
+                undelivered: None,
                 file: Some(FileLine {
                     name,
                     size,
@@ -515,6 +535,7 @@ impl AppState {
                 recipients: 0,
                 clients: 0,
                 delivered: 0,
+                undelivered: None,
                 file: None,
             }),
             Event::FileAnnounced(notice) => {
@@ -529,6 +550,7 @@ impl AppState {
                         recipients: 0,
                         clients: 0,
                         delivered: 0,
+                        undelivered: None,
                         file: Some(FileLine {
                             name: notice.name,
                             size: notice.size,
@@ -558,6 +580,7 @@ impl AppState {
                 recipients: 0,
                 clients: 0,
                 delivered: 0,
+                undelivered: None,
                 file: Some(FileLine {
                     name: offer.name,
                     size: offer.size,
@@ -600,6 +623,14 @@ impl AppState {
                 });
                 self.save_history();
             }
+            Event::Undelivered { id, reason } => {
+                self.messages.update(|messages| {
+                    if let Some(line) = messages.iter_mut().rev().find(|m| m.id == id) {
+                        line.undelivered = Some(reason.to_string());
+                    }
+                });
+                self.save_history();
+            }
         }
     }
 
@@ -625,6 +656,8 @@ impl AppState {
                     NameCheck::Fine => None,
                 }
             });
+            // A row that is not connected has no path, and no round trip to show.
+            let previous = previous.filter(|_| view.state == PeerState::Connected);
             peers.insert(
                 view.id.clone(),
                 PeerRow {

@@ -24,7 +24,7 @@ pub fn Messaging() -> impl IntoView {
                             let file = line.file.as_ref().map(|f| {
                                 (f.done, f.url.is_some(), f.failed.clone(), f.on_request, f.asked)
                             });
-                            (line.id.clone(), line.delivered, file)
+                            (line.id.clone(), line.delivered, line.undelivered.clone(), file)
                         }
                         let:line
                     >
@@ -68,11 +68,17 @@ fn MessageItem(line: ChatLine) -> impl IntoView {
         1 => Some("sent to 1 PeerJS client, which does not confirm".to_owned()),
         n => Some(format!("sent to {n} PeerJS clients, which do not confirm")),
     };
-    let delivery = mine.then(|| match (pages, clients) {
-        (None, None) => "sent to nobody: no peer was connected".to_owned(),
-        (Some(text), None) | (None, Some(text)) => text,
-        (Some(pages), Some(clients)) => format!("{pages} · {clients}"),
+    let delivery = mine.then(|| match (&line.undelivered, pages, clients) {
+        (Some(reason), _, _) => reason.clone(),
+        (None, None, None) => "sent to nobody: no peer was connected".to_owned(),
+        (None, Some(text), None) | (None, None, Some(text)) => text,
+        (None, Some(pages), Some(clients)) => format!("{pages} · {clients}"),
     });
+    let delivery_class = if line.undelivered.is_some() {
+        "delivery undelivered"
+    } else {
+        "delivery"
+    };
     view! {
         <li class=if mine { "message mine" } else { "message" } data-message-id=line.id.clone()>
             <div class="message-head">
@@ -84,7 +90,7 @@ fn MessageItem(line: ChatLine) -> impl IntoView {
                 None => view! { <p class="message-text">{line.text.clone()}</p> }.into_any(),
                 Some(file) => view! { <FileItem file=file id=line.id.clone()/> }.into_any(),
             }}
-            {delivery.map(|d| view! { <span class="delivery" data-testid="delivery">{d}</span> })}
+            {delivery.map(|d| view! { <span class=delivery_class data-testid="delivery">{d}</span> })}
         </li>
     }
 }

@@ -72,6 +72,10 @@ fn PeerItem(row: PeerRow) -> impl IntoView {
         PeerState::Connecting => ("connecting", "connecting…".to_owned()),
         PeerState::Connected => ("connected", "connected".to_owned()),
         PeerState::Failed(reason) => ("failed", format!("failed: {reason}")),
+        PeerState::Reconnecting(reason) => (
+            "reconnecting",
+            format!("link lost: {reason}; connecting again…"),
+        ),
     };
     let found = match row.found_by {
         FoundBy::Dns => "named in DNS",

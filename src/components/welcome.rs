@@ -6,13 +6,14 @@ use crate::network::SignalingView;
 use crate::state::{AppState, HandoffView, ReplyView};
 
 /// What to do next while nobody else is here: this page's address to share, and what happens
-/// when someone opens it. Gone once a peer is connected.
+/// when someone opens it. Gone once a peer is connected, and while a lost link forms again.
 #[component]
 pub fn Welcome() -> impl IntoView {
     let state = expect_context::<AppState>();
-    // A page opened with an invite or an answer shows what to do with that instead.
+    // A page opened with an invite or an answer shows what to do with that instead; a peer
+    // whose link is forming again is still here.
     let alone = move || {
-        state.connected_count() == 0
+        state.met_count() == 0
             && state.reply.get() == ReplyView::None
             && state.handoff.get() == HandoffView::None
     };

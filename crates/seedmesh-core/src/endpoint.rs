@@ -41,6 +41,7 @@ use crate::PeerId;
 use crate::call::{CallAction, CallEvent, CallView, Calls};
 use crate::channel::Message;
 use crate::client::{self, ClientError, ClientInput, Clients, Taken};
+use crate::connection::CloseReason;
 use crate::mesh::gossip::GossipMessage;
 use crate::mesh::post;
 use crate::mesh::{
@@ -188,6 +189,13 @@ pub enum Event {
         id: String,
         /// How many confirmed it.
         delivered: usize,
+    },
+    /// A direct message of ours was given up on: its recipient never confirmed it.
+    Undelivered {
+        /// Its ID.
+        id: String,
+        /// Why, for people.
+        reason: crate::mesh::Undelivered,
     },
     /// A peer is sending a file.
     FileOffered(FileOffer),
@@ -646,9 +654,10 @@ impl Endpoint {
         self.process();
     }
 
-    /// `link`'s connection ended; `lost` when its path failed (the peer may still be there,
-    /// and is linked again through a peer both know) rather than being closed.
-    pub fn closed(&mut self, now: Instant, link: LinkId, lost: bool) {
+    /// `link`'s connection ended, for `reason`. When its path failed
+    /// ([`CloseReason::is_path_lost`]) the peer may still be there: it is linked again, and
+    /// listed as reconnecting meanwhile.
+    pub fn closed(&mut self, now: Instant, link: LinkId, reason: &CloseReason) {
         self.now = self.now.max(now);
         if let Some((peer, last)) = self.clients.remove(link) {
             if last {
@@ -660,8 +669,8 @@ impl Endpoint {
         self.bindings.remove(&link);
         let dropped = self.files.sender_gone(&link);
         self.files_dropped(dropped);
-        if lost {
-            self.mesh.handle_link_lost(now, link);
+        if reason.is_path_lost() {
+            self.mesh.handle_link_lost(now, link, &reason.to_string());
         } else {
             self.mesh.handle_link_closed(now, link);
         }
@@ -724,7 +733,7 @@ impl Endpoint {
             });
         }
         let sent = match to {
-            Some(peer) => self.mesh.send_chat(wall_clock, text, peer),
+            Some(peer) => self.mesh.send_chat(self.now, wall_clock, text, peer),
             // A room message travels past our links, so it carries our signature.
             None => self.mesh.room_post(wall_clock, text).and_then(|post| {
                 let payload = post::seal(&self.key, &post);
@@ -996,6 +1005,9 @@ impl Endpoint {
                 }
                 MeshOutput::Delivered { id, delivered, .. } => {
                     self.events.push_back(Event::Delivered { id, delivered });
+                }
+                MeshOutput::Undelivered { id, reason, .. } => {
+                    self.events.push_back(Event::Undelivered { id, reason });
                 }
                 MeshOutput::Announce(post) => {
                     let payload = post::seal(&self.key, &post);

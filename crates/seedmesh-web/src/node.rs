@@ -39,7 +39,6 @@ use gloo_timers::future::IntervalStream;
 use seedmesh_core::call::{CallAction, CallError};
 use seedmesh_core::channel::{Limits, Message};
 use seedmesh_core::client;
-use seedmesh_core::connection::CloseReason;
 use seedmesh_core::discovery::SeedConfig;
 use seedmesh_core::endpoint::{Action, Endpoint, Event, Through};
 use seedmesh_core::invite::Kind as InviteKind;
@@ -697,12 +696,7 @@ impl Driver {
                 if let Some(link_state) = self.links.remove(&link) {
                     link_state.reader.abort();
                 }
-                // A failed path, unlike a close, leaves the peer there to link again.
-                let lost = matches!(
-                    reason,
-                    CloseReason::TransportFailed | CloseReason::Unresponsive { .. }
-                );
-                self.endpoint.closed(now, link, lost);
+                self.endpoint.closed(now, link, &reason);
             }
             Input::Connection(..) => {}
             Input::MeshSignal(signal) => {

@@ -116,6 +116,16 @@ pub enum CloseReason {
     },
 }
 
+impl CloseReason {
+    /// Whether the path failed (ICE lost it, or the peer stopped answering) rather than the
+    /// connection being closed or refused: the peer may well still be there, and can be
+    /// linked again.
+    #[must_use]
+    pub fn is_path_lost(&self) -> bool {
+        matches!(self, Self::TransportFailed | Self::Unresponsive { .. })
+    }
+}
+
 impl fmt::Display for CloseReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -383,7 +383,7 @@ fn a_stalled_file_or_one_whose_sender_left_is_dropped_with_a_reason() {
         Event::FileFailed { id: Some(id), reason } if *id == format!("{}/f", self::id("bob")) && reason.contains("no bytes came"))), "{seen:?}");
 
     let (mut alice, bob, _) = alice_expecting_bobs_file();
-    alice.closed(at(5), bob, false);
+    alice.closed(at(5), bob, &CloseReason::RemoteClosed);
     let seen = events(&mut alice);
     assert!(seen.iter().any(|e| matches!(e,
         Event::FileFailed { id: Some(id), reason } if *id == format!("{}/f", self::id("bob")) && reason.contains("sender left"))), "{seen:?}");
@@ -572,7 +572,7 @@ fn a_peerjs_client_is_listed_unverified_and_its_strings_are_chat() {
     );
     assert!(alice.is_client(link));
 
-    alice.closed(at(4), link, false);
+    alice.closed(at(4), link, &CloseReason::RemoteClosed);
     assert!(!alice.is_client(link));
     assert!(events(&mut alice).contains(&Event::PeerRemoved(js)));
 }
@@ -799,10 +799,10 @@ fn a_client_may_hold_a_few_connections_and_is_one_row_until_the_last_closes() {
     assert!(!alice.is_client(links[0]));
     assert!(alice.is_client(newest));
     events(&mut alice);
-    alice.closed(at(1), links[1], false);
-    alice.closed(at(1), links[2], false);
+    alice.closed(at(1), links[1], &CloseReason::RemoteClosed);
+    alice.closed(at(1), links[2], &CloseReason::RemoteClosed);
     assert!(!events(&mut alice).contains(&Event::PeerRemoved(js.clone())));
-    alice.closed(at(1), newest, false);
+    alice.closed(at(1), newest, &CloseReason::RemoteClosed);
     assert!(events(&mut alice).contains(&Event::PeerRemoved(js)));
 }
 
@@ -823,7 +823,7 @@ fn a_client_connecting_again_does_not_refill_its_allowance() {
             .iter()
             .filter(|e| matches!(e, Event::Chat(_)))
             .count();
-        alice.closed(at(0), link, false);
+        alice.closed(at(0), link, &CloseReason::RemoteClosed);
     }
     assert_eq!(chats, client::CLIENT_BURST as usize);
 }

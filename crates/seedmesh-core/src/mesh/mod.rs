@@ -42,6 +42,7 @@
 pub mod degree;
 pub mod gossip;
 pub mod message;
+pub mod outbox;
 pub mod picture;
 pub mod post;
 pub mod relay;
@@ -53,6 +54,7 @@ use core::fmt;
 use core::time::Duration;
 
 pub use message::{MeshMessage, MeshMessageError, clean_display_name};
+pub use outbox::Undelivered;
 pub use post::{PostKind, RoomPost};
 pub use relay::{DropReason, RelayStats};
 
@@ -304,6 +306,9 @@ pub enum PeerState {
     Connected,
     /// The attempt failed; the reason is for people to read.
     Failed(String),
+    /// The link was lost (the reason is for people to read) and is being formed again; if
+    /// it is not back within [`FAILED_LINGER`], the peer leaves the list.
+    Reconnecting(String),
 }
 
 /// A peer as the UI shows it.
@@ -526,6 +531,16 @@ pub enum MeshOutput {
         /// How many it was sent to; for a room message, about how many pages the room has.
         recipients: usize,
     },
+    /// A direct message of ours was given up on: its recipient never confirmed it, across
+    /// every link to it (see [`outbox`]).
+    Undelivered {
+        /// The message's ID.
+        id: String,
+        /// Its recipient.
+        to: PeerId,
+        /// Why.
+        reason: Undelivered,
+    },
 }
 
 #[derive(Debug)]
@@ -607,6 +622,8 @@ pub struct Mesh {
     slot_dialed_at: BTreeMap<PeerId, Instant>,
     seen_chats: (HashSet<String>, VecDeque<String>),
     deliveries: BTreeMap<String, Delivery>,
+    /// Our direct messages until their recipients confirm them: sent again on each new link.
+    outbox: outbox::Outbox,
     /// The IDs in `deliveries`, oldest first.
     delivery_order: VecDeque<String>,
     chat_counter: u64,
@@ -682,6 +699,7 @@ impl Mesh {
             slot_dialed_at: BTreeMap::new(),
             seen_chats: (HashSet::new(), VecDeque::new()),
             deliveries: BTreeMap::new(),
+            outbox: outbox::Outbox::default(),
             delivery_order: VecDeque::new(),
             chat_counter: 0,
             routes: BTreeMap::new(),
@@ -928,21 +946,41 @@ impl Mesh {
         }
     }
 
-    /// Reports that `link` was lost rather than closed: its path failed or its peer stopped
-    /// answering, while the peer may well still be there. Like [`Mesh::handle_link_closed`],
-    /// and then, when another connected peer told us of it, the pair connects again through
-    /// that peer (the smaller ID at once, the larger after [`EXCHANGE_GRACE`]).
-    pub fn handle_link_lost(&mut self, now: Instant, link: LinkId) {
+    /// Reports that `link` was lost rather than closed, for `reason` (for people to read):
+    /// its path failed or its peer stopped answering, while the peer may well still be there.
+    /// Like [`Mesh::handle_link_closed`], and then, when another connected peer told us of it,
+    /// the pair connects again through that peer (the smaller ID at once, the larger after
+    /// [`EXCHANGE_GRACE`]). Meanwhile the peer stays listed as
+    /// [`PeerState::Reconnecting`], for up to [`FAILED_LINGER`].
+    pub fn handle_link_lost(&mut self, now: Instant, link: LinkId, reason: &str) {
         let peer = self.peer_of(link);
+        let lost_view = peer
+            .as_ref()
+            .and_then(|peer| self.peers.get(peer))
+            .filter(|entry| entry.view.link == Some(link))
+            .map(|entry| entry.view.clone());
         self.handle_link_closed(now, link);
-        if let Some(peer) = peer
-            && self.has_route_to(&peer)
+        let Some(peer) = peer else {
+            return;
+        };
+        if let Some(mut view) = lost_view
+            && !self.peers.contains_key(&peer)
         {
-            if self.replacing.len() < MAX_DEFERRED_DIALS {
-                self.replacing.insert(peer.clone());
-            }
-            self.learn_of(now, peer);
+            view.state = PeerState::Reconnecting(reason.to_owned());
+            view.link = None;
+            self.peers.insert(
+                peer.clone(),
+                PeerEntry {
+                    view: view.clone(),
+                    failed_at: Some(now),
+                },
+            );
+            self.outputs.push_back(MeshOutput::PeerChanged(view));
         }
+        if self.replacing.len() < MAX_DEFERRED_DIALS {
+            self.replacing.insert(peer.clone());
+        }
+        self.learn_of(now, peer);
     }
 
     /// Reports a message that arrived on `link`.
@@ -1065,6 +1103,7 @@ impl Mesh {
                 let Some(from) = self.peer_of(link) else {
                     return;
                 };
+                self.outbox.confirm(&from, &id);
                 // Only a peer it went to can confirm it, and each once.
                 if let Some(delivery) = self.deliveries.get_mut(&id)
                     && delivery.recipients.contains(&from)
@@ -1146,8 +1185,12 @@ impl Mesh {
 
     /// Sends `text` to `to` alone, on our link to it; `wall_clock` is the time of writing in ms
     /// since the Unix epoch, shown to the receiver. Room messages go as [room posts](Mesh::room_post).
+    ///
+    /// The message goes again on each new link to `to` until `to` confirms it; given up on,
+    /// it comes back as [`MeshOutput::Undelivered`].
     pub fn send_chat(
         &mut self,
+        now: Instant,
         wall_clock: u64,
         text: &str,
         to: &PeerId,
@@ -1163,6 +1206,9 @@ impl Mesh {
             direct: true,
         };
         self.send_tracked(&links, &id, &message);
+        if let Some(old) = self.outbox.push(now, to, &id, message) {
+            self.gave_up(old);
+        }
         Ok(OutgoingChat {
             id,
             recipients: links.len(),
@@ -1441,6 +1487,9 @@ impl Mesh {
             self.peers.remove(&peer);
             self.outputs.push_back(MeshOutput::PeerRemoved(peer));
         }
+        for old in self.outbox.expire(now) {
+            self.gave_up(old);
+        }
         if self.needs_links() && self.next_repair <= now {
             self.next_repair = now + degree::REPAIR_INTERVAL;
             self.repair(now);
@@ -1501,6 +1550,7 @@ impl Mesh {
             .chain(self.next_presence)
             .chain(self.roster.next_expiry())
             .chain(self.wanted.values().map(|w| w.until).min())
+            .chain(self.outbox.next_expiry())
             .min()
     }
 
@@ -1511,6 +1561,15 @@ impl Mesh {
     }
 
     // -----------------------------------------------------------------------------------------
+
+    /// Tells of a direct message of ours given up on.
+    fn gave_up(&mut self, old: outbox::GaveUp) {
+        self.outputs.push_back(MeshOutput::Undelivered {
+            id: old.id,
+            to: old.to,
+            reason: old.reason,
+        });
+    }
 
     /// Sends `message` on every link and counts its confirmations under `id`.
     fn send_tracked(&mut self, links: &[LinkId], id: &str, message: &MeshMessage) {
@@ -1638,11 +1697,21 @@ impl Mesh {
         // A new exchange takes the freshest route, not the way an older one went.
         self.signaled_on.remove(&remote);
         let link = self.new_link(remote.clone(), found_by);
+        // A peer whose link was lost keeps its name, and says so, until it is back.
+        let earlier = self.peers.get(&remote).map(|p| &p.view);
+        let (state, shown_found_by) = match earlier {
+            Some(PeerView {
+                state: PeerState::Reconnecting(reason),
+                found_by: first_found_by,
+                ..
+            }) => (PeerState::Reconnecting(reason.clone()), *first_found_by),
+            _ => (PeerState::Connecting, found_by),
+        };
         let view = PeerView {
             id: remote.clone(),
-            name: None,
-            state: PeerState::Connecting,
-            found_by,
+            name: earlier.and_then(|v| v.name.clone()),
+            state,
+            found_by: shown_found_by,
             link: Some(link),
             peerjs_client: None,
         };
@@ -1818,6 +1887,11 @@ impl Mesh {
         self.outputs.push_back(MeshOutput::PeerChanged(view));
         self.links_changed = true;
         self.ask_for_files(link, &peer);
+        // What went on a link that was lost, and was not confirmed, goes again on this one.
+        let unconfirmed: Vec<MeshMessage> = self.outbox.waiting_for(&peer).cloned().collect();
+        for message in unconfirmed {
+            self.send(link, message);
+        }
         if self.next_presence.is_none() && self.config.presence_every.is_some() {
             self.next_presence = Some(now + FIRST_PRESENCE);
         }

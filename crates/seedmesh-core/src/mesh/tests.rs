@@ -7,6 +7,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use super::*;
+use crate::connection::CloseReason;
 use crate::endpoint::{self, Action, Endpoint, Through};
 use crate::proof::{ChannelBinding, Fingerprint, PeerKey};
 
@@ -40,6 +41,8 @@ struct Node {
     signals: Vec<(PeerId, String)>,
     files: Vec<FileOffer>,
     delivered: HashMap<String, usize>,
+    /// Our direct messages given up on, and why.
+    undelivered: HashMap<String, Undelivered>,
     list: HashMap<PeerId, PeerView>,
     /// What each linked peer told of its own links.
     told: HashMap<PeerId, Vec<PeerId>>,
@@ -80,6 +83,8 @@ struct Sim {
     signaling: HashSet<(usize, LinkId)>,
     /// The nonce of the next signaling message.
     nonce: u64,
+    /// Ends of links whose path died unnoticed: what is sent on them goes nowhere.
+    silenced: HashSet<(usize, LinkId)>,
 }
 
 impl Sim {
@@ -96,6 +101,7 @@ impl Sim {
             mesh_dials: 0,
             signaling: HashSet::new(),
             nonce: 0,
+            silenced: HashSet::new(),
         }
     }
 
@@ -166,6 +172,7 @@ impl Sim {
             signals: Vec::new(),
             files: Vec::new(),
             delivered: HashMap::new(),
+            undelivered: HashMap::new(),
             list: HashMap::new(),
             told: HashMap::new(),
             present: HashMap::new(),
@@ -229,6 +236,18 @@ impl Sim {
         }
     }
 
+    /// Lets the path between pages `a` and `b` die without either noticing: their links stay
+    /// open, and what is sent on them is lost.
+    fn silence(&mut self, a: usize, b: usize) {
+        let ends: Vec<_> = self
+            .wires
+            .iter()
+            .filter(|&(&(x, _), &(y, _))| (x, y) == (a, b) || (x, y) == (b, a))
+            .map(|(&end, _)| end)
+            .collect();
+        self.silenced.extend(ends);
+    }
+
     fn run_for(&mut self, duration: Duration) {
         let end = self.now + duration;
         while let Some(Reverse((at, _, index))) = self.queue.peek().copied() {
@@ -270,8 +289,8 @@ impl Sim {
             Event::SlotResult(_, slot, result) => page.slot_result(now, slot, result),
             Event::Open(_, link) => page.dialed(now, link, Ok(Self::bindings(n, link).0)),
             Event::Failed(_, link) => page.dialed(now, link, Err("peer unavailable".into())),
-            Event::Closed(_, link) => page.closed(now, link, false),
-            Event::Lost(_, link) => page.closed(now, link, true),
+            Event::Closed(_, link) => page.closed(now, link, &CloseReason::RemoteClosed),
+            Event::Lost(_, link) => page.closed(now, link, &CloseReason::TransportFailed),
             Event::Deliver(_, link, json) => page.received_text(now, link, &json),
             Event::DeliverBinary(_, link, chunk) => page.received_binary(now, link, &chunk),
             Event::Timer(_) => {
@@ -338,6 +357,9 @@ impl Sim {
                     }
                 }
                 Action::Send { link, message } => {
+                    if self.silenced.contains(&(n, link)) {
+                        continue;
+                    }
                     if let Some(&(other, other_link)) = self.wires.get(&(n, link)) {
                         self.schedule(at, Event::Deliver(other, other_link, message.encode()));
                     }
@@ -393,6 +415,9 @@ impl Sim {
                 endpoint::Event::FileOffered(offer) => self.nodes[n].files.push(offer),
                 endpoint::Event::Delivered { id, delivered } => {
                     self.nodes[n].delivered.insert(id, delivered);
+                }
+                endpoint::Event::Undelivered { id, reason } => {
+                    self.nodes[n].undelivered.insert(id, reason);
                 }
                 _ => {}
             }
@@ -972,11 +997,11 @@ fn chat_errors_say_what_is_wrong() {
     );
     assert_eq!(mesh.room_post(0, "  "), Err(ChatError::Empty));
     assert_eq!(
-        mesh.send_chat(0, &long, &Sim::id(9)),
+        mesh.send_chat(Instant::from_millis(0), 0, &long, &Sim::id(9)),
         Err(ChatError::TooLarge { len: long.len() })
     );
     assert_eq!(
-        mesh.send_chat(0, "hi", &Sim::id(9)),
+        mesh.send_chat(Instant::from_millis(0), 0, "hi", &Sim::id(9)),
         Err(ChatError::NotConnected(Sim::id(9)))
     );
     assert!(
@@ -1225,6 +1250,144 @@ fn a_lost_link_comes_back_through_a_common_neighbour_with_no_peerserver() {
     for n in 0..5 {
         assert_eq!(sim.connected(n).len(), 4, "page {n} after");
     }
+}
+
+#[test]
+fn direct_messages_sent_into_a_path_that_died_arrive_once_over_the_new_link() {
+    let mut sim = Sim::new();
+    for i in 0..3 {
+        sim.add(Duration::from_millis(10 * i), rendezvous(4));
+    }
+    sim.run_for(Duration::from_secs(5));
+    assert!(sim.linked(0, 1));
+    // The path between pages 0 and 1 dies; for a while neither notices, and page 0 writes on.
+    sim.silence(0, 1);
+    let sent: Vec<String> = (0..3)
+        .map(|n| {
+            let text = format!("into the dead path, {n}");
+            let chat = sim.nodes[0]
+                .page
+                .send_chat(1_000 + n, &text, Some(&Sim::id(1)))
+                .unwrap();
+            sim.drain(0);
+            chat.id
+        })
+        .collect();
+    sim.run_for(Duration::from_secs(2));
+    assert!(sim.nodes[1].chats.is_empty());
+    // The link counts as lost; the pair links again through page 2. Meanwhile each lists
+    // the other as reconnecting, with its name and the reason.
+    sim.cut(0, 1);
+    sim.run_for(LATENCY * 2);
+    for (n, other) in [(0, 1), (1, 0)] {
+        let view = &sim.nodes[n].list[&Sim::id(other)];
+        assert!(
+            matches!(&view.state, PeerState::Reconnecting(reason) if reason.contains("(ICE)")),
+            "page {n}: {view:?}"
+        );
+        assert!(view.name.is_some(), "page {n}: {view:?}");
+        assert_ne!(view.found_by, FoundBy::Exchange, "page {n}: {view:?}");
+    }
+    sim.run_for(Duration::from_secs(10));
+    assert!(sim.linked(0, 1), "pages 0 and 1 did not link again");
+    let mut texts: Vec<&str> = sim.nodes[1].chats.iter().map(|c| c.text.as_str()).collect();
+    texts.sort_unstable();
+    assert_eq!(
+        texts,
+        [
+            "into the dead path, 0",
+            "into the dead path, 1",
+            "into the dead path, 2"
+        ]
+    );
+    for id in &sent {
+        assert_eq!(sim.nodes[0].delivered.get(id), Some(&1), "{id}");
+    }
+    // Confirmed: nothing goes again on a later link, and nothing is given up on.
+    sim.cut(0, 1);
+    sim.run_for(Duration::from_secs(10));
+    assert!(sim.linked(0, 1));
+    assert_eq!(sim.nodes[1].chats.len(), 3);
+    sim.run_for(outbox::UNCONFIRMED_KEEP);
+    assert!(sim.nodes[0].undelivered.is_empty());
+}
+
+#[test]
+fn two_pages_that_lose_their_only_link_meet_again_through_the_slot() {
+    let mut sim = Sim::new();
+    sim.add(Duration::ZERO, rendezvous(2));
+    sim.add(Duration::from_millis(10), rendezvous(2));
+    sim.run_for(Duration::from_secs(5));
+    assert!(sim.linked(0, 1));
+    sim.cut(0, 1);
+    sim.run_for(LATENCY * 2);
+    assert!(matches!(
+        sim.nodes[0].list[&Sim::id(1)].state,
+        PeerState::Reconnecting(_)
+    ));
+    sim.run_for(Duration::from_secs(20));
+    assert!(sim.linked(0, 1) && sim.linked(1, 0));
+    for (n, other) in [(0, 1), (1, 0)] {
+        assert_eq!(
+            sim.nodes[n].list[&Sim::id(other)].state,
+            PeerState::Connected
+        );
+    }
+}
+
+#[test]
+fn a_peer_whose_link_was_lost_for_good_is_listed_as_failed_then_leaves() {
+    let mut sim = Sim::new();
+    for i in 0..3 {
+        sim.add(Duration::from_millis(10 * i), rendezvous(4));
+    }
+    sim.run_for(Duration::from_secs(5));
+    // Page 1's path to everyone fails at once, and it is gone.
+    sim.cut(0, 1);
+    sim.cut(2, 1);
+    sim.nodes[1].alive = false;
+    sim.registry.retain(|_, holder| *holder != 1);
+    sim.run_for(LATENCY * 2);
+    assert!(matches!(
+        sim.nodes[0].list[&Sim::id(1)].state,
+        PeerState::Reconnecting(_)
+    ));
+    // The attempt to link again fails, and says why; the row goes after the linger.
+    sim.run_for(EXPIRE * 2 + EXCHANGE_GRACE);
+    let view = &sim.nodes[0].list[&Sim::id(1)];
+    assert!(matches!(view.state, PeerState::Failed(_)), "{view:?}");
+    sim.run_for(FAILED_LINGER);
+    assert!(
+        !sim.nodes[0].list.contains_key(&Sim::id(1)),
+        "{:?}",
+        sim.nodes[0].list.get(&Sim::id(1))
+    );
+}
+
+#[test]
+fn a_direct_message_whose_peer_never_comes_back_is_reported_undelivered() {
+    let mut sim = Sim::new();
+    for i in 0..3 {
+        sim.add(Duration::from_millis(10 * i), rendezvous(4));
+    }
+    sim.run_for(Duration::from_secs(5));
+    sim.silence(0, 1);
+    let chat = sim.nodes[0]
+        .page
+        .send_chat(1_000, "never read", Some(&Sim::id(1)))
+        .unwrap();
+    sim.drain(0);
+    sim.kill(1);
+    sim.run_for(outbox::UNCONFIRMED_KEEP - Duration::from_secs(1));
+    assert!(sim.nodes[0].undelivered.is_empty(), "given up on too soon");
+    sim.run_for(Duration::from_secs(2));
+    let reason = &sim.nodes[0].undelivered[&chat.id];
+    assert!(
+        matches!(reason, Undelivered::Unconfirmed { .. }),
+        "{reason:?}"
+    );
+    assert!(reason.to_string().starts_with("not delivered"), "{reason}");
+    assert!(!sim.nodes[0].delivered.contains_key(&chat.id));
 }
 
 #[test]
@@ -1633,7 +1796,7 @@ fn only_the_peers_a_message_went_to_can_confirm_it() {
     let now = Instant::from_millis(0);
     let (mut alice, links) = linked("alice", &["bob", "mallory"]);
     let sent = alice
-        .send_chat(1, "for Bob", &PeerId::parse("bob").unwrap())
+        .send_chat(now, 1, "for Bob", &PeerId::parse("bob").unwrap())
         .unwrap();
     assert_eq!(sent.recipients, 1);
     while alice.poll_output().is_some() {}
