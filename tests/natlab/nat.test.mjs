@@ -4,11 +4,12 @@
 // and port-restricted NATs, and a page behind a symmetric NAT with one behind a cone NAT, connect
 // straight through the NATs with the addresses STUN found; behind two symmetric NATs they fall
 // back to the TURN relay; behind a firewall that drops UDP, to TURN over TCP; and the peer list's
-// path column says which. When a router forgets its mappings mid-chat, nothing sent is lost.
+// path column says which. When a router forgets its mappings mid-chat, the peer list says the
+// link was lost and why, the pages link again, and nothing sent is lost.
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { launchBrowser, newTab } from "../e2e/support.mjs";
+import { launchBrowser, newTab, screenshot } from "../e2e/support.mjs";
 
 const homes = JSON.parse(process.env.SEEDMESH_NATLAB_HOMES ?? "null");
 if (!homes) throw new Error("SEEDMESH_NATLAB_HOMES is not set: run through scripts/natlab.sh");
@@ -51,6 +52,28 @@ async function pathTo(tab, id) {
     throw new Error(`${tab.home}: no connected path to ${id} (signaling: ${signaling}; peers: ${peers})`, { cause: error });
   }
   return { text: await path.textContent() };
+}
+
+/** What a peer's row may say while its link recovers: connected, or lost (with why) and forming again. */
+const ROW_WHILE_RECOVERING = /^(connected|link lost: .+; connecting again…)$/;
+
+/** Records, in `tab`, every text the state badge of the row for `id` shows from now on ("(no row)" when there is none). */
+async function watchRow(tab, id) {
+  await tab.page.evaluate((id) => {
+    const states = (window.seedmeshRowStates = []);
+    const record = () => {
+      const badge = document.querySelector(`[data-testid=peer-list] li[data-peer-id="${id}"] .badge`);
+      const text = badge ? badge.textContent : "(no row)";
+      if (states.at(-1) !== text) states.push(text);
+    };
+    new MutationObserver(record).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+    record();
+  }, id);
+}
+
+/** What the row watched by `watchRow` said, in order. */
+function rowStates(tab) {
+  return tab.page.evaluate(() => window.seedmeshRowStates);
 }
 
 /** Sends `text` from `from`'s composer to `to` alone. */
@@ -113,6 +136,7 @@ test("when a NAT forgets its mappings during a chat, what is sent still arrives"
   const [first, second] = tabs;
   // Every mapping of the first home's router goes: its page's packets leave from new ports, to
   // which the TURN server and the other page answer nothing.
+  await watchRow(first, second.id);
   execFileSync("ip", ["netns", "exec", homes[first.home].router, "conntrack", "-F"], { stdio: "ignore" });
   const flushed = Date.now();
   let arrived = null;
@@ -132,5 +156,58 @@ test("when a NAT forgets its mappings during a chat, what is sent still arrives"
   const all = await second.page.locator(".message-text", { hasText: "after the flush" }).allTextContents();
   assert.deepEqual(all.sort(), Array.from({ length: sent }, (_, n) => `after the flush, ${n}`).sort());
   await pathTo(first, second.id);
+  // ICE may find the new mapping on the same connection (a TURN permission is for an address,
+  // not a port), or the link is lost and formed again: the row says so, and why, meanwhile.
+  const states = await rowStates(first);
+  console.log(`meanwhile ${first.home}'s row for ${second.home} said: ${JSON.stringify(states)}`);
+  for (const state of states) assert.match(state, ROW_WHILE_RECOVERING);
+  assert.equal(states.at(-1), "connected");
+  for (const tab of tabs) assert.deepEqual(tab.problems, [], `${tab.home}'s page`);
+});
+
+test("when the network drops everything for longer than the liveness timeout, the link is reported lost and formed again, and nothing sent is lost", { timeout: 120_000 }, async () => {
+  const { tabs } = await meet("cone-a", "cone-b", "cone.seedmesh.test");
+  const [first, second] = tabs;
+  await watchRow(first, second.id);
+  const router = homes[first.home].router;
+  // The first home's router forwards nothing, either way, for 12 s: longer than the 8 s a
+  // link may stay silent.
+  execFileSync("ip", ["netns", "exec", router, "nft", "-f", "-"], {
+    input: "table inet outage { chain forward { type filter hook forward priority -10; policy drop; }; }",
+  });
+  const started = Date.now();
+  const sent = [];
+  try {
+    for (let n = 0; n < 3; n += 1) {
+      const text = `during the outage, ${n}`;
+      await sendDirect(first, second, text);
+      sent.push(text);
+      await first.page.waitForTimeout(1_000);
+    }
+    await first.page
+      .locator(`[data-testid=peer-list] li[data-peer-id="${second.id}"][data-state=reconnecting]`)
+      .waitFor({ timeout: 15_000 });
+    await screenshot(first.page, "natlab-link-lost");
+    await first.page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(first.page, "natlab-link-lost-phone");
+    await first.page.setViewportSize({ width: 1280, height: 800 });
+    await first.page.waitForTimeout(Math.max(0, 12_000 - (Date.now() - started)));
+  } finally {
+    execFileSync("ip", ["netns", "exec", router, "nft", "delete", "table", "inet", "outage"]);
+  }
+  const back = Date.now();
+  for (const text of sent) {
+    await second.page.locator(".message-text", { hasText: text }).waitFor({ timeout: WAIT_MS });
+  }
+  console.log(`${sent.length} messages sent during a ${back - started} ms outage arrived ${Date.now() - back} ms after it ended`);
+  const all = await second.page.locator(".message-text", { hasText: "during the outage" }).allTextContents();
+  assert.deepEqual(all.sort(), sent, "each message arrives once");
+  await pathTo(first, second.id);
+  const states = await rowStates(first);
+  console.log(`meanwhile ${first.home}'s row for ${second.home} said: ${JSON.stringify(states)}`);
+  for (const state of states) assert.match(state, ROW_WHILE_RECOVERING);
+  // Whichever noticed first: the pings going unanswered, or ICE losing the path.
+  assert.ok(states.some((state) => /^link lost: (the peer has not answered|the network path to the peer failed)/.test(state)), JSON.stringify(states));
+  assert.equal(states.at(-1), "connected");
   for (const tab of tabs) assert.deepEqual(tab.problems, [], `${tab.home}'s page`);
 });
