@@ -179,6 +179,24 @@ pub struct ChatLine {
     pub file: Option<FileLine>,
 }
 
+/// What an unconfirmed direct message of ours says once the page was loaded again.
+pub const UNCONFIRMED_AT_RELOAD: &str =
+    "not confirmed before this page was reloaded; send it again if it matters";
+
+impl ChatLine {
+    /// Whether this is a direct message of ours, sent to a peer that has not confirmed it yet
+    /// and not given up on.
+    #[must_use]
+    pub fn awaits_confirmation(&self) -> bool {
+        self.from.is_none()
+            && self.direct.is_some()
+            && self.file.is_none()
+            && self.recipients > 0
+            && self.delivered == 0
+            && self.undelivered.is_none()
+    }
+}
+
 /// A file transfer in the chat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileLine {
@@ -290,6 +308,11 @@ impl AppState {
             if file.on_request && file.url.is_none() {
                 file.asked = false;
             }
+        }
+        // A direct message of ours that waited for its peer's confirmation waits no more: the
+        // page that would have sent it again is gone.
+        for line in messages.iter_mut().filter(|m| m.awaits_confirmation()) {
+            line.undelivered = Some(UNCONFIRMED_AT_RELOAD.to_owned());
         }
         self.messages.set(messages);
         self.identity.set(Some(identity.clone()));
@@ -525,6 +548,9 @@ impl AppState {
                     peers.remove(&id);
                 });
             }
+            // A message sent again after its confirmation was lost is shown once, also
+            // across a reload here.
+            Event::Chat(chat) if self.has_message(&chat.id) => {}
             Event::Chat(chat) => self.push_message(ChatLine {
                 id: chat.id,
                 from: Some(chat.from.to_string()),
@@ -619,6 +645,8 @@ impl AppState {
                 self.messages.update(|messages| {
                     if let Some(line) = messages.iter_mut().rev().find(|m| m.id == id) {
                         line.delivered = delivered;
+                        // A confirmation that came after the message was given up on.
+                        line.undelivered = None;
                     }
                 });
                 self.save_history();

@@ -655,8 +655,8 @@ impl Endpoint {
     }
 
     /// `link`'s connection ended, for `reason`. When its path failed
-    /// ([`CloseReason::is_path_lost`]) the peer may still be there: it is linked again, and
-    /// listed as reconnecting meanwhile.
+    /// ([`CloseReason::is_path_lost`]) the peer may still be there: an attempt to link again
+    /// starts, and its row says so meanwhile (see [`Mesh::handle_link_lost`]).
     pub fn closed(&mut self, now: Instant, link: LinkId, reason: &CloseReason) {
         self.now = self.now.max(now);
         if let Some((peer, last)) = self.clients.remove(link) {

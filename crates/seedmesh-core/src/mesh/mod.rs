@@ -306,8 +306,8 @@ pub enum PeerState {
     Connected,
     /// The attempt failed; the reason is for people to read.
     Failed(String),
-    /// The link was lost (the reason is for people to read) and is being formed again; if
-    /// it is not back within [`FAILED_LINGER`], the peer leaves the list.
+    /// The link was lost (the reason is for people to read) and is being formed again; see
+    /// [`Mesh::handle_link_lost`].
     Reconnecting(String),
 }
 
@@ -914,6 +914,12 @@ impl Mesh {
 
     /// Reports that `link` closed.
     pub fn handle_link_closed(&mut self, now: Instant, link: LinkId) {
+        self.link_gone(now, link, None);
+    }
+
+    /// Forgets the closed or lost `link`. Its peer's row goes, or, when the link was `lost`
+    /// (with that reason), stays as [`PeerState::Reconnecting`].
+    fn link_gone(&mut self, now: Instant, link: LinkId, lost: Option<&str>) {
         let Some(state) = self.remove_link(link) else {
             return;
         };
@@ -922,13 +928,23 @@ impl Mesh {
             return;
         }
         self.remember_gone(now, &key);
-        if self
-            .peers
-            .get(&key)
-            .is_some_and(|entry| entry.view.link == Some(link))
+        if let Some(entry) = self.peers.get_mut(&key)
+            && entry.view.link == Some(link)
         {
-            self.peers.remove(&key);
-            self.outputs.push_back(MeshOutput::PeerRemoved(key.clone()));
+            match lost {
+                // Only a peer that introduced itself is known to be someone to link with again.
+                Some(reason) if state.peer.is_some() => {
+                    entry.view.state = PeerState::Reconnecting(reason.to_owned());
+                    entry.view.link = None;
+                    entry.failed_at = Some(now);
+                    self.outputs
+                        .push_back(MeshOutput::PeerChanged(entry.view.clone()));
+                }
+                _ => {
+                    self.peers.remove(&key);
+                    self.outputs.push_back(MeshOutput::PeerRemoved(key.clone()));
+                }
+            }
         }
         if state.found_by == FoundBy::Dns || self.config.bootstrap.contains(&key) {
             self.defer_dial(key, now + BOOTSTRAP_RETRY, FoundBy::Dns);
@@ -948,37 +964,33 @@ impl Mesh {
 
     /// Reports that `link` was lost rather than closed, for `reason` (for people to read):
     /// its path failed or its peer stopped answering, while the peer may well still be there.
-    /// Like [`Mesh::handle_link_closed`], and then, when another connected peer told us of it,
-    /// the pair connects again through that peer (the smaller ID at once, the larger after
-    /// [`EXCHANGE_GRACE`]). Meanwhile the peer stays listed as
-    /// [`PeerState::Reconnecting`], for up to [`FAILED_LINGER`].
+    /// The peer's row stays, as [`PeerState::Reconnecting`], and the pair connects again (the
+    /// smaller ID at once, the larger after [`EXCHANGE_GRACE`]): through a connected peer that
+    /// told us of it, else through the PeerServer. The row turns
+    /// [`Connected`](PeerState::Connected) when a link is back, or
+    /// [`Failed`](PeerState::Failed) when the attempt fails, and leaves the list
+    /// [`FAILED_LINGER`] after that (or after the loss, when no attempt could start).
     pub fn handle_link_lost(&mut self, now: Instant, link: LinkId, reason: &str) {
         let peer = self.peer_of(link);
-        let lost_view = peer
-            .as_ref()
-            .and_then(|peer| self.peers.get(peer))
-            .filter(|entry| entry.view.link == Some(link))
-            .map(|entry| entry.view.clone());
-        self.handle_link_closed(now, link);
+        self.link_gone(now, link, Some(reason));
         let Some(peer) = peer else {
             return;
         };
-        if let Some(mut view) = lost_view
-            && !self.peers.contains_key(&peer)
-        {
-            view.state = PeerState::Reconnecting(reason.to_owned());
-            view.link = None;
-            self.peers.insert(
-                peer.clone(),
-                PeerEntry {
-                    view: view.clone(),
-                    failed_at: Some(now),
-                },
-            );
-            self.outputs.push_back(MeshOutput::PeerChanged(view));
+        if self.has_link_to(&peer) {
+            return;
         }
         if self.replacing.len() < MAX_DEFERRED_DIALS {
             self.replacing.insert(peer.clone());
+        }
+        // A peer from DNS is dialed again later anyway; a lost link is formed again as soon
+        // as one of ours would be.
+        let soon = if self.me < peer {
+            now
+        } else {
+            now + EXCHANGE_GRACE
+        };
+        if let Some((at, _)) = self.deferred_dials.get_mut(&peer) {
+            *at = (*at).min(soon);
         }
         self.learn_of(now, peer);
     }
@@ -1562,6 +1574,14 @@ impl Mesh {
 
     // -----------------------------------------------------------------------------------------
 
+    /// Sends on `link` every direct message `peer` has not confirmed.
+    fn send_unconfirmed(&mut self, link: LinkId, peer: &PeerId) {
+        let unconfirmed: Vec<MeshMessage> = self.outbox.waiting_for(peer).cloned().collect();
+        for message in unconfirmed {
+            self.send(link, message);
+        }
+    }
+
     /// Tells of a direct message of ours given up on.
     fn gave_up(&mut self, old: outbox::GaveUp) {
         self.outputs.push_back(MeshOutput::Undelivered {
@@ -1888,10 +1908,7 @@ impl Mesh {
         self.links_changed = true;
         self.ask_for_files(link, &peer);
         // What went on a link that was lost, and was not confirmed, goes again on this one.
-        let unconfirmed: Vec<MeshMessage> = self.outbox.waiting_for(&peer).cloned().collect();
-        for message in unconfirmed {
-            self.send(link, message);
-        }
+        self.send_unconfirmed(link, &peer);
         if self.next_presence.is_none() && self.config.presence_every.is_some() {
             self.next_presence = Some(now + FIRST_PRESENCE);
         }
@@ -2004,6 +2021,8 @@ impl Mesh {
                 entry.view.link = Some(other);
                 self.outputs
                     .push_back(MeshOutput::PeerChanged(entry.view.clone()));
+                // What went on the closing link, and was not confirmed, goes on this one.
+                self.send_unconfirmed(other, peer);
                 true
             }
             (Some(_), Some(_)) => true,

@@ -239,10 +239,16 @@ impl Sim {
     /// Lets the path between pages `a` and `b` die without either noticing: their links stay
     /// open, and what is sent on them is lost.
     fn silence(&mut self, a: usize, b: usize) {
+        self.silence_one_way(a, b);
+        self.silence_one_way(b, a);
+    }
+
+    /// Loses what page `from` sends on its links to page `to`, unnoticed.
+    fn silence_one_way(&mut self, from: usize, to: usize) {
         let ends: Vec<_> = self
             .wires
             .iter()
-            .filter(|&(&(x, _), &(y, _))| (x, y) == (a, b) || (x, y) == (b, a))
+            .filter(|&(&(x, _), &(y, _))| (x, y) == (from, to))
             .map(|(&end, _)| end)
             .collect();
         self.silenced.extend(ends);
@@ -1313,7 +1319,32 @@ fn direct_messages_sent_into_a_path_that_died_arrive_once_over_the_new_link() {
 }
 
 #[test]
-fn two_pages_that_lose_their_only_link_meet_again_through_the_slot() {
+fn a_message_whose_confirmation_was_lost_goes_again_and_is_shown_once() {
+    let mut sim = Sim::new();
+    for i in 0..3 {
+        sim.add(Duration::from_millis(10 * i), rendezvous(4));
+    }
+    sim.run_for(Duration::from_secs(5));
+    // Page 1's confirmations are lost; the message itself arrives.
+    sim.silence_one_way(1, 0);
+    let chat = sim.nodes[0]
+        .page
+        .send_chat(1_000, "confirmed into the void", Some(&Sim::id(1)))
+        .unwrap();
+    sim.drain(0);
+    sim.run_for(Duration::from_secs(1));
+    assert_eq!(sim.nodes[1].chats.len(), 1);
+    assert!(!sim.nodes[0].delivered.contains_key(&chat.id));
+    sim.cut(0, 1);
+    sim.run_for(Duration::from_secs(10));
+    assert!(sim.linked(0, 1));
+    // It went again on the new link, was confirmed there, and page 1 shows it once.
+    assert_eq!(sim.nodes[0].delivered.get(&chat.id), Some(&1));
+    assert_eq!(sim.nodes[1].chats.len(), 1);
+}
+
+#[test]
+fn two_pages_that_lose_their_only_link_link_again_through_the_peerserver() {
     let mut sim = Sim::new();
     sim.add(Duration::ZERO, rendezvous(2));
     sim.add(Duration::from_millis(10), rendezvous(2));
