@@ -25,8 +25,8 @@
 #   symmetric        endpoint-dependent mapping: a new random port for every destination
 #   udp-blocked      port-restricted, behind a firewall that drops all UDP: only TCP goes out
 #
-# COMMAND runs with SEEDMESH_NATLAB_HOMES (JSON: each home's kind, router namespace, and a
-# script that starts Chromium inside it) and SEEDMESH_NATLAB_DIR (logs, state). Everything runs in
+# COMMAND runs with SEEDMESH_NATLAB_HOMES (JSON: each home's kind, router namespace, and scripts
+# that start Chromium and Firefox inside it) and SEEDMESH_NATLAB_DIR (logs, state). Everything runs in
 # private mount and PID namespaces: /run/netns is the lab's own, and when this script ends, or is
 # killed, every process of the lab is killed and its network namespaces go with them. Nothing is
 # connected to the machine's own network. Needs root.
@@ -141,16 +141,17 @@ for entry in "${HOMES[@]}"; do
   in_ns "$router" sysctl -qw net.ipv4.ip_forward=1
   nat_rules "$kind" "10.0.$n.2" >"$dir/$router.nft"
   in_ns "$router" nft -f "$dir/$router.nft"
-  # Chromium, started in the home.
+  # Chromium and Firefox, started in the home.
   printf '#!/bin/sh\nexec ip netns exec %q /usr/bin/chromium "$@"\n' "$home" >"$dir/chromium-$home"
-  chmod +x "$dir/chromium-$home"
-  homes+=("$home" "$kind" "$router" "$dir/chromium-$home")
+  printf '#!/bin/sh\nexec ip netns exec %q /usr/bin/firefox-esr "$@"\n' "$home" >"$dir/firefox-$home"
+  chmod +x "$dir/chromium-$home" "$dir/firefox-$home"
+  homes+=("$home" "$kind" "$router" "$dir/chromium-$home" "$dir/firefox-$home")
 done
 homes_json=$(node -e '
   const [, ...fields] = process.argv;
   const homes = {};
-  for (let i = 0; i < fields.length; i += 4) {
-    homes[fields[i]] = { kind: fields[i + 1], router: fields[i + 2], chromium: fields[i + 3] };
+  for (let i = 0; i < fields.length; i += 5) {
+    homes[fields[i]] = { kind: fields[i + 1], router: fields[i + 2], chromium: fields[i + 3], firefox: fields[i + 4] };
   }
   console.log(JSON.stringify(homes));
 ' "${homes[@]}")

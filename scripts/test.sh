@@ -54,6 +54,6 @@ scripts/netns.sh scripts/browser-tests.sh
 if [ "${SEEDMESH_SKIP_NATLAB:-}" = 1 ]; then
   step "NAT lab: LEFT OUT (SEEDMESH_SKIP_NATLAB=1)"
 else
-  step "NAT lab: pages in Chromium behind NATs of different kinds (scripts/natlab.sh)"
+  step "NAT lab: pages in Chromium and Firefox behind NATs of different kinds (scripts/natlab.sh)"
   scripts/natlab.sh node --test --test-concurrency=1 tests/natlab/
 fi

@@ -19,12 +19,16 @@ const firefoxOptions = JSON.parse(readFileSync(join(root, "crates/seedmesh-web/w
   "moz:firefoxOptions"
 ];
 
-/** Headless Firefox ESR. */
-export function launchFirefox() {
+/**
+ * Headless Firefox ESR; `executablePath` may be a wrapper that starts it elsewhere (in a network
+ * namespace, say), and `args` are passed on.
+ */
+export function launchFirefox({ executablePath = firefoxOptions.binary, args = [] } = {}) {
   return puppeteer.launch({
     browser: "firefox",
-    executablePath: firefoxOptions.binary,
+    executablePath,
     headless: true,
+    args,
     extraPrefsFirefox: firefoxOptions.prefs,
   });
 }
@@ -115,4 +119,51 @@ export class Tab {
     await this.page.screenshot({ path, fullPage: true });
     return path;
   }
+}
+
+// What a person does with the app, in a tab of either browser.
+
+/** The app's row for `id` once connected: the name it shows, whether it is verified or a PeerJS client. */
+export function connectedRow(tab, id) {
+  return tab.until(`${id} connected`, (id) => {
+    const row = document.querySelector(`[data-testid=peer-list] li[data-peer-id="${id}"][data-state=connected]`);
+    return row && {
+      name: row.querySelector(".peer-name").textContent,
+      verified: row.querySelector(".verified") !== null,
+      client: row.querySelector("[data-testid=peerjs-client]") !== null,
+    };
+  }, id);
+}
+
+/** The path column of the app's row for `id`, once the connection's path was read. */
+export function pathTo(tab, id) {
+  return tab.until(`the path to ${id}`, (id) =>
+    document.querySelector(`[data-testid=peer-list] li[data-peer-id="${id}"] [data-testid=peer-path]`)?.textContent,
+  id);
+}
+
+/** Sends `text` from the app's composer, to the room or to `to`. */
+export async function send(tab, text, to = "") {
+  await tab.select("#message-to", to);
+  await tab.fill("#message-text", text);
+  await tab.click("form.composer button[type=submit]");
+}
+
+/** The app's line with the message `text` once shown: who it is from, and to whom. */
+export function shown(tab, text) {
+  return tab.until(`the message "${text}"`, (text) => {
+    const line = [...document.querySelectorAll("[data-testid=messages] li.message")].find(
+      (li) => li.querySelector(".message-text")?.textContent === text,
+    );
+    return line && { from: line.querySelector(".message-from").textContent, scope: line.querySelector(".message-scope").textContent };
+  }, text);
+}
+
+/** Waits until our own line with `text` says `delivery`. */
+export function delivered(tab, text, delivery) {
+  return tab.until(`"${text}" ${delivery}`, ([text, delivery]) =>
+    [...document.querySelectorAll("[data-testid=messages] li.mine")].some(
+      (li) => li.querySelector(".message-text")?.textContent === text && li.querySelector("[data-testid=delivery]")?.textContent === delivery,
+    ),
+  [text, delivery]);
 }

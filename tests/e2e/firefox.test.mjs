@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fnv, madeBytes, root, serveStatic, launchBrowser, newPage } from "./support.mjs";
-import { launchFirefox, Tab } from "./firefox.mjs";
+import { connectedRow, delivered, launchFirefox, pathTo, send, shown, Tab } from "./firefox.mjs";
 
 const peerServer = process.env.SEEDMESH_PEERSERVER_URL;
 const FILE_BYTES = 5 * 1024 * 1024;
@@ -65,51 +65,6 @@ async function openPeerjs(kind) {
   await tab.until("PeerJS", () => typeof window.pj === "object" && typeof peerjs === "object");
   tab.id = await tab.evaluate((url) => pj.open(url, null, [], false), peerServer);
   return tab;
-}
-
-/** The app's row for `id` once connected: the name it shows, whether it is verified or a PeerJS client. */
-function connectedRow(tab, id) {
-  return tab.until(`${id} connected`, (id) => {
-    const row = document.querySelector(`[data-testid=peer-list] li[data-peer-id="${id}"][data-state=connected]`);
-    return row && {
-      name: row.querySelector(".peer-name").textContent,
-      verified: row.querySelector(".verified") !== null,
-      client: row.querySelector("[data-testid=peerjs-client]") !== null,
-    };
-  }, id);
-}
-
-/** The path column of the app's row for `id`, once the connection's path was read. */
-function pathTo(tab, id) {
-  return tab.until(`the path to ${id}`, (id) =>
-    document.querySelector(`[data-testid=peer-list] li[data-peer-id="${id}"] [data-testid=peer-path]`)?.textContent,
-  id);
-}
-
-/** Sends `text` from the app's composer, to the room or to `to`. */
-async function send(tab, text, to = "") {
-  await tab.select("#message-to", to);
-  await tab.fill("#message-text", text);
-  await tab.click("form.composer button[type=submit]");
-}
-
-/** The app's line with the message `text` once shown: who it is from, and to whom. */
-function shown(tab, text) {
-  return tab.until(`the message "${text}"`, (text) => {
-    const line = [...document.querySelectorAll("[data-testid=messages] li.message")].find(
-      (li) => li.querySelector(".message-text")?.textContent === text,
-    );
-    return line && { from: line.querySelector(".message-from").textContent, scope: line.querySelector(".message-scope").textContent };
-  }, text);
-}
-
-/** Waits until our own line with `text` says `delivery`. */
-function delivered(tab, text, delivery) {
-  return tab.until(`"${text}" ${delivery}`, ([text, delivery]) =>
-    [...document.querySelectorAll("[data-testid=messages] li.mine")].some(
-      (li) => li.querySelector(".message-text")?.textContent === text && li.querySelector("[data-testid=delivery]")?.textContent === delivery,
-    ),
-  [text, delivery]);
 }
 
 /** Sends a file of `bytes` called `name` from the app's composer to `to`. */

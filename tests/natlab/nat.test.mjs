@@ -1,15 +1,19 @@
-// Pages behind NATs, in the NAT lab (scripts/natlab.sh): each page in its own Chromium, started in
-// a home's network namespace behind a router of some kind. The seed records name STUN and TURN
+// Pages behind NATs, in the NAT lab (scripts/natlab.sh): each page in its own Chromium or Firefox,
+// started in a home's network namespace behind a router of some kind. The seed records name STUN and TURN
 // (over UDP and TCP) on the lab's public server, as a real seed domain would. Pages behind cone
 // and port-restricted NATs, and a page behind a symmetric NAT with one behind a cone NAT, connect
 // straight through the NATs with the addresses STUN found; behind two symmetric NATs they fall
 // back to the TURN relay; behind a firewall that drops UDP, to TURN over TCP; and the peer list's
 // path column says which. When a router forgets its mappings mid-chat, the peer list says the
-// link was lost and why, the pages link again, and nothing sent is lost.
+// link was lost and why, the pages link again, and nothing sent is lost. A Firefox page behind a
+// cone NAT, a symmetric NAT or a UDP-blocking firewall meets a Chromium page the same ways.
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { launchBrowser, newTab, screenshot } from "../e2e/support.mjs";
+import { connectedRow, launchFirefox, pathTo as pathShown, send, shown, Tab } from "../e2e/firefox.mjs";
 
 const homes = JSON.parse(process.env.SEEDMESH_NATLAB_HOMES ?? "null");
 if (!homes) throw new Error("SEEDMESH_NATLAB_HOMES is not set: run through scripts/natlab.sh");
@@ -19,10 +23,53 @@ const PUBLIC = "203.0.113.1";
 const RELAYED = ["relayed by TURN over UDP", "relayed by their TURN server"];
 
 let browsers = [];
+let bridges = [];
 afterEach(async () => {
   await Promise.all(browsers.map((b) => b.close().catch(() => {})));
   browsers = [];
+  for (const bridge of bridges) bridge.close();
+  bridges = [];
 });
+
+/** Pipes standard input and output to a TCP port on this namespace's loopback (argv[1]). */
+const PIPE_TO_LOOPBACK = `
+  const socket = require("node:net").createConnection({ host: "127.0.0.1", port: Number(process.argv[1]) });
+  process.stdin.pipe(socket).pipe(process.stdout);
+  socket.on("error", () => process.exit(1));
+  socket.on("close", () => process.exit(0));
+`;
+
+/**
+ * Firefox, started in `home`; the tab, with its ID, once the app registered on `domain`.
+ * puppeteer speaks WebDriver BiDi to Firefox over a WebSocket on Firefox's loopback, which is
+ * the home's: a bridge on our loopback, at the same port, carries each connection into the home.
+ */
+async function openFirefoxIn(home, domain) {
+  const port = 9300 + Object.keys(homes).indexOf(home);
+  const bridge = createServer((outside) => {
+    const inside = spawn("ip", ["netns", "exec", home, process.execPath, "-e", PIPE_TO_LOOPBACK, String(port)], {
+      stdio: ["pipe", "pipe", "ignore"],
+    });
+    outside.pipe(inside.stdin);
+    inside.stdout.pipe(outside);
+    outside.on("error", () => inside.kill());
+    outside.on("close", () => inside.kill());
+    inside.on("exit", () => outside.destroy());
+  });
+  await new Promise((ok) => bridge.listen(port, "127.0.0.1", ok));
+  bridges.push(bridge);
+  const browser = await launchFirefox({ executablePath: homes[home].firefox, args: [`--remote-debugging-port=${port}`] });
+  browsers.push(browser);
+  const tab = await Tab.firefox(browser);
+  await tab.goto(`http://127.0.0.1:8080/?seed=${domain}`);
+  const text = await tab.until("registration", () => {
+    const signaling = document.querySelector("[data-testid=signaling]")?.textContent ?? "";
+    return /registered as \S+/.test(signaling) && signaling;
+  }, undefined, WAIT_MS);
+  tab.id = /registered as (\S+)/.exec(text)[1];
+  tab.home = home;
+  return tab;
+}
 
 /** The app, on the seed domain `domain`, in a Chromium of its own in `home`; the tab, with its ID. */
 async function openIn(home, domain) {
@@ -210,4 +257,46 @@ test("when the network drops everything for longer than the liveness timeout, th
   assert.ok(states.some((state) => /^link lost: (the peer has not answered|the network path to the peer failed)/.test(state)), JSON.stringify(states));
   assert.equal(states.at(-1), "connected");
   for (const tab of tabs) assert.deepEqual(tab.problems, [], `${tab.home}'s page`);
+});
+
+/**
+ * A Firefox page in `firefoxHome` and a Chromium page in `chromiumHome`, on `domain`: they meet,
+ * prove their keys and chat both ways; resolves to the path each one's row shows.
+ */
+async function meetFirefox(firefoxHome, chromiumHome, domain) {
+  const started = Date.now();
+  const f = await openFirefoxIn(firefoxHome, domain);
+  const c = await openIn(chromiumHome, domain);
+  const chromium = Tab.chromium(c);
+  chromium.id = c.id;
+  for (const [tab, other] of [[f, chromium], [chromium, f]]) {
+    assert.equal((await connectedRow(tab, other.id)).verified, true, `${tab.kind} did not verify ${other.kind}`);
+  }
+  const paths = { firefox: await pathShown(f, chromium.id), chromium: await pathShown(chromium, f.id) };
+  console.log(`Firefox in ${firefoxHome} (${homes[firefoxHome].kind}) and Chromium in ${chromiumHome} (${homes[chromiumHome].kind}): connected ${Date.now() - started} ms after the first page opened; Firefox says "${paths.firefox}", Chromium says "${paths.chromium}"`);
+  await send(f, "from Firefox behind its NAT", chromium.id);
+  await shown(chromium, "from Firefox behind its NAT");
+  await send(chromium, "from Chromium behind its NAT", f.id);
+  await shown(f, "from Chromium behind its NAT");
+  assert.deepEqual(f.problems, [], "the Firefox page");
+  assert.deepEqual(c.problems, [], "the Chromium page");
+  return paths;
+}
+
+test("a Firefox page behind a cone NAT and a Chromium page behind a symmetric NAT connect straight through them", { timeout: 120_000 }, async () => {
+  const paths = await meetFirefox("cone-b", "symmetric-a", "mixed.seedmesh.test");
+  assert.equal(paths.firefox, "direct through NAT (STUN)");
+  assert.equal(paths.chromium, "direct through NAT (STUN)");
+});
+
+test("a Firefox page and a Chromium page behind symmetric NATs fall back to TURN", { timeout: 120_000 }, async () => {
+  const paths = await meetFirefox("symmetric-b", "symmetric-a", "symmetric.seedmesh.test");
+  for (const path of Object.values(paths)) assert.ok(RELAYED.includes(path), path);
+  assert.ok(Object.values(paths).includes("relayed by TURN over UDP"), JSON.stringify(paths));
+});
+
+test("a Firefox page behind a firewall that drops UDP falls back to TURN over TCP", { timeout: 120_000 }, async () => {
+  const paths = await meetFirefox("firewalled", "restricted-a", "firewall.seedmesh.test");
+  assert.equal(paths.firefox, "relayed by TURN over TCP");
+  assert.ok(RELAYED.includes(paths.chromium), paths.chromium);
 });
