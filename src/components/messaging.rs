@@ -155,16 +155,20 @@ fn Composer() -> impl IntoView {
     let state = expect_context::<AppState>();
     let text = RwSignal::new(String::new());
     let to = RwSignal::new(String::new());
-    let connected = move || {
+    // Connected peers, and peers whose link is forming again: a message to one of those
+    // goes once it is back.
+    let addressees = move || {
         state.peers.with(|peers| {
             peers
                 .values()
-                .filter(|p| p.state == PeerState::Connected)
-                .map(|p| {
-                    (
-                        p.id.to_string(),
-                        p.name.clone().unwrap_or_else(|| p.id.to_string()),
-                    )
+                .filter_map(|p| {
+                    let name = p.name.clone().unwrap_or_else(|| p.id.to_string());
+                    let label = match p.state {
+                        PeerState::Connected => format!("Only {name}"),
+                        PeerState::Reconnecting(_) => format!("Only {name} (reconnecting)"),
+                        _ => return None,
+                    };
+                    Some((p.id.to_string(), label))
                 })
                 .collect::<Vec<_>>()
         })
@@ -184,8 +188,8 @@ fn Composer() -> impl IntoView {
             <label class="visually-hidden" for="message-to">"Send to"</label>
             <select id="message-to" prop:value=move || to.get() on:change=move |ev| to.set(event_target_value(&ev))>
                 <option value="">"Everyone in the room"</option>
-                {move || connected().into_iter().map(|(id, name)| view! {
-                    <option value=id.clone()>{format!("Only {name}")}</option>
+                {move || addressees().into_iter().map(|(id, label)| view! {
+                    <option value=id.clone()>{label}</option>
                 }).collect_view()}
             </select>
             <label class="visually-hidden" for="message-text">"Message"</label>

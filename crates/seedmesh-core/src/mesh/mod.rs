@@ -1199,7 +1199,8 @@ impl Mesh {
     /// since the Unix epoch, shown to the receiver. Room messages go as [room posts](Mesh::room_post).
     ///
     /// The message goes again on each new link to `to` until `to` confirms it; given up on,
-    /// it comes back as [`MeshOutput::Undelivered`].
+    /// it comes back as [`MeshOutput::Undelivered`]. To a peer whose link is
+    /// [forming again](PeerState::Reconnecting) it first goes when the link is back.
     pub fn send_chat(
         &mut self,
         now: Instant,
@@ -1208,7 +1209,16 @@ impl Mesh {
         to: &PeerId,
     ) -> Result<OutgoingChat, ChatError> {
         check_chat_text(text)?;
-        let links = self.recipients(Some(to))?;
+        // A peer whose link is forming again gets it once the link is back.
+        let reconnecting = self
+            .peers
+            .get(to)
+            .is_some_and(|p| matches!(p.view.state, PeerState::Reconnecting(_)));
+        let links = if reconnecting {
+            Vec::new()
+        } else {
+            self.recipients(Some(to))?
+        };
         self.chat_counter += 1;
         let id = format!("{}-{wall_clock}-{}", self.me, self.chat_counter);
         let message = MeshMessage::Chat {
@@ -1217,13 +1227,16 @@ impl Mesh {
             sent_at: wall_clock,
             direct: true,
         };
-        self.send_tracked(&links, &id, &message);
+        for &link in &links {
+            self.send(link, message.clone());
+        }
+        self.track(&id, BTreeSet::from([to.clone()]));
         if let Some(old) = self.outbox.push(now, to, &id, message) {
             self.gave_up(old);
         }
         Ok(OutgoingChat {
             id,
-            recipients: links.len(),
+            recipients: 1,
             clients: 0,
         })
     }
@@ -1597,6 +1610,11 @@ impl Mesh {
             self.send(link, message.clone());
         }
         let recipients = links.iter().filter_map(|l| self.peer_of(*l)).collect();
+        self.track(id, recipients);
+    }
+
+    /// Counts the confirmations of our message `id` by `recipients`, the peers it went to.
+    fn track(&mut self, id: &str, recipients: BTreeSet<PeerId>) {
         self.deliveries.insert(
             id.to_owned(),
             Delivery {

@@ -1294,6 +1294,13 @@ fn direct_messages_sent_into_a_path_that_died_arrive_once_over_the_new_link() {
         assert!(view.name.is_some(), "page {n}: {view:?}");
         assert_ne!(view.found_by, FoundBy::Exchange, "page {n}: {view:?}");
     }
+    // Written meanwhile, a message waits for the link.
+    let waiting = sim.nodes[0]
+        .page
+        .send_chat(2_000, "while it reconnects", Some(&Sim::id(1)))
+        .unwrap();
+    assert_eq!(waiting.recipients, 1);
+    sim.drain(0);
     sim.run_for(Duration::from_secs(10));
     assert!(sim.linked(0, 1), "pages 0 and 1 did not link again");
     let mut texts: Vec<&str> = sim.nodes[1].chats.iter().map(|c| c.text.as_str()).collect();
@@ -1303,17 +1310,18 @@ fn direct_messages_sent_into_a_path_that_died_arrive_once_over_the_new_link() {
         [
             "into the dead path, 0",
             "into the dead path, 1",
-            "into the dead path, 2"
+            "into the dead path, 2",
+            "while it reconnects"
         ]
     );
-    for id in &sent {
+    for id in sent.iter().chain([&waiting.id]) {
         assert_eq!(sim.nodes[0].delivered.get(id), Some(&1), "{id}");
     }
     // Confirmed: nothing goes again on a later link, and nothing is given up on.
     sim.cut(0, 1);
     sim.run_for(Duration::from_secs(10));
     assert!(sim.linked(0, 1));
-    assert_eq!(sim.nodes[1].chats.len(), 3);
+    assert_eq!(sim.nodes[1].chats.len(), 4);
     sim.run_for(outbox::UNCONFIRMED_KEEP);
     assert!(sim.nodes[0].undelivered.is_empty());
 }
