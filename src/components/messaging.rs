@@ -79,6 +79,25 @@ fn MessageItem(line: ChatLine) -> impl IntoView {
     } else {
         "delivery"
     };
+    // Our direct message not yet confirmed, to a peer whose link is forming again, waits.
+    let state = expect_context::<AppState>();
+    let waits_for = PeerId::parse(line.direct.as_deref().unwrap_or_default())
+        .ok()
+        .filter(|_| line.awaits_confirmation());
+    let delivery = move || {
+        let reconnecting = waits_for.as_ref().is_some_and(|to| {
+            state.peers.with(|peers| {
+                peers
+                    .get(to)
+                    .is_some_and(|p| matches!(p.state, PeerState::Reconnecting(_)))
+            })
+        });
+        if reconnecting {
+            Some("waiting for the link to this peer to form again; it goes then".to_owned())
+        } else {
+            delivery.clone()
+        }
+    };
     view! {
         <li class=if mine { "message mine" } else { "message" } data-message-id=line.id.clone()>
             <div class="message-head">
@@ -90,7 +109,7 @@ fn MessageItem(line: ChatLine) -> impl IntoView {
                 None => view! { <p class="message-text">{line.text.clone()}</p> }.into_any(),
                 Some(file) => view! { <FileItem file=file id=line.id.clone()/> }.into_any(),
             }}
-            {delivery.map(|d| view! { <span class=delivery_class data-testid="delivery">{d}</span> })}
+            {move || delivery().map(|d| view! { <span class=delivery_class data-testid="delivery">{d}</span> })}
         </li>
     }
 }

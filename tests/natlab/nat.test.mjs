@@ -123,6 +123,11 @@ function rowStates(tab) {
   return tab.page.evaluate(() => window.seedmeshRowStates);
 }
 
+/** `tab`'s own line in the chat with the text `text`. */
+function ownLine(tab, text) {
+  return tab.page.locator("li.message.mine").filter({ has: tab.page.locator(".message-text", { hasText: text }) });
+}
+
 /** Sends `text` from `from`'s composer to `to` alone. */
 async function sendDirect(from, to, text) {
   await from.page.getByLabel("Send to").selectOption(to.id);
@@ -237,6 +242,10 @@ test("when the network drops everything for longer than the liveness timeout, th
     // Written while the row says the link is lost, a message waits for the link.
     await sendDirect(first, second, "during the outage, while the link is lost");
     sent.push("during the outage, while the link is lost");
+    await ownLine(first, "during the outage, while the link is lost")
+      .getByTestId("delivery")
+      .filter({ hasText: "waiting for the link to this peer to form again; it goes then" })
+      .waitFor({ timeout: 5_000 });
     await screenshot(first.page, "natlab-link-lost");
     await first.page.setViewportSize({ width: 390, height: 844 });
     await screenshot(first.page, "natlab-link-lost-phone");
@@ -252,6 +261,9 @@ test("when the network drops everything for longer than the liveness timeout, th
   console.log(`${sent.length} messages sent during a ${back - started} ms outage arrived ${Date.now() - back} ms after it ended`);
   const all = await second.page.locator(".message-text", { hasText: "during the outage" }).allTextContents();
   assert.deepEqual(all.sort(), sent.sort(), "each message arrives once");
+  for (const text of sent) {
+    await ownLine(first, text).getByTestId("delivery").filter({ hasText: /^delivered to 1 of 1$/ }).waitFor({ timeout: WAIT_MS });
+  }
   await pathTo(first, second.id);
   const states = await rowStates(first);
   console.log(`meanwhile ${first.home}'s row for ${second.home} said: ${JSON.stringify(states)}`);
