@@ -642,21 +642,15 @@ impl AppState {
                 self.warn(format!("Ignored a message from {peer}: {reason}."));
             }
             Event::Delivered { id, delivered } => {
-                self.messages.update(|messages| {
-                    if let Some(line) = messages.iter_mut().rev().find(|m| m.id == id) {
-                        line.delivered = delivered;
-                        // A confirmation that came after the message was given up on.
-                        line.undelivered = None;
-                    }
+                self.update_line(&id, |line| {
+                    line.delivered = delivered;
+                    // A confirmation that came after the message was given up on.
+                    line.undelivered = None;
                 });
                 self.save_history();
             }
             Event::Undelivered { id, reason } => {
-                self.messages.update(|messages| {
-                    if let Some(line) = messages.iter_mut().rev().find(|m| m.id == id) {
-                        line.undelivered = Some(reason.to_string());
-                    }
-                });
+                self.update_line(&id, |line| line.undelivered = Some(reason.to_string()));
                 self.save_history();
             }
         }
@@ -763,14 +757,18 @@ impl AppState {
     }
 
     fn update_file(self, id: &str, change: impl FnOnce(&mut FileLine)) {
-        self.messages.update(|messages| {
-            if let Some(file) = messages
-                .iter_mut()
-                .rev()
-                .find(|m| m.id == id)
-                .and_then(|m| m.file.as_mut())
-            {
+        self.update_line(id, |line| {
+            if let Some(file) = line.file.as_mut() {
                 change(file);
+            }
+        });
+    }
+
+    /// Changes the newest line with the ID `id`, if there is one.
+    fn update_line(self, id: &str, change: impl FnOnce(&mut ChatLine)) {
+        self.messages.update(|messages| {
+            if let Some(line) = messages.iter_mut().rev().find(|m| m.id == id) {
+                change(line);
             }
         });
     }

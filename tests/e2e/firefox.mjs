@@ -123,6 +123,16 @@ export class Tab {
 
 // What a person does with the app, in a tab of either browser.
 
+/** Waits until the app in `tab` registered on its PeerServer, and sets `tab.id` to the ID it took. */
+export async function registered(tab, timeout) {
+  const text = await tab.until("registration", () => {
+    const signaling = document.querySelector("[data-testid=signaling]")?.textContent ?? "";
+    return /registered as \S+/.test(signaling) && signaling;
+  }, undefined, timeout);
+  tab.id = /registered as (\S+)/.exec(text)[1];
+  return tab;
+}
+
 /** The app's row for `id` once connected: the name it shows, whether it is verified or a PeerJS client. */
 export function connectedRow(tab, id) {
   return tab.until(`${id} connected`, (id) => {

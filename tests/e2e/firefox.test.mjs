@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fnv, madeBytes, root, serveStatic, launchBrowser, newPage } from "./support.mjs";
-import { connectedRow, delivered, launchFirefox, pathTo, send, shown, Tab } from "./firefox.mjs";
+import { connectedRow, delivered, launchFirefox, pathTo, registered, send, shown, Tab } from "./firefox.mjs";
 
 const peerServer = process.env.SEEDMESH_PEERSERVER_URL;
 const FILE_BYTES = 5 * 1024 * 1024;
@@ -50,13 +50,7 @@ async function open(kind, url) {
 
 /** The app in a new tab of `kind`, once it registered; the tab, with its `id`. */
 async function openApp(kind) {
-  const tab = await open(kind, servers.app.url);
-  const text = await tab.until("registration", () => {
-    const signaling = document.querySelector("[data-testid=signaling]")?.textContent ?? "";
-    return /registered as \S+/.test(signaling) && signaling;
-  });
-  tab.id = /registered as (\S+)/.exec(text)[1];
-  return tab;
+  return registered(await open(kind, servers.app.url));
 }
 
 /** A real PeerJS client in a new tab of `kind`, registered on the local PeerServer. */

@@ -13,7 +13,7 @@ import { execFileSync } from "node:child_process";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { launchBrowser, newTab, screenshot } from "../e2e/support.mjs";
-import { connectedRow, launchFirefox, pathTo as pathShown, send, shown, Tab } from "../e2e/firefox.mjs";
+import { connectedRow, launchFirefox, pathTo as pathShown, registered, send, shown, Tab } from "../e2e/firefox.mjs";
 
 const homes = JSON.parse(process.env.SEEDMESH_NATLAB_HOMES ?? "null");
 if (!homes) throw new Error("SEEDMESH_NATLAB_HOMES is not set: run through scripts/natlab.sh");
@@ -62,11 +62,7 @@ async function openFirefoxIn(home, domain) {
   browsers.push(browser);
   const tab = await Tab.firefox(browser);
   await tab.goto(`http://127.0.0.1:8080/?seed=${domain}`);
-  const text = await tab.until("registration", () => {
-    const signaling = document.querySelector("[data-testid=signaling]")?.textContent ?? "";
-    return /registered as \S+/.test(signaling) && signaling;
-  }, undefined, WAIT_MS);
-  tab.id = /registered as (\S+)/.exec(text)[1];
+  await registered(tab, WAIT_MS);
   tab.home = home;
   return tab;
 }

@@ -984,11 +984,7 @@ impl Mesh {
         }
         // A peer from DNS is dialed again later anyway; a lost link is formed again as soon
         // as one of ours would be.
-        let soon = if self.me < peer {
-            now
-        } else {
-            now + EXCHANGE_GRACE
-        };
+        let soon = self.exchange_dial_at(now, &peer);
         if let Some((at, _)) = self.deferred_dials.get_mut(&peer) {
             *at = (*at).min(soon);
         }
@@ -1768,10 +1764,21 @@ impl Mesh {
         if peer == self.me || self.has_link_to(&peer) || self.deferred_dials.contains_key(&peer) {
             return;
         }
-        if self.me < peer {
+        let at = self.exchange_dial_at(now, &peer);
+        if at <= now {
             self.dial(now, peer, FoundBy::Exchange);
         } else {
-            self.defer_dial(peer, now + EXCHANGE_GRACE, FoundBy::Exchange);
+            self.defer_dial(peer, at, FoundBy::Exchange);
+        }
+    }
+
+    /// When we dial `peer` once we know of it: the smaller ID of the pair at once, the larger
+    /// after [`EXCHANGE_GRACE`], so that the pair rarely dials twice.
+    fn exchange_dial_at(&self, now: Instant, peer: &PeerId) -> Instant {
+        if self.me < *peer {
+            now
+        } else {
+            now + EXCHANGE_GRACE
         }
     }
 
